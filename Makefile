@@ -1,0 +1,80 @@
+# DQN Course: two commands do everything.
+#   make lab   -> create/refresh .venv, install the course, open JupyterLab on notebooks/
+#   make test  -> create/refresh .venv, then: clean notebooks, lint, unit tests, notebooks in fast mode
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+LOCK   := requirements/constraints.txt
+STAMP  := $(VENV)/.installed
+KERNEL := dqn-course
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+CELL_TIMEOUT ?= 180
+
+.PHONY: help env lab test execute bench clean strip lock
+
+help:
+	@echo "make lab      open the course in JupyterLab (sets up .venv first)"
+	@echo "make test     set up .venv, then notebooks clean -> ruff -> pytest -> notebooks in fast mode"
+	@echo "make execute  run every notebook in FULL mode, outputs kept in build/executed/"
+	@echo "make bench    print the benchmark figures (benchmarks/)"
+	@echo "make strip    strip outputs from all notebooks (nbstripout)"
+	@echo "make clean    remove .venv, build/, runs/ and caches"
+
+env: $(STAMP)
+
+# The environment is rebuilt only when the dependency files change (make compares timestamps).
+$(STAMP): pyproject.toml $(LOCK)
+	@test -n "$(PYTHON)" || { echo "error: no python3 found; install Python 3.11" >&2; exit 1; }
+	@test -x $(BIN)/python || { echo ">> creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo ">> installing the course into $(VENV) (pinned by $(LOCK))"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[lab,dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DQN Course (.venv)" >/dev/null
+	@touch $(STAMP)
+	@echo ">> environment ready"
+
+lab: $(STAMP)
+	@echo ">> JupyterLab on notebooks/ (open the http://127.0.0.1 URL printed below; Ctrl-C to stop)"
+	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+	    --MappingKernelManager.default_kernel_name=$(KERNEL)
+
+test: $(STAMP)
+	@echo ">> 1/4 notebooks are committed without outputs"
+	@test -n "$(NOTEBOOKS)" || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
+	$(BIN)/nbstripout --verify $(NOTEBOOKS)
+	@echo ">> 2/4 lint (ruff)"
+	$(BIN)/ruff check dqn_helpers tests benchmarks notebooks
+	@echo ">> 3/4 unit tests"
+	$(BIN)/python -m pytest tests/ -q -p no:cacheprovider
+	@echo ">> 4/4 every notebook in fast mode (DQN_FAST=1)"
+	DQN_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+	    --nbval-cell-timeout=$(CELL_TIMEOUT) $(NOTEBOOKS)
+
+# Full-length runs, outputs kept for a local look (not committed: build/ is ignored).
+execute: $(STAMP)
+	mkdir -p build/executed
+	for nb in $(NOTEBOOKS); do \
+	  echo ">> $$nb"; \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
+	    --ExecutePreprocessor.kernel_name=$(KERNEL) --output-dir build/executed "$$nb"; \
+	done
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do echo ">> $$b"; $(BIN)/python "$$b"; done
+
+strip: $(STAMP)
+	$(BIN)/nbstripout $(NOTEBOOKS)
+
+# Re-pin the tested versions after changing pyproject.toml (run in a fresh venv).
+lock:
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet torch==2.13.0 -e '.[lab,dev,bench]'
+	{ echo "# Exact versions tested (Python 3.11, CPU). Installed by: make env"; \
+	  build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' | sed 's/+cpu//'; } > $(LOCK)
+
+clean:
+	rm -rf $(VENV) build runs .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
