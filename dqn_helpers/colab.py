@@ -39,7 +39,8 @@ def sync_install_cells(folder: str | Path) -> list[Path]:
         first = next(c for c in nb["cells"] if c["cell_type"] == "code")
         if "".join(first["source"]) != INSTALL_CELL:
             first["source"] = INSTALL_CELL.splitlines(keepends=True)
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            # The layout nbformat (and so nbstripout) writes, to keep diffs to the changed lines.
+            path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
             changed.append(path)
     return changed
 
