@@ -105,4 +105,248 @@ def plot_curves_with_band(
 
 # ---------------------------------------------------------------- lessons 05/07 (training dashboards)
 
+
+def _column(rows: Sequence[dict], key: str) -> np.ndarray:
+    """One column of log rows as floats; missing or None entries become NaN (e.g. loss before learning)."""
+    out = np.full(len(rows), np.nan)
+    for i, row in enumerate(rows):
+        value = row.get(key)
+        if value is not None and value != "":
+            out[i] = float(value)
+    return out
+
+
+def _check_log(log: object, name: str = "log") -> None:
+    """Raise a TypeError unless ``log`` looks like a ``training.TrainingLog`` (has .episodes and .evals)."""
+    if not (hasattr(log, "episodes") and hasattr(log, "evals")):
+        raise TypeError(
+            f"{name} must be a training.TrainingLog (anything with .episodes and .evals row lists), "
+            f"got {type(log).__name__}. Pass result.log, not the TrainResult itself."
+        )
+
+
+def plot_training(
+    log: object,
+    fig: Figure | None = None,
+    *,
+    smooth: int = 10,
+    threshold: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Training dashboard against env steps: returns (+ greedy evals ± std), TD loss, mean max-Q, ε.
+
+    Draws into ``fig`` (cleared first) when given, else a new pyplot figure. ``threshold`` adds a
+    dashed target line to the return panel. Introduced in lesson 05; reused for Pong in lesson 07.
+    """
+    _check_log(log)
+    if fig is None:
+        fig = plt.figure(figsize=(11, 6.5), layout="constrained")
+    else:
+        fig.clear()
+    axes = fig.subplots(2, 2, sharex=True)
+    ax_ret, ax_loss, ax_q, ax_eps = axes.ravel()
+    episodes, evals = list(log.episodes), list(log.evals)
+    steps = _column(episodes, "step")
+    if episodes:
+        returns = _column(episodes, "episode_return")
+        ax_ret.plot(steps, returns, color="tab:blue", alpha=0.25, linewidth=0.8)
+        ax_ret.plot(steps, moving_average(returns, max(1, min(smooth, len(returns)))),
+                    color="tab:blue", label=f"training episodes (mean of last {smooth})")
+    if evals:
+        eval_steps, mean = _column(evals, "step"), _column(evals, "mean_return")
+        std = np.nan_to_num(_column(evals, "std_return"))
+        ax_ret.fill_between(eval_steps, mean - std, mean + std, color="tab:orange", alpha=0.25, linewidth=0)
+        ax_ret.plot(eval_steps, mean, "o-", color="tab:orange", markersize=3, label="greedy evaluation ± std")
+    if threshold is not None:
+        ax_ret.axhline(threshold, color="gray", linestyle="--", linewidth=1, label=f"target {threshold:g}")
+    ax_ret.set_ylabel("episode return")
+    if episodes or evals or threshold is not None:
+        ax_ret.legend(loc="upper left", fontsize=8)
+    for ax, key, label, color in ((ax_loss, "loss", "TD loss (mean per episode)", "tab:red"),
+                                  (ax_q, "mean_max_q", "mean max-Q of the batch", "tab:green"),
+                                  (ax_eps, "epsilon", "ε (exploration)", "tab:purple")):
+        values = _column(episodes, key)
+        ax.plot(steps, values, color=color, linewidth=1)
+        ax.set_ylabel(label)
+        if key == "loss" and np.any(np.isfinite(values) & (values > 0)):
+            ax.set_yscale("log")
+    if not episodes:
+        ax_ret.text(0.5, 0.5, "waiting for the first episode…", transform=ax_ret.transAxes,
+                    ha="center", va="center", color="gray")
+    ax_eps.set_ylim(-0.03, 1.03)
+    for ax in axes.ravel():
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("environment step")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def figure_to_image(fig: Figure, dpi: int = 80) -> object:
+    """A PNG ``IPython.display.Image`` of ``fig``: displays the same in JupyterLab, Colab and any backend.
+
+    Introduced in lesson 05 (live plots and panels redraw with it).
+    """
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return Image(data=buffer.getvalue(), format="png")
+
+
+class LivePlot:
+    """Training callback ``cb(event, log, agent)`` that redraws ``plot_training`` in place in a notebook.
+
+    One output area, updated at most every ``every_s`` seconds and with at most ``max_draw_share`` of the
+    time spent drawing (always at "end"); outside IPython it only builds ``.figure`` at the end.
+    Introduced in lesson 05.
+    """
+
+    EVENTS = ("episode", "eval", "end")
+
+    def __init__(self, every_s: float = 4.0, *, smooth: int = 10, threshold: float | None = None,
+                 title: str | None = None, figsize: tuple[float, float] = (11, 6.5), dpi: int = 72,
+                 max_draw_share: float = 0.2) -> None:
+        if not every_s >= 0:
+            raise ValueError(f"every_s must be >= 0 seconds between redraws, got {every_s!r}.")
+        if not 0 < max_draw_share <= 1:
+            raise ValueError(f"max_draw_share must be in (0, 1], got {max_draw_share!r}; 1 means no limit.")
+        self.max_draw_share = max_draw_share
+        self.every_s, self.smooth, self.threshold, self.title, self.dpi = every_s, smooth, threshold, title, dpi
+        # A Figure outside pyplot: the notebook never shows it by itself, so no duplicate appears at the end.
+        self.figure = Figure(figsize=figsize, layout="constrained")
+        self.redraws = 0
+        self._handle: object | None = None
+        self._next_time = -np.inf
+
+    def _draw(self, log: object) -> None:
+        plot_training(log, self.figure, smooth=self.smooth, threshold=self.threshold, title=self.title)
+
+    def __call__(self, event: str, log: object, agent: object = None) -> None:
+        if event not in self.EVENTS:
+            raise ValueError(f"event must be one of {self.EVENTS}, got {event!r}.")
+        import time
+
+        now = time.monotonic()
+        if event != "end" and now < self._next_time:
+            return
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython ships with the course
+            get_ipython = lambda: None  # noqa: E731
+        if get_ipython() is None:  # plain Python: no output area to update
+            if event == "end":
+                self._draw(log)
+            return
+        self._draw(log)
+        image = figure_to_image(self.figure, dpi=self.dpi)
+        if self._handle is None:
+            from IPython.display import display
+
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
+        self.redraws += 1
+        spent = time.monotonic() - now
+        # Keep drawing to at most max_draw_share of the wall time, however slow the machine.
+        pause = spent * (1 - self.max_draw_share) / self.max_draw_share
+        self._next_time = time.monotonic() + max(self.every_s, pause)
+
+
+def _eval_points(log: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, mean_return, std_return) of a log's greedy evaluations."""
+    evals = list(log.evals)
+    return _column(evals, "step"), _column(evals, "mean_return"), np.nan_to_num(_column(evals, "std_return"))
+
+
+def plot_runs_overlay(
+    runs: dict[str, object],
+    ax: plt.Axes | None = None,
+    *,
+    threshold: float | None = None,
+    smooth: int = 10,
+) -> Figure:
+    """Overlay the greedy-evaluation curves (± std) of several runs ``{label: log}``; return the Figure.
+
+    A run without evaluations shows its smoothed training return, dashed. Introduced in lesson 05
+    (the hyperparameter panel and guided experiments).
+    """
+    if not isinstance(runs, dict):
+        raise TypeError(f"runs must be a dict {{label: TrainingLog}}, got {type(runs).__name__}.")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    else:
+        fig = ax.figure
+    for label, log in runs.items():
+        _check_log(log, f"runs[{label!r}]")
+        steps, mean, std = _eval_points(log)
+        if len(steps):
+            (line,) = ax.plot(steps, mean, "o-", markersize=3, label=label)
+            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
+        elif log.episodes:
+            returns = _column(log.episodes, "episode_return")
+            ax.plot(_column(log.episodes, "step"), moving_average(returns, max(1, min(smooth, len(returns)))),
+                    "--", label=f"{label} (training return)")
+    if threshold is not None:
+        ax.axhline(threshold, color="gray", linestyle="--", linewidth=1)
+    ax.set_xlabel("environment step")
+    ax.set_ylabel("greedy evaluation return")
+    ax.grid(alpha=0.3)
+    if runs:
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def eval_curves(logs: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy-eval curves of several runs on their common steps: (steps, array (n_runs, n_points)).
+
+    Feed it to ``plot_curves_with_band`` for a seed band. Introduced in lesson 05.
+    """
+    if not logs:
+        raise ValueError("logs is empty: pass at least one TrainingLog.")
+    points = [_eval_points(log)[:2] for log in logs]
+    common = sorted(set.intersection(*(set(steps.tolist()) for steps, _ in points)))
+    if not common:
+        raise ValueError("these runs share no evaluation step; train them with the same eval_every.")
+    curves = np.stack([mean[np.searchsorted(steps, common)] for steps, mean in points])
+    return np.asarray(common), curves
+
+
+def eval_table(
+    runs: dict[str, object], threshold: float = 475.0, hold: float = 450.0
+) -> list[dict[str, object]]:
+    """One row per run: first env step with a greedy eval ≥ ``threshold``, best and last eval, pass/fail.
+
+    A run passes when it reached ``threshold`` and its last evaluation is still ≥ ``hold`` (the
+    CartPole bar of lesson 05). Introduced in lesson 05.
+    """
+    rows = []
+    for label, log in runs.items():
+        _check_log(log, f"runs[{label!r}]")
+        steps, mean, _ = _eval_points(log)
+        reached = np.flatnonzero(mean >= threshold)
+        first = int(steps[reached[0]]) if len(reached) else None
+        best = float(np.nanmax(mean)) if len(mean) else float("nan")
+        last = float(mean[-1]) if len(mean) else float("nan")
+        rows.append({"run": label, "steps_to_threshold": first, "best_eval": best, "last_eval": last,
+                     "passed": first is not None and last >= hold})
+    return rows
+
+
+def format_eval_table(rows: Sequence[dict[str, object]], threshold: float = 475.0, hold: float = 450.0) -> str:
+    """``eval_table`` rows as a fixed-width text table with a pass count. Introduced in lesson 05."""
+    lines = [f"{'run':<14} {'steps to ' + format(threshold, 'g'):>14} {'best eval':>10} {'last eval':>10}  pass",
+             "-" * 58]
+    for row in rows:
+        first = "never" if row["steps_to_threshold"] is None else f"{row['steps_to_threshold']:,}"
+        lines.append(f"{str(row['run']):<14} {first:>14} {row['best_eval']:>10.1f} {row['last_eval']:>10.1f}"
+                     f"  {'yes' if row['passed'] else 'no'}")
+    passed = sum(bool(row["passed"]) for row in rows)
+    lines.append(f"{passed} of {len(rows)} runs reached {threshold:g} and ended at ≥ {hold:g}.")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- lesson 06 (Atari preprocessing)

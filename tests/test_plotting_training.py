@@ -1,0 +1,183 @@
+"""Lesson 05 dashboards: plot_training, LivePlot, plot_runs_overlay, eval_curves, eval_table (synthetic logs)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from IPython.core.displaypub import DisplayPublisher  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+
+from dqn_helpers import plotting  # noqa: E402
+
+
+def fake_log(n_episodes: int = 30, eval_every: int = 1000, evals=None, learning_starts: int = 200):
+    """A TrainingLog-shaped object: episode rows (loss None before learning starts) and eval rows."""
+    episodes, step = [], 0
+    for i in range(n_episodes):
+        step += 20 + 3 * i
+        learning = step >= learning_starts
+        episodes.append({"step": step, "episode": i, "episode_return": float(20 + 3 * i),
+                         "episode_length": 20 + 3 * i, "loss": 1.0 / (i + 1) if learning else None,
+                         "mean_max_q": 0.5 * i if learning else None, "td_error": 0.1, "grad_norm": 1.0,
+                         "epsilon": max(0.05, 1 - i / 20), "learning_rate": 1e-3, "time": 0.1 * i})
+    if evals is None:
+        evals = [(s, 10.0 * k, 2.0) for k, s in enumerate(range(eval_every, step + 1, eval_every), 1)]
+    eval_rows = [{"step": s, "mean_return": m, "std_return": sd, "episodes": 5} for s, m, sd in evals]
+    return SimpleNamespace(episodes=episodes, evals=eval_rows)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_plot_training_draws_the_four_panels_against_env_steps():
+    log = fake_log()
+    fig = plotting.plot_training(log, threshold=475)
+    ax_ret, ax_loss, ax_q, ax_eps = fig.axes
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "episode return", "TD loss (mean per episode)", "mean max-Q of the batch", "ε (exploration)"]
+    # raw returns + moving average; eval curve on the eval steps; the dashed target line
+    raw, smooth, evals, target = ax_ret.get_lines()
+    np.testing.assert_array_equal(raw.get_xdata(), [r["step"] for r in log.episodes])
+    assert smooth.get_ydata()[0] == 20.0 and smooth.get_ydata()[2] == pytest.approx((20 + 23 + 26) / 3)
+    np.testing.assert_array_equal(evals.get_xdata(), [r["step"] for r in log.evals])
+    np.testing.assert_array_equal(evals.get_ydata(), [r["mean_return"] for r in log.evals])
+    assert tuple(target.get_ydata()) == (475, 475)
+    assert len(ax_ret.collections) == 1  # the ± std band
+    # loss is NaN (a gap) before learning starts, and drawn on a log scale
+    loss_y = ax_loss.get_lines()[0].get_ydata()
+    assert np.isnan(loss_y[0]) and loss_y[-1] == pytest.approx(1 / 30)
+    assert ax_loss.get_yscale() == "log"
+    np.testing.assert_allclose(ax_eps.get_lines()[0].get_ydata(), [r["epsilon"] for r in log.episodes])
+    assert ax_eps.get_xlabel() == "environment step"
+
+
+def test_plot_training_redraws_into_a_given_figure_and_handles_an_empty_log():
+    fig = plotting.plot_training(fake_log())
+    same = plotting.plot_training(SimpleNamespace(episodes=[], evals=[]), fig=fig)
+    assert same is fig and len(fig.axes) == 4  # cleared, not stacked on top of the old axes
+    assert "waiting" in fig.axes[0].texts[0].get_text()
+
+
+def test_plot_training_rejects_a_train_result():
+    with pytest.raises(TypeError, match="result.log"):
+        plotting.plot_training(SimpleNamespace(agent=None, log=fake_log()))
+
+
+class RecordingPublisher(DisplayPublisher):
+    """Records what a notebook front end would receive: new outputs vs in-place updates."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[tuple[dict, bool]] = []
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+        self.messages.append(((transient or {}).copy(), update))
+
+
+@pytest.fixture
+def shell():
+    ip = InteractiveShell.instance()
+    ip.display_pub = RecordingPublisher()
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+def test_liveplot_displays_once_then_updates_in_place(shell):
+    live = plotting.LivePlot(every_s=0.0, threshold=475, max_draw_share=1.0)
+    log = fake_log(n_episodes=5)
+    for event in ("episode", "episode", "eval", "end"):
+        live(event, log, None)
+    messages = shell.display_pub.messages
+    new = [m for m in messages if not m[1]]
+    assert len(new) == 1, "LivePlot must create exactly one output area"
+    assert len(messages) == 4 and all(update for _, update in messages[1:])
+    ids = {transient["display_id"] for transient, _ in messages}
+    assert len(ids) == 1  # every update targets that one output
+    assert live.redraws == 4 and len(live.figure.axes) == 4
+    assert plt.get_fignums() == []  # no pyplot figure left to be shown again after the cell
+
+
+def test_liveplot_throttles_redraws_but_always_draws_the_end(shell):
+    live = plotting.LivePlot(every_s=3600)
+    log = fake_log(n_episodes=3)
+    for _ in range(50):
+        live("episode", log, None)
+    live("eval", log, None)
+    assert live.redraws == 1
+    live("end", log, None)
+    assert live.redraws == 2 and len(shell.display_pub.messages) == 2
+
+
+def test_liveplot_limits_the_share_of_time_spent_drawing(shell):
+    live = plotting.LivePlot(every_s=0.0)  # no fixed interval: only the 20% drawing budget applies
+    log = fake_log(n_episodes=3)
+    live("episode", log, None)
+    live("episode", log, None)  # right after a draw that took > 0 s: skipped
+    assert live.redraws == 1
+    with pytest.raises(ValueError, match="max_draw_share"):
+        plotting.LivePlot(max_draw_share=0)
+
+
+def test_liveplot_outside_ipython_prints_nothing_and_keeps_the_final_figure(capsys):
+    assert not InteractiveShell.initialized()
+    live = plotting.LivePlot(every_s=0.0)
+    log = fake_log(n_episodes=4)
+    live("episode", log, None)
+    assert live.figure.axes == []  # nothing drawn during training
+    live("end", log, None)
+    assert capsys.readouterr().out == ""
+    assert len(live.figure.axes) == 4 and live.redraws == 0
+    with pytest.raises(ValueError, match="event must be one of"):
+        live("step", log, None)
+    with pytest.raises(ValueError, match="every_s"):
+        plotting.LivePlot(every_s=-1)
+
+
+def test_runs_overlay_draws_one_curve_per_run_and_falls_back_to_training_returns():
+    runs = {"lr=1e-3": fake_log(), "lr=1e-2": fake_log(evals=[(1000, 50.0, 5.0), (2000, 20.0, 1.0)]),
+            "tiny": fake_log(n_episodes=3, evals=[])}
+    fig = plotting.plot_runs_overlay(runs, threshold=475)
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[:3] == ["lr=1e-3", "lr=1e-2", "tiny (training return)"]
+    np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), [50.0, 20.0])
+    assert len(ax.collections) == 2  # a band per run that has evaluations
+    # drawing into an existing axes adds to it (this is how the panel overlays a new run)
+    plotting.plot_runs_overlay({"another": fake_log()}, ax=ax)
+    assert len(ax.get_lines()) == 5
+    with pytest.raises(TypeError, match="dict"):
+        plotting.plot_runs_overlay([fake_log()])
+
+
+def test_eval_curves_align_runs_on_common_steps():
+    a = fake_log(evals=[(1000, 10.0, 0), (2000, 20.0, 0), (3000, 30.0, 0)])
+    b = fake_log(evals=[(1000, 11.0, 0), (2000, 21.0, 0)])
+    steps, curves = plotting.eval_curves([a, b])
+    np.testing.assert_array_equal(steps, [1000, 2000])
+    np.testing.assert_array_equal(curves, [[10, 20], [11, 21]])
+    with pytest.raises(ValueError, match="share no evaluation step"):
+        plotting.eval_curves([a, fake_log(evals=[(1500, 1.0, 0)])])
+
+
+def test_eval_table_finds_first_step_at_threshold_and_the_pass_rule():
+    runs = {
+        "seed 0": fake_log(evals=[(5000, 200.0, 0), (10000, 480.0, 0), (15000, 500.0, 0), (30000, 460.0, 0)]),
+        "seed 1": fake_log(evals=[(5000, 300.0, 0), (10000, 475.0, 0), (30000, 120.0, 0)]),  # collapsed
+        "seed 2": fake_log(evals=[(5000, 100.0, 0), (30000, 470.0, 0)]),  # never reached 475
+    }
+    rows = plotting.eval_table(runs)
+    assert [(r["steps_to_threshold"], r["best_eval"], r["last_eval"], r["passed"]) for r in rows] == [
+        (10000, 500.0, 460.0, True), (10000, 475.0, 120.0, False), (None, 470.0, 470.0, False)]
+    text = plotting.format_eval_table(rows)
+    assert "never" in text and "10,000" in text
+    assert text.splitlines()[-1].startswith("1 of 3 runs")
