@@ -97,6 +97,75 @@ def plot_curves_with_band(
 
 # ---------------------------------------------------------------- lesson 01 (tabular Q-learning)
 
+# FrozenLake actions 0..3 = left, down, right, up, as (column step, row step) on the grid.
+_GRID_MOVES = {0: (-1.0, 0.0), 1: (0.0, 1.0), 2: (1.0, 0.0), 3: (0.0, -1.0)}
+
+
+def _grid_letters(desc: object) -> np.ndarray:
+    """FrozenLake's ``desc`` (bytes array, list of strings...) as a 2-D array of one-letter str."""
+    rows = []
+    for row in np.asarray(desc):
+        row = row.decode() if isinstance(row, bytes) else row  # one string per row, or one cell each
+        rows.append([c.decode() if isinstance(c, bytes) else str(c) for c in row])
+    letters = np.array(rows, dtype="<U1")
+    if letters.ndim != 2 or not set(letters.ravel()) <= set("SFHG"):
+        raise ValueError(
+            "desc must be a grid of the letters S, F, H, G (e.g. env.unwrapped.desc or "
+            f"['SFFF', 'FHFH', ...]), got {desc!r}."
+        )
+    return letters
+
+
+def plot_q_table(
+    q_table: np.ndarray,
+    desc: object,
+    ax: plt.Axes | None = None,
+    *,
+    title: str | None = None,
+    cmap: str = "viridis",
+) -> Figure:
+    """Draw a FrozenLake Q-table: max_a Q(s, a) as a heatmap, tile letters, greedy action as arrows.
+
+    States whose four Q-values are all equal (never updated) get a dot instead of an arrow; holes and
+    the goal are terminal and get no arrow. ``desc`` is ``env.unwrapped.desc``. Introduced in lesson 01.
+    """
+    letters = _grid_letters(desc)
+    n_rows, n_cols = letters.shape
+    q = np.asarray(q_table, dtype=float)
+    if q.shape != (n_rows * n_cols, 4):
+        raise ValueError(
+            f"q_table must have shape ({n_rows * n_cols}, 4) for a {n_rows}x{n_cols} map "
+            f"(one row per state, one column per action), got {q.shape}."
+        )
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.75 * n_cols + 1.5, 0.75 * n_rows + 0.6))
+    else:
+        fig = ax.figure
+    values = q.max(axis=1).reshape(n_rows, n_cols)
+    vmin = min(0.0, values.min())
+    vmax = values.max() if values.max() > vmin + 1e-12 else vmin + 1.0  # an all-zero table still gets a scale
+    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=r"$\max_a Q(s, a)$")
+    greedy = q.argmax(axis=1).reshape(n_rows, n_cols)
+    undecided = np.isclose(q.max(axis=1), q.min(axis=1)).reshape(n_rows, n_cols)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            letter = letters[r, c]
+            ax.text(c - 0.42, r - 0.42, letter, ha="left", va="top", fontsize=8, fontweight="bold",
+                    color="tab:red" if letter == "H" else "white")
+            if letter in "HG":
+                continue
+            if undecided[r, c]:
+                ax.plot(c, r, "o", color="white", markersize=3)
+                continue
+            dx, dy = _GRID_MOVES[int(greedy[r, c])]
+            ax.annotate("", xy=(c + 0.32 * dx, r + 0.32 * dy), xytext=(c - 0.32 * dx, r - 0.32 * dy),
+                        arrowprops={"arrowstyle": "-|>", "color": "white", "lw": 1.5})
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or "greedy policy (arrows) over max-Q (colour)")
+    return fig
+
 # ---------------------------------------------------------------- lesson 02 (Q-networks)
 
 # ---------------------------------------------------------------- lesson 03 (experience replay)
