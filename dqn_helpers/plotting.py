@@ -407,11 +407,12 @@ def eval_table(
 
 def format_eval_table(rows: Sequence[dict[str, object]], threshold: float = 475.0, hold: float = 450.0) -> str:
     """``eval_table`` rows as a fixed-width text table with a pass count. Introduced in lesson 05."""
-    lines = [f"{'run':<14} {'steps to ' + format(threshold, 'g'):>14} {'best eval':>10} {'last eval':>10}  pass",
-             "-" * 58]
+    width = max([len("run")] + [len(str(row["run"])) for row in rows])
+    header = f"{'run':<{width}} {'steps to ' + format(threshold, 'g'):>14} {'best eval':>10} {'last eval':>10}  pass"
+    lines = [header, "-" * len(header)]
     for row in rows:
         first = "never" if row["steps_to_threshold"] is None else f"{row['steps_to_threshold']:,}"
-        lines.append(f"{str(row['run']):<14} {first:>14} {row['best_eval']:>10.1f} {row['last_eval']:>10.1f}"
+        lines.append(f"{str(row['run']):<{width}} {first:>14} {row['best_eval']:>10.1f} {row['last_eval']:>10.1f}"
                      f"  {'yes' if row['passed'] else 'no'}")
     passed = sum(bool(row["passed"]) for row in rows)
     lines.append(f"{passed} of {len(rows)} runs reached {threshold:g} and ended at ≥ {hold:g}.")

@@ -16,3 +16,171 @@ __all__ = ["widgets"]
 # ---------------------------------------------------------------- lesson 04 (target networks)
 
 # ---------------------------------------------------------------- lesson 05 (DQN on CartPole)
+
+
+def _in_ipython() -> bool:
+    """True inside IPython/Jupyter (where output areas exist), False in plain Python and tests."""
+    from IPython import get_ipython
+
+    return get_ipython() is not None
+
+
+def _options_with(value: float, choices: list[float]) -> list[float]:
+    """``choices`` plus ``value`` (so the base config's own value is always selectable), sorted."""
+    return sorted({*choices, value})
+
+
+class HyperparameterPanel:
+    """The lesson's hyperparameter table as widgets; "Train" runs ``train_fn(config)`` and overlays its curve.
+
+    ``train_fn(config)`` returns a TrainingLog (or a TrainResult); every run is kept in ``runs``
+    ``{label: log}`` and drawn on one figure so you can compare. Introduced in lesson 05.
+    """
+
+    def __init__(self, train_fn: object, base_config: object, *, threshold: float | None = None,
+                 hold: float | None = None, max_steps: int = 100_000) -> None:
+        if not callable(train_fn):
+            raise TypeError(f"train_fn must be callable as train_fn(config) -> log, got {type(train_fn).__name__}.")
+        if not (hasattr(base_config, "replace") and hasattr(base_config, "learning_rate")):
+            raise TypeError(f"base_config must be a config.DQNConfig, got {type(base_config).__name__}.")
+        from matplotlib.figure import Figure
+
+        self.train_fn, self.base_config, self.threshold = train_fn, base_config, threshold
+        self.hold = threshold if hold is None else hold  # a run "passes" if its last eval is still >= hold
+        self.runs: dict[str, object] = {}
+        self.configs: dict[str, object] = {}
+        b = base_config
+        common = {"style": {"description_width": "170px"}, "layout": widgets.Layout(width="430px")}
+        self.learning_rate = widgets.FloatLogSlider(
+            value=b.learning_rate, base=10, min=-5, max=-1, step=0.1, readout_format=".1e",
+            description="learning rate", **common)
+        self.batch_size = widgets.Dropdown(options=_options_with(b.batch_size, [16, 32, 64, 128, 256]),
+                                           value=b.batch_size, description="batch size", **common)
+        self.buffer_size = widgets.Dropdown(
+            options=_options_with(b.buffer_size, [500, 1_000, 5_000, 10_000, 50_000, 100_000]),
+            value=b.buffer_size, description="replay buffer size", **common)
+        periods = _options_with(b.target_update, [1, 10, 100, 500, 1_000, 5_000]) if b.target_update else [
+            1, 10, 100, 500, 1_000, 5_000]
+        self.target_update = widgets.Dropdown(
+            options=[(f"soft: τ={b.tau:g} after each update", 0)]
+            + [(f"hard copy every {c:,} steps" if c > 1 else "hard copy every step", c) for c in periods if c],
+            value=b.target_update, description="target update (C)", **common)
+        self.gamma = widgets.FloatSlider(value=b.gamma, min=0.8, max=0.999, step=0.001, readout_format=".3f",
+                                         description="discount γ", **common)
+        decays = [0.99, 0.995, 0.999] if b.epsilon_decay is None else _options_with(b.epsilon_decay,
+                                                                                     [0.99, 0.995, 0.999])
+        self.epsilon_decay = widgets.Dropdown(
+            options=[("linear (see the fraction below)", 0.0)] + [(f"×{d:g} per episode", d) for d in decays],
+            value=b.epsilon_decay or 0.0, description="ε decay", **common)
+        self.epsilon_fraction = widgets.FloatSlider(
+            value=b.epsilon_fraction, min=0.05, max=1.0, step=0.05, readout_format=".2f",
+            description="ε linear over fraction", disabled=b.epsilon_decay is not None, **common)
+        self.total_steps = widgets.IntSlider(value=b.total_steps, min=500, max=max(max_steps, b.total_steps),
+                                             step=500, description="env steps", **common)
+        self.epsilon_decay.observe(self._sync_epsilon_widgets, names="value")
+        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
+        self.clear_button = widgets.Button(description="Clear runs", icon="trash")
+        self.train_button.on_click(self._on_train)
+        self.clear_button.on_click(lambda _: self.clear())
+        self.status = widgets.HTML("Set the values, then press <b>Train</b>; each run is added to the plot.")
+        self.plot_output, self.log_output = widgets.Output(), widgets.Output()
+        self.table = widgets.HTML()
+        self.figure = Figure(figsize=(8, 4.2), layout="constrained")
+        self.figure.subplots()
+        left = [self.learning_rate, self.batch_size, self.buffer_size, self.target_update]
+        right = [self.gamma, self.epsilon_decay, self.epsilon_fraction, self.total_steps]
+        self.widget = widgets.VBox([
+            widgets.HBox([widgets.VBox(left), widgets.VBox(right)]),
+            widgets.HBox([self.train_button, self.clear_button]), self.status,
+            self.plot_output, self.table, self.log_output])
+
+    def _repr_mimebundle_(self, **kwargs: object) -> object:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _sync_epsilon_widgets(self, change: dict | None = None) -> None:
+        self.epsilon_fraction.disabled = bool(self.epsilon_decay.value)
+
+    def config(self) -> object:
+        """The base config with the widgets' values (validated by DQNConfig).
+
+        An annealed learning rate keeps the base's end/start ratio. Introduced in lesson 05.
+        """
+        b, lr = self.base_config, float(self.learning_rate.value)
+        lr_end = None if b.lr_end is None else min(lr, b.lr_end * lr / b.learning_rate)
+        return b.replace(learning_rate=lr, lr_end=lr_end, batch_size=int(self.batch_size.value),
+                         buffer_size=int(self.buffer_size.value), target_update=int(self.target_update.value),
+                         gamma=float(self.gamma.value), epsilon_decay=float(self.epsilon_decay.value) or None,
+                         epsilon_fraction=float(self.epsilon_fraction.value),
+                         total_steps=int(self.total_steps.value))
+
+    def label(self, config: object) -> str:
+        """A short name for a run: its number and what differs from the base config."""
+        b = self.base_config
+        names = (("learning_rate", "lr", ".0e"), ("batch_size", "batch", "d"), ("buffer_size", "buffer", ","),
+                 ("target_update", "C", "d"), ("gamma", "γ", ".3g"), ("epsilon_decay", "ε×", "g"),
+                 ("epsilon_fraction", "ε-frac", ".2f"), ("total_steps", "steps", ","))
+        diffs = [f"{short}={format(getattr(config, name), fmt) if getattr(config, name) is not None else 'linear'}"
+                 for name, short, fmt in names if getattr(config, name) != getattr(b, name)]
+        return f"run {len(self.runs) + 1}: " + (", ".join(diffs) if diffs else "base values")
+
+    def run(self) -> object:
+        """Train with the current values, add the run to ``runs`` and redraw the overlay; return its log."""
+        import html
+        import time
+
+        config = self.config()
+        label = self.label(config)
+        self.status.value = f"Training <b>{html.escape(label)}</b> …"
+        self.train_button.disabled = True
+        start = time.perf_counter()
+        try:
+            with self.log_output:
+                if _in_ipython():
+                    self.log_output.clear_output(wait=True)
+                result = self.train_fn(config)
+        finally:
+            self.train_button.disabled = False
+        log = getattr(result, "log", result)
+        if not (hasattr(log, "episodes") and hasattr(log, "evals")):
+            raise TypeError(f"train_fn must return a TrainingLog or a TrainResult, got {type(result).__name__}.")
+        self.runs[label], self.configs[label] = log, config
+        self.redraw()
+        best = max((row["mean_return"] for row in log.evals), default=float("nan"))
+        self.status.value = (f"<b>{html.escape(label)}</b> done in {time.perf_counter() - start:.0f} s; "
+                             f"best greedy evaluation {best:.1f}.")
+        return log
+
+    def _on_train(self, _button: object = None) -> None:
+        import html
+
+        try:
+            self.run()
+        except Exception as exc:  # noqa: BLE001 - shown in the panel: a button callback has nowhere to raise
+            self.status.value = f"<b style='color:#b00'>Not trained:</b> {html.escape(str(exc))}"
+
+    def clear(self) -> None:
+        """Forget every run and redraw an empty plot."""
+        self.runs.clear()
+        self.configs.clear()
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Redraw the overlay of all runs (and their evaluation table when a threshold is set)."""
+        from dqn_helpers import plotting
+
+        ax = self.figure.axes[0]
+        ax.clear()
+        plotting.plot_runs_overlay(self.runs, ax=ax, threshold=self.threshold)
+        if self.runs and self.threshold is not None:
+            rows = plotting.eval_table(self.runs, threshold=self.threshold, hold=self.hold)
+            self.table.value = "<pre>" + plotting.format_eval_table(
+                rows, threshold=self.threshold, hold=self.hold) + "</pre>"
+        else:
+            self.table.value = ""
+        if _in_ipython():
+            from IPython.display import clear_output, display
+
+            with self.plot_output:
+                clear_output(wait=True)
+                if self.runs:
+                    display(plotting.figure_to_image(self.figure))
