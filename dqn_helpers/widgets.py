@@ -13,6 +13,117 @@ __all__ = ["widgets"]
 
 # ---------------------------------------------------------------- lesson 01 (tabular Q-learning)
 
+
+class TabularQPanel:
+    """Sliders for α, γ, ε decay, slippery ice, map and episodes over a tabular Q-learning function.
+
+    Moving a value (or pressing Train) calls ``train_fn(map_name=, is_slippery=, episodes=, alpha=, gamma=,
+    epsilon_decay=, seeds=)``, which returns a dict with "q_table" (one seed's final table), "desc" (the map),
+    "episodes" (x values) and "success" ((n_seeds, n_points) greedy success rates), optionally "optimum";
+    the panel redraws the Q-table and the success curve. Introduced in lesson 01.
+    """
+
+    _DECAYS = (0.9, 0.95, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998)
+
+    def __init__(self, train_fn: object, *, map_name: str = "4x4", is_slippery: bool = True,
+                 episodes: int = 1000, alpha: float = 0.1, gamma: float = 0.99, epsilon_decay: float = 0.995,
+                 seeds: int = 3, auto: bool = True) -> None:
+        if not callable(train_fn):
+            raise TypeError(f"train_fn must be a function (map_name=..., ...) -> dict, got {type(train_fn).__name__}.")
+        if epsilon_decay not in self._DECAYS:
+            raise ValueError(f"epsilon_decay must be one of {self._DECAYS}, got {epsilon_decay!r}.")
+        self.train_fn = train_fn
+        self.result: dict | None = None  # what the last run returned
+        self.n_runs = 0  # how many times the panel has trained
+        self.figure: object | None = None  # the last drawn matplotlib Figure
+        style = {"style": {"description_width": "110px"}, "layout": widgets.Layout(width="360px")}
+        self.map_name = widgets.ToggleButtons(options=["4x4", "8x8"], value=map_name, description="map",
+                                              style={"description_width": "110px", "button_width": "60px"})
+        self.is_slippery = widgets.Checkbox(value=is_slippery, description="slippery ice", indent=False)
+        self.episodes = widgets.IntSlider(value=episodes, min=100, max=20_000, step=100, description="episodes",
+                                          continuous_update=False, **style)
+        self.alpha = widgets.FloatSlider(value=alpha, min=0.01, max=1.0, step=0.01, description="step size α",
+                                         continuous_update=False, **style)
+        self.gamma = widgets.FloatSlider(value=gamma, min=0.5, max=1.0, step=0.005, readout_format=".3f",
+                                         description="discount γ", continuous_update=False, **style)
+        self.epsilon_decay = widgets.SelectionSlider(options=list(self._DECAYS), value=epsilon_decay,
+                                                     description="ε decay / ep.", continuous_update=False, **style)
+        self.seeds = widgets.IntSlider(value=seeds, min=1, max=5, description="seeds", continuous_update=False,
+                                       **style)
+        self.auto = widgets.Checkbox(value=auto, description="retrain when a value changes", indent=False)
+        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
+        self.status = widgets.HTML("Press <b>Train</b> (or move a slider) to train and draw.")
+        self.image = widgets.Image(format="png")
+        self.train_button.on_click(lambda _button: self._safe_run())
+        for w in (self.map_name, self.is_slippery, self.episodes, self.alpha, self.gamma, self.epsilon_decay,
+                  self.seeds):
+            w.observe(self._on_change, names="value")
+        self.widget = widgets.VBox([
+            widgets.HBox([widgets.VBox([self.map_name, self.is_slippery, self.seeds, self.auto]),
+                          widgets.VBox([self.alpha, self.gamma, self.epsilon_decay, self.episodes])]),
+            widgets.HBox([self.train_button, self.status]), self.image])
+
+    def _repr_mimebundle_(self, **kwargs: object) -> object:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def values(self) -> dict:
+        """The keyword arguments ``train_fn`` gets, read from the widgets."""
+        return {"map_name": self.map_name.value, "is_slippery": bool(self.is_slippery.value),
+                "episodes": int(self.episodes.value), "alpha": float(self.alpha.value),
+                "gamma": float(self.gamma.value), "epsilon_decay": float(self.epsilon_decay.value),
+                "seeds": int(self.seeds.value)}
+
+    def run(self) -> dict:
+        """Retrain with the current values, redraw, and return what ``train_fn`` returned."""
+        import io
+        import time
+
+        import numpy as np
+        from matplotlib.figure import Figure
+
+        from dqn_helpers import plotting
+
+        kwargs = self.values()
+        self.status.value = "training …"
+        start = time.perf_counter()
+        result = self.train_fn(**kwargs)
+        missing = {"q_table", "desc", "episodes", "success"} - set(result if isinstance(result, dict) else ())
+        if missing:
+            raise TypeError(f"train_fn must return a dict with q_table, desc, episodes and success; "
+                            f"missing {sorted(missing)} in {type(result).__name__}.")
+        fig = Figure(figsize=(11, 4.2), layout="constrained")
+        ax_q, ax_s = fig.subplots(1, 2, width_ratios=[1, 1.3])
+        plotting.plot_q_table(result["q_table"], result["desc"], ax=ax_q, title="seed 0: greedy policy over max-Q")
+        plotting.plot_curves_with_band(result["episodes"], result["success"], "greedy policy", ax=ax_s,
+                                       clip=(0.0, 1.0))
+        if result.get("optimum") is not None:
+            ax_s.axhline(result["optimum"], color="black", ls="--", lw=1, label="best possible")
+        ax_s.set(xlabel="training episode", ylabel="success rate", ylim=(-0.02, 1.02),
+                 title=f"{kwargs['map_name']}, {'slippery' if kwargs['is_slippery'] else 'not slippery'}, "
+                       f"α={kwargs['alpha']:g}, γ={kwargs['gamma']:g}, ε×{kwargs['epsilon_decay']:g}")
+        ax_s.legend(loc="lower right", fontsize=8)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        self.image.value = buffer.getvalue()
+        self.figure, self.result = fig, result
+        self.n_runs += 1
+        final = float(np.asarray(result["success"], dtype=float)[..., -1].mean())
+        self.status.value = (f"run {self.n_runs}: {time.perf_counter() - start:.1f} s, final greedy success "
+                             f"{final:.2f} (mean of {kwargs['seeds']} seed{'s' * (kwargs['seeds'] > 1)})")
+        return result
+
+    def _safe_run(self) -> None:
+        import html
+
+        try:
+            self.run()
+        except Exception as exc:  # noqa: BLE001 - a widget callback has nowhere to raise: show it instead
+            self.status.value = f"<b style='color:#b00'>Not trained:</b> {html.escape(str(exc))}"
+
+    def _on_change(self, _change: dict) -> None:
+        if self.auto.value:
+            self._safe_run()
+
 # ---------------------------------------------------------------- lesson 04 (target networks)
 
 # ---------------------------------------------------------------- lesson 05 (DQN on CartPole)
@@ -157,6 +268,13 @@ class HyperparameterPanel:
             self.run()
         except Exception as exc:  # noqa: BLE001 - shown in the panel: a button callback has nowhere to raise
             self.status.value = f"<b style='color:#b00'>Not trained:</b> {html.escape(str(exc))}"
+
+    def add_run(self, label: str, log: object) -> None:
+        """Add a run trained elsewhere (e.g. the lesson's reference run) to the comparison."""
+        if not (hasattr(log, "episodes") and hasattr(log, "evals")):
+            raise TypeError(f"log must be a TrainingLog (pass result.log), got {type(log).__name__}.")
+        self.runs[str(label)] = log
+        self.redraw()
 
     def clear(self) -> None:
         """Forget every run and redraw an empty plot."""
