@@ -1,0 +1,293 @@
+"""The course's foundation: dependency files agree, imports are headless and side-effect free,
+`make test` runs its four stages, a dirty or broken notebook is caught, and nothing is reinstalled
+when nothing changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _normalise(requirement: str) -> str:
+    """The PEP 503 name of a requirement line: 'gymnasium[classic-control]>=1.0' -> 'gymnasium'."""
+    name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    assert name, f"cannot read a package name from {requirement!r}"
+    return re.sub(r"[-_.]+", "-", name.group(1)).lower()
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _pyproject_names(*extras: str) -> set[str]:
+    project = _pyproject()["project"]
+    lines = list(project["dependencies"])
+    for extra in extras:
+        lines += project["optional-dependencies"][extra]
+    return {_normalise(line) for line in lines}
+
+
+def parse_environment_yml(text: str) -> tuple[list[str], list[str]]:
+    """(conda dependencies, pip dependencies) of a simple environment.yml, without PyYAML.
+
+    Understands exactly the structure we use: a top-level ``dependencies:`` list whose items are
+    strings or one ``- pip:`` item holding a nested list. Comments and blank lines are ignored.
+    """
+    conda: list[str] = []
+    pip: list[str] = []
+    section = None  # None, "deps" or "pip"
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        item = line.strip()
+        if indent == 0:
+            section = "deps" if item == "dependencies:" else None
+        elif section in ("deps", "pip") and item == "- pip:":
+            section = "pip"
+        elif section == "pip" and item.startswith("- ") and indent > 4:
+            pip.append(item[2:].strip())
+        elif section in ("deps", "pip") and item.startswith("- "):
+            section = "deps"
+            conda.append(item[2:].strip())
+    return conda, pip
+
+
+# ----------------------------------------------------------------------------- dependency files
+
+
+def test_environment_yml_parser_agrees_with_pyyaml():
+    yaml = pytest.importorskip("yaml", reason="PyYAML not installed: the hand parser is used alone")
+    text = (ROOT / "environment.yml").read_text()
+    doc = yaml.safe_load(text)
+    conda = [d for d in doc["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in doc["dependencies"] if isinstance(d, dict))
+    assert parse_environment_yml(text) == (conda, pip)
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    text = (ROOT / "environment.yml").read_text()
+    assert re.search(r"^name: dqn-course$", text, re.M), "the conda env must be called dqn-course"
+    conda, pip = parse_environment_yml(text)
+    assert "python=3.11" in conda and "pip" in conda, f"conda part should be python=3.11 + pip, got {conda}"
+    assert "-e ." in pip, "environment.yml must install the course package itself (pip: - -e .)"
+    yml_names = {_normalise(p) for p in pip if not p.startswith("-")}
+    py_names = _pyproject_names("lab", "dev")
+    assert yml_names == py_names, (
+        f"environment.yml and pyproject.toml (core + lab + dev) drifted apart: "
+        f"only in environment.yml {sorted(yml_names - py_names)}, "
+        f"only in pyproject.toml {sorted(py_names - yml_names)}"
+    )
+
+
+def test_constraints_pin_every_dependency_and_cpu_torch():
+    pins = {}
+    for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep, f"constraints.txt line is not an exact pin: {line!r}"
+            pins[_normalise(name)] = version.strip()
+    assert pins.get("torch") == "2.13.0", f"torch must be pinned to 2.13.0, got {pins.get('torch')}"
+    extras = _pyproject()["project"]["optional-dependencies"]
+    missing = sorted(_pyproject_names(*extras) - pins.keys())
+    assert not missing, f"pyproject dependencies not pinned in requirements/constraints.txt: {missing}"
+
+
+# ----------------------------------------------------------------------------- imports
+
+
+def _run_python(code: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=timeout)
+
+
+def test_opencv_ale_torch_work_without_display_or_gpu():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    proc = _run_python("""
+        import ale_py, cv2, gymnasium as gym, torch
+        import matplotlib.pyplot as plt
+        assert not torch.cuda.is_available()
+        gym.register_envs(ale_py)
+        env = gym.make("ALE/Pong-v5", render_mode="rgb_array")
+        env.reset(seed=0)
+        frame = env.render()
+        gray = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (84, 84), interpolation=cv2.INTER_AREA)
+        fig = plt.figure(); plt.imshow(gray); fig.canvas.draw()
+        print("OK", frame.shape, gray.shape, plt.get_backend().lower())
+    """, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "OK (210, 160, 3) (84, 84) agg" in proc.stdout
+
+
+def test_package_init_imports_nothing_heavy():
+    proc = _run_python("""
+        import sys
+        import dqn_helpers
+        heavy = {"torch", "numpy", "matplotlib", "gymnasium", "cv2", "ale_py", "ipywidgets", "IPython", "tqdm"}
+        print(sorted(heavy & set(sys.modules)))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", f"`import dqn_helpers` pulled in {proc.stdout.strip()}"
+
+
+def test_importing_every_submodule_has_no_side_effects():
+    proc = _run_python("""
+        import importlib, json, pkgutil, random, sys
+        import numpy as np, torch, matplotlib
+        import matplotlib.pyplot, gymnasium, cv2, ale_py, ipywidgets, tqdm.auto  # third-party noise first
+        random.seed(7); np.random.seed(7); torch.manual_seed(7)
+        before = (random.getstate(), np.random.get_state()[1].tolist(), torch.random.get_rng_state().tolist())
+        rc = {k: repr(v) for k, v in matplotlib.rcParams.items()}
+        figs = matplotlib.pyplot.get_fignums()
+        sys.stdout.flush(); sys.stderr.flush()
+        print("---IMPORTS---", flush=True); print("---IMPORTS---", file=sys.stderr, flush=True)
+        import dqn_helpers
+        names = sorted(m.name for m in pkgutil.iter_modules(dqn_helpers.__path__))
+        for name in names:
+            importlib.import_module(f"dqn_helpers.{name}")
+        sys.stdout.flush(); sys.stderr.flush()
+        after = (random.getstate(), np.random.get_state()[1].tolist(), torch.random.get_rng_state().tolist())
+        changed_rc = sorted(k for k, v in matplotlib.rcParams.items() if rc.get(k) != repr(v))
+        print(json.dumps({"modules": names, "rng_same": [a == b for a, b in zip(before, after)],
+                          "rc": changed_rc, "figs": matplotlib.pyplot.get_fignums() == figs}))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    printed = proc.stdout.split("---IMPORTS---\n", 1)[1].splitlines()
+    assert len(printed) == 1, f"importing dqn_helpers printed: {printed[:-1]}"
+    stderr = proc.stderr.split("---IMPORTS---\n", 1)[1]
+    assert stderr == "", f"importing dqn_helpers wrote to stderr: {stderr}"
+    result = json.loads(printed[0])
+    assert "colab" in result["modules"], result["modules"]
+    assert result["rng_same"] == [True, True, True], "import changed the (python, numpy, torch) RNG state"
+    assert result["rc"] == [], f"import changed matplotlib rcParams: {result['rc']}"
+    assert result["figs"], "import opened a matplotlib figure"
+
+
+# ----------------------------------------------------------------------------- make test / CI
+
+
+def _recipe(target: str) -> list[str]:
+    lines = (ROOT / "Makefile").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:"))
+    body = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        body.append(line.strip())
+    return [lines[start]] + body
+
+
+def test_make_test_sets_up_env_then_runs_four_stages_in_order():
+    recipe = _recipe("test")
+    assert "$(STAMP)" in recipe[0], f"`make test` must depend on the environment stamp: {recipe[0]}"
+    text = "\n".join(recipe[1:])
+    stages = ["nbstripout --verify", "ruff check", "pytest tests/", "--nbval-lax"]
+    positions = [text.find(s) for s in stages]
+    assert -1 not in positions, f"missing stage(s): {[s for s, p in zip(stages, positions) if p < 0]}"
+    assert positions == sorted(positions), f"stages out of order: {dict(zip(stages, positions))}"
+    assert "DQN_FAST=1" in text, "notebooks must run in fast mode under make test"
+
+
+def test_ci_runs_exactly_make_test():
+    commands = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+                if line.strip() and not line.strip().startswith("#")]
+    runs = [c for c in commands if not c.startswith(("set ", "cd "))]
+    assert runs == ["exec make test"], f".ci/run should only call `make test`, found {runs}"
+
+
+def _make_q_env(folder: Path) -> int:
+    return subprocess.run(["make", "-q", "-C", str(folder), "env"], capture_output=True).returncode
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="GNU make not installed")
+def test_env_is_not_rebuilt_unless_dependency_files_change(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "requirements" / "constraints.txt").write_text("")
+    (tmp_path / ".venv").mkdir()
+    stamp = tmp_path / ".venv" / ".installed"
+    stamp.write_text("")
+    os.utime(tmp_path / "pyproject.toml", (1_000, 1_000))
+    os.utime(tmp_path / "requirements" / "constraints.txt", (1_000, 1_000))
+    os.utime(stamp, (2_000, 2_000))
+    assert _make_q_env(tmp_path) == 0, "env stamp newer than the dependency files, yet make wants to rebuild"
+    os.utime(tmp_path / "requirements" / "constraints.txt", (3_000, 3_000))
+    assert _make_q_env(tmp_path) == 1, "constraints.txt changed but make would not reinstall"
+    os.utime(stamp, (4_000, 4_000))
+    os.utime(tmp_path / "pyproject.toml", (5_000, 5_000))
+    assert _make_q_env(tmp_path) == 1, "pyproject.toml changed but make would not reinstall"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="GNU make not installed")
+def test_this_checkout_env_is_up_to_date():
+    stamp = ROOT / ".venv" / ".installed"
+    if not stamp.exists():
+        pytest.skip("no .venv/.installed: this environment was not built by `make env`")
+    deps = [ROOT / "pyproject.toml", ROOT / "requirements" / "constraints.txt"]
+    if any(d.stat().st_mtime > stamp.stat().st_mtime for d in deps):
+        pytest.skip("dependency files changed since the last `make env`; the next make run reinstalls")
+    assert _make_q_env(ROOT) == 0
+
+
+# ----------------------------------------------------------------------------- dirty / broken notebooks
+
+
+def _notebook(*sources: str, outputs: list | None = None) -> dict:
+    # ids "0", "1", ... are what nbstripout leaves, so the clean notebook is exactly a stripped one.
+    cells = [{"cell_type": "code", "execution_count": None, "id": str(i), "metadata": {},
+              "outputs": [], "source": src} for i, src in enumerate(sources)]
+    if outputs is not None:
+        cells[0]["outputs"] = outputs
+        cells[0]["execution_count"] = 1
+    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                        "language": "python"}}}
+
+
+def _nbstripout_verify(*paths: Path) -> int:
+    return subprocess.run([str(BIN / "nbstripout"), "--verify", *map(str, paths)],
+                          capture_output=True).returncode
+
+
+def test_nbstripout_passes_clean_notebooks_and_catches_one_with_outputs(tmp_path):
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+    clean = tmp_path / "clean.ipynb"
+    clean.write_text(json.dumps(_notebook("x = 1")))
+    dirty = tmp_path / "dirty.ipynb"
+    stream = {"output_type": "stream", "name": "stdout", "text": "1\n"}
+    dirty.write_text(json.dumps(_notebook("print(1)", outputs=[stream])))
+    assert _nbstripout_verify(clean, *NOTEBOOKS) == 0, (
+        "a committed notebook has outputs or unstripped metadata: run `make strip`")
+    assert _nbstripout_verify(dirty) != 0, "a notebook with outputs passed nbstripout --verify"
+
+
+def test_nbval_fails_on_a_raising_cell_and_passes_a_good_notebook(tmp_path):
+    (tmp_path / "good.ipynb").write_text(json.dumps(_notebook("x = 2 + 2", "assert x == 4")))
+    (tmp_path / "bad.ipynb").write_text(json.dumps(_notebook("x = 1", "raise ValueError('boom')")))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-current-env", f"--rootdir={tmp_path}", "bad.ipynb", "good.ipynb"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode != 0, "nbval passed a notebook whose cell raises"
+    found = re.findall(r"^(\w+)\S*::(Cell \d) (PASSED|FAILED)", proc.stdout, re.M)
+    outcome = {(name, cell): result for name, cell, result in found}
+    assert outcome == {("bad", "Cell 0"): "PASSED", ("bad", "Cell 1"): "FAILED",
+                       ("good", "Cell 0"): "PASSED", ("good", "Cell 1"): "PASSED"}, proc.stdout
+    assert "boom" in proc.stdout
+    assert "1 failed, 3 passed" in proc.stdout, proc.stdout
