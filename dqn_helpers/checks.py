@@ -34,6 +34,141 @@ __all__ = ["report", "np"]
 
 # ---------------------------------------------------------------- lesson 01 (tabular Q-learning)
 
+
+def _reference_q_update(q: np.ndarray, s: int, a: int, r: float, s_next: int, terminated: bool,
+                        alpha: float, gamma: float) -> float:
+    """The Q-learning update done right (used to judge the learner's version)."""
+    target = r if terminated else r + gamma * q[s_next].max()
+    td_error = target - q[s, a]
+    q[s, a] += alpha * td_error
+    return float(td_error)
+
+
+def check_q_learning_update(fn: Callable[..., Any]) -> bool:
+    """Exercise 1.1: ``fn(q_table, s, a, r, s_next, terminated, alpha, gamma)`` updates Q[s, a] in place
+    and returns the TD error. Introduced in lesson 01."""
+    q = np.zeros((6, 4))
+    q[5] = [0.0, 0.5, 0.3, 0.1]
+    q[4, 2] = 0.1
+    before = q.copy()
+    ok, out = _guard(fn, q, 4, 2, 0.0, 5, False, 0.5, 0.9)
+    if not ok:
+        return report(False, "", out)
+    new = q[4, 2]
+    wrong = {0.45: "you set Q[s, a] to the target: move it only a fraction alpha of the way, "
+                   "Q[s, a] += alpha * (target - Q[s, a]).",
+             0.15125: "the target uses the MAX over next actions, max_a' Q(s', a'), not the mean.",
+             0.185: "the target uses max_a' Q(s', a') (the best next action), not Q(s', a) "
+                    "for the action you just took.",
+             0.3: "multiply the bootstrapped value by gamma: target = r + gamma * max_a' Q(s', a')."}
+    if np.isclose(new, 0.1):
+        hint = ("Q[4, 2] did not change: update the table IN PLACE (q_table[s, a] += ...); "
+                "do not copy it or only return a value.")
+        if out is not None and np.isclose(float(np.asarray(out)), 0.275):
+            hint += " (You returned the new value 0.275, so the maths is right.)"
+        return report(False, "", hint)
+    for value, hint in wrong.items():
+        if np.isclose(new, value):
+            return report(False, "", hint + f" (Q[4, 2] became {new:.5g}; expected 0.275.)")
+    if not np.isclose(new, 0.275):
+        return report(False, "", f"Q[4, 2] = 0.1, r = 0, alpha = 0.5, gamma = 0.9, Q[5] = [0, .5, .3, .1]: "
+                                 f"target = 0 + 0.9 * 0.5 = 0.45, so Q[4, 2] should become 0.1 + 0.5 * "
+                                 f"(0.45 - 0.1) = 0.275, got {new:.5g}.")
+    changed = np.argwhere(~np.isclose(q, before))
+    if len(changed) != 1:
+        return report(False, "", f"only Q[s, a] may change, but entries {changed.tolist()} changed.")
+    if out is None or not np.isclose(float(np.asarray(out)), 0.35):
+        return report(False, "", f"return the TD error delta = target - Q(s, a) computed BEFORE the update "
+                                 f"(here 0.45 - 0.1 = 0.35), got {out!r}.")
+    # a terminal transition: no bootstrap from s_next
+    q = np.zeros((6, 4))
+    q[0] = [0.8, 0.0, 0.0, 0.0]
+    q[3, 0] = 0.2
+    ok, out = _guard(fn, q, 3, 0, 1.0, 0, True, 0.1, 0.99)
+    if not ok:
+        return report(False, "", out)
+    if np.isclose(q[3, 0], 0.2 + 0.1 * (1.0 + 0.99 * 0.8 - 0.2)):
+        return report(False, "", "when terminated is True there is no next state to bootstrap from: "
+                                 "the target is just r (use max_a' Q(s', a') only if not terminated).")
+    if not np.isclose(q[3, 0], 0.28):
+        return report(False, "", f"terminal case (r = 1, Q[3, 0] = 0.2, alpha = 0.1): target = 1, so Q[3, 0] "
+                                 f"should become 0.2 + 0.1 * (1 - 0.2) = 0.28, got {q[3, 0]:.5g}.")
+    # random cases against the reference
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        q = rng.normal(size=(8, 3))
+        ref = q.copy()
+        args = (int(rng.integers(8)), int(rng.integers(3)), float(rng.normal()), int(rng.integers(8)),
+                bool(rng.random() < 0.3), float(rng.uniform(0.01, 1.0)), float(rng.uniform(0.5, 1.0)))
+        expected = _reference_q_update(ref, *args)
+        ok, out = _guard(fn, q, *args)
+        if not ok:
+            return report(False, "", out)
+        if not np.allclose(q, ref) or not np.isclose(float(np.asarray(out)), expected):
+            return report(False, "", f"a random case (s, a, r, s', terminated, alpha, gamma) = {args} "
+                                     "gave a different table or TD error than the reference. Check that "
+                                     "you use every argument (negative rewards too).")
+    return report(True, "q_learning_update matches the hand-computed values, the terminal case and 25 random "
+                        "cases.", "")
+
+
+def check_epsilon_greedy(fn: Callable[..., Any]) -> bool:
+    """Exercise 1.2: ``fn(q_values, epsilon, rng) -> int`` explores with probability epsilon and breaks
+    greedy ties at random, drawing all randomness from ``rng``. Introduced in lesson 01."""
+
+    def draw(q: list[float], epsilon: float, n: int, seed: int = 0) -> tuple[bool, Any]:
+        rng = np.random.default_rng(seed)
+        q_arr = np.asarray(q, dtype=float)
+        actions = []
+        for _ in range(n):
+            ok, a = _guard(fn, q_arr.copy(), epsilon, rng)
+            if not ok:
+                return False, a
+            actions.append(a)
+        return True, actions
+
+    ok, actions = draw([0.1, 0.7, 0.3, 0.2], 0.0, 1)
+    if not ok:
+        return report(False, "", actions)
+    a = actions[0]
+    if isinstance(a, bool) or not isinstance(a, int | np.integer):
+        return report(False, "", f"return one action as an int (e.g. int(np.argmax(...))), got {a!r} "
+                                 f"of type {type(a).__name__}.")
+    ok, actions = draw([0.1, 0.7, 0.3, 0.2], 0.0, 200)
+    if not ok or set(actions) != {1}:
+        return report(False, "", actions if not ok else
+                      f"with epsilon = 0 and Q = [0.1, 0.7, 0.3, 0.2] always pick action 1 (the argmax); "
+                      f"you picked {sorted(set(map(int, actions)))}.")
+    ok, actions = draw([0.5, 0.9, 0.9, 0.1], 0.0, 2000)
+    counts = np.bincount(np.asarray(actions, dtype=int), minlength=4) / 2000 if ok else None
+    if not ok or counts[0] + counts[3] > 0 or not 0.4 < counts[1] < 0.6:
+        return report(False, "", actions if not ok else
+                      f"with epsilon = 0 and a tie Q = [0.5, 0.9, 0.9, 0.1] pick action 1 or 2, each about half "
+                      f"the time; you picked them with frequencies {np.round(counts, 3).tolist()}. np.argmax "
+                      "always returns the FIRST best action, so a fresh all-zero Q-table would always go left: "
+                      "choose among np.flatnonzero(q == q.max()) with rng.choice.")
+    ok, actions = draw([0.0, 1.0, 0.0, 0.0], 1.0, 4000)
+    counts = np.bincount(np.asarray(actions, dtype=int), minlength=4) / 4000 if ok else None
+    if not ok or np.any(np.abs(counts - 0.25) > 0.05):
+        return report(False, "", actions if not ok else
+                      f"with epsilon = 1 every action should be equally likely (0.25 each), got "
+                      f"{np.round(counts, 3).tolist()}. Draw the random action uniformly from ALL actions.")
+    ok, actions = draw([0.0, 0.0, 1.0, 0.0], 0.4, 4000)
+    share = float(np.mean(np.asarray(actions) == 2)) if ok else 0.0
+    if not ok or abs(share - 0.7) > 0.05:
+        return report(False, "", actions if not ok else
+                      f"with epsilon = 0.4 the greedy action should come out 0.6 + 0.4/4 = 0.7 of the time "
+                      f"(the random action can be the greedy one too), got {share:.3f}. Compare "
+                      "rng.random() < epsilon.")
+    ok1, first = draw([0.2, 0.2, 0.1, 0.2], 0.5, 50, seed=7)
+    ok2, second = draw([0.2, 0.2, 0.1, 0.2], 0.5, 50, seed=7)
+    if not (ok1 and ok2) or list(map(int, first)) != list(map(int, second)):
+        return report(False, "", "two runs with the same rng seed gave different actions: draw ALL randomness "
+                                 "from the rng argument (rng.random(), rng.integers(), rng.choice()), not "
+                                 "from np.random or random, so that a seed reproduces a run.")
+    return report(True, "epsilon_greedy explores with probability epsilon, breaks ties at random and is "
+                        "reproducible from its rng.", "")
+
 # ---------------------------------------------------------------- lesson 02 (Q-networks)
 
 # ---------------------------------------------------------------- lesson 03 (experience replay)

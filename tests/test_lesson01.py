@@ -1,0 +1,167 @@
+"""Lesson 01 (tabular Q-learning): exercises, the notebook's own training code, the panel and its plots."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.text import Annotation  # noqa: E402
+from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
+
+from dqn_helpers import checks, plotting, widgets  # noqa: E402
+
+NB = load("01_tabular_q_learning")
+LESSON_CODE = ("parameters", "solution-1.1", "solution-1.2", "make-env", "train-loop", "success-probability",
+               "run-experiment")
+
+
+@pytest.fixture(scope="module")
+def lesson() -> dict:
+    """The notebook's setup, solutions and training functions, executed in fast mode."""
+    return run_cells(NB, *LESSON_CODE)
+
+
+# ---------------------------------------------------------------- exercises: stub fails with a hint, solution passes
+
+@pytest.mark.parametrize(("exercise", "checker", "hint"), [
+    ("1.1", checks.check_q_learning_update, "NotImplementedError"),
+    ("1.2", checks.check_epsilon_greedy, "always pick action 1"),
+])
+def test_stub_fails_with_hint_and_solution_passes(exercise, checker, hint, capsys):
+    name = {"1.1": "q_learning_update", "1.2": "epsilon_greedy"}[exercise]
+    ns = run_cells(NB, "parameters", f"stub-{exercise}")
+    assert checker(ns[name]) is False
+    out = capsys.readouterr().out
+    assert "❌" in out and "Hint" in out and hint in out
+    run_cells(NB, f"solution-{exercise}", namespace=ns)
+    assert checker(ns[name]) is True
+    assert "✅" in capsys.readouterr().out
+
+
+def test_update_checker_names_the_terminal_mistake(capsys):
+    def no_terminal_case(q, s, a, r, s_next, terminated, alpha, gamma):
+        td_error = r + gamma * q[s_next].max() - q[s, a]
+        q[s, a] += alpha * td_error
+        return td_error
+
+    assert checks.check_q_learning_update(no_terminal_case) is False
+    assert "terminated" in capsys.readouterr().out
+
+
+def test_epsilon_checker_catches_argmax_ties_and_global_rng(capsys):
+    def first_argmax(q, epsilon, rng):
+        return int(rng.integers(len(q))) if rng.random() < epsilon else int(np.argmax(q))
+
+    def global_rng(q, epsilon, rng):
+        if np.random.random() < epsilon:
+            return int(np.random.randint(len(q)))
+        return int(np.random.choice(np.flatnonzero(q == q.max())))
+
+    assert checks.check_epsilon_greedy(first_argmax) is False
+    assert "tie" in capsys.readouterr().out
+    assert checks.check_epsilon_greedy(global_rng) is False
+    assert "rng" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the notebook's training code
+
+def test_q_learning_solves_deterministic_4x4(lesson):
+    result = lesson["run_experiment"]("4x4", False, 300, 0.5, 0.99, 0.99, 2)
+    assert result["optimum"] == 1.0
+    assert np.all(result["success"][:, -1] == 1.0)  # both seeds reach G every time
+    assert result["q_table"][0].max() <= 0.99**5 + 1e-12  # from below, never past the true value
+
+
+def test_success_probability_matches_monte_carlo(lesson):
+    env = lesson["make_env"]("4x4", True)
+    policy = np.random.default_rng(3).integers(0, 4, size=16)
+    policy[[0, 4, 8, 9, 10, 14]] = [1, 1, 2, 1, 1, 2]  # roughly towards the goal, so success is not rare
+    exact = lesson["success_probability"](env, policy)
+    wins = []
+    env.reset(seed=0)
+    for _ in range(3000):
+        s, _ = env.reset()
+        done, r = False, 0.0
+        while not done:
+            s, r, terminated, truncated, _ = env.step(int(policy[s]))
+            done = terminated or truncated
+        wins.append(r)
+    assert 0.02 < exact < 0.98
+    assert abs(np.mean(wins) - exact) < 4 * np.sqrt(exact * (1 - exact) / 3000)
+    assert abs(lesson["success_probability"](env) - 0.7442) < 1e-3  # best possible on slippery 4x4
+
+
+# ---------------------------------------------------------------- the widget panel
+
+def test_panel_retrains_when_a_value_changes(lesson):
+    panel = widgets.TabularQPanel(lesson["run_experiment"], episodes=200, seeds=1)
+    first = panel.run()
+    image = panel.image.value
+    assert panel.n_runs == 1 and first["success"].shape[0] == 1 and len(image) > 1000
+    panel.is_slippery.value = False  # auto-retrain: the observer trains again
+    assert panel.n_runs == 2
+    assert panel.result is not first and panel.result["optimum"] == 1.0 != first["optimum"]
+    assert panel.image.value != image
+    panel.seeds.value = 2
+    assert panel.n_runs == 3 and panel.result["success"].shape[0] == 2
+    panel.auto.value = False
+    panel.map_name.value = "8x8"
+    assert panel.n_runs == 3  # no retraining without auto
+    panel.episodes.value = 100
+    result = panel.run()
+    assert panel.n_runs == 4 and result["q_table"].shape == (64, 4) and "run 4" in panel.status.value
+
+
+def test_panel_shows_errors_in_status_instead_of_raising():
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    panel = widgets.TabularQPanel(broken)
+    panel.alpha.value = 0.5  # triggers a run through the observer
+    assert "boom" in panel.status.value and panel.n_runs == 0
+    with pytest.raises(TypeError, match="callable|function"):
+        widgets.TabularQPanel("not a function")
+
+
+# ---------------------------------------------------------------- plots used by the lesson
+
+def test_plot_q_table_arrows_only_where_there_is_a_preference():
+    desc = ["SFFF", "FHFH", "FFFH", "HFFG"]
+    fig = plotting.plot_q_table(np.zeros((16, 4)), desc)
+    assert len(fig.axes[0].texts) == 16  # the tile letters, and no arrow anywhere
+    plt.close(fig)
+    q = np.random.default_rng(0).random((16, 4))
+    fig = plotting.plot_q_table(q, desc)
+    arrows = [t for t in fig.axes[0].texts if isinstance(t, Annotation)]
+    assert len(arrows) == 16 - 4 - 1  # no arrow on the 4 holes and the goal
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"\(16, 4\)"):
+        plotting.plot_q_table(np.zeros((15, 4)), desc)
+    with pytest.raises(ValueError, match="S, F, H, G"):
+        plotting.plot_q_table(np.zeros((16, 4)), ["SFFX", "FHFH", "FFFH", "HFFG"])
+
+
+def test_curves_with_band_draws_mean_and_band():
+    rng = np.random.default_rng(1)
+    curves = rng.random((5, 30))
+    fig = plotting.plot_curves_with_band(np.arange(30), curves, "runs", band="minmax")
+    line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(line.get_ydata(), curves.mean(axis=0))
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert np.isclose(band.min(), curves.min()) and np.isclose(band.max(), curves.max())
+    plt.close(fig)
+    with pytest.raises(ValueError, match="x has shape"):
+        plotting.plot_curves_with_band(np.arange(29), curves, "runs")
+
+
+def test_moving_average_matches_naive_reference():
+    values = np.random.default_rng(2).normal(size=(3, 40))
+    for window in (1, 4, 40, 100):
+        naive = np.array([[row[max(0, i - window + 1): i + 1].mean() for i in range(40)] for row in values])
+        np.testing.assert_allclose(plotting.moving_average(values, window), naive)
+    with pytest.raises(ValueError, match="window"):
+        plotting.moving_average(values[0], 0)
