@@ -84,7 +84,9 @@ def td_targets(
     """
     _check_target_inputs(rewards, terminated, gamma, next_q_target=next_q_target)
     next_value = next_q_target.detach().max(dim=1).values.to(rewards.dtype)
-    return (rewards + gamma * _not_done(terminated, rewards) * next_value).detach()
+    return (
+        (rewards + gamma * _not_done(terminated, rewards) * next_value).detach().to(rewards.dtype)
+    )
 
 
 def double_dqn_targets(
@@ -103,7 +105,9 @@ def double_dqn_targets(
     )
     best_actions = next_q_online.detach().argmax(dim=1, keepdim=True)
     next_value = next_q_target.detach().gather(1, best_actions).squeeze(1).to(rewards.dtype)
-    return (rewards + gamma * _not_done(terminated, rewards) * next_value).detach()
+    return (
+        (rewards + gamma * _not_done(terminated, rewards) * next_value).detach().to(rewards.dtype)
+    )
 
 
 def _weighted_mean(

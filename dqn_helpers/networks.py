@@ -56,7 +56,9 @@ class DuelingHead(nn.Module):
         _check_positive_int("in_features", in_features)
         _check_positive_int("n_actions", n_actions)
         if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
-            raise ValueError(f"hidden must be an integer >= 0 (0 = linear streams), got {hidden!r}.")
+            raise ValueError(
+                f"hidden must be an integer >= 0 (0 = linear streams), got {hidden!r}."
+            )
         self.in_features = in_features
         self.n_actions = n_actions
         self.out_features = n_actions

@@ -65,7 +65,9 @@ def _as_rgb_uint8(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
             )
         if frame.dtype != np.uint8:
             if not np.issubdtype(frame.dtype, np.floating):
-                raise TypeError(f"frames must be uint8 (0–255) or floats in [0, 1], got {frame.dtype}.")
+                raise TypeError(
+                    f"frames must be uint8 (0–255) or floats in [0, 1], got {frame.dtype}."
+                )
             frame = (np.clip(frame, 0.0, 1.0) * 255.0).round().astype(np.uint8)
         if frame.ndim == 3 and frame.shape[2] == 1:
             frame = frame[:, :, 0]
@@ -208,7 +210,9 @@ def save_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: 
         else:
             reason = "ffmpeg wrote an empty file"
         gif_path = path.with_suffix(".gif")
-        print(f"Note: could not write {path} ({reason}); saving an animated GIF {gif_path} instead.")
+        print(
+            f"Note: could not write {path} ({reason}); saving an animated GIF {gif_path} instead."
+        )
         path.unlink(missing_ok=True)
         path = gif_path
     path.write_bytes(_encode_gif(rgb, fps))

@@ -126,7 +126,9 @@ def test_preprocess_frame_matches_atari_preprocessing():
     rounding differences in other versions.
     """
     atari.require_atari()
-    base = gym.make("ALE/Pong-v5", frameskip=1, repeat_action_probability=0.0, render_mode="rgb_array")
+    base = gym.make(
+        "ALE/Pong-v5", frameskip=1, repeat_action_probability=0.0, render_mode="rgb_array"
+    )
     env = AtariPreprocessing(base, frame_skip=1, noop_max=0)
     env.reset(seed=0)
     env.action_space.seed(0)

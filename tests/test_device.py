@@ -28,7 +28,9 @@ def test_pick_device_order_cuda_then_mps_then_cpu(monkeypatch):
 
 def test_prefer_cuda_without_cuda_errors_clearly(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(RuntimeError, match=r"'cuda' was requested but CUDA is not available.*prefer=None"):
+    with pytest.raises(
+        RuntimeError, match=r"'cuda' was requested but CUDA is not available.*prefer=None"
+    ):
         device.pick_device("cuda")
 
 

@@ -35,6 +35,11 @@ def test_td_targets_accept_bool_terminated_and_gamma_edge_cases():
     )
 
 
+def test_targets_keep_the_rewards_dtype_with_float64_discounts():
+    discounts = torch.tensor([0.9, 0.81, 0.729], dtype=torch.float64)
+    assert losses.td_targets(REWARDS, NEXT_Q, TERMINATED, discounts).dtype == torch.float32
+
+
 def test_targets_carry_no_gradient_into_the_target_network():
     next_q = NEXT_Q.clone().requires_grad_(True)
     targets = losses.td_targets(REWARDS, next_q, TERMINATED, 0.9)
@@ -105,7 +110,9 @@ def test_weighted_losses_by_hand():
     assert losses.huber_loss(PRED, TARGET, WEIGHTS).item() == pytest.approx((0.125 + 0.75) / 4)
     assert losses.mse_loss(PRED, TARGET, WEIGHTS).item() == pytest.approx((0.25 + 2.0) / 4)
     ones = torch.ones(4)
-    assert losses.mse_loss(PRED, TARGET, ones).item() == pytest.approx(losses.mse_loss(PRED, TARGET).item())
+    assert losses.mse_loss(PRED, TARGET, ones).item() == pytest.approx(
+        losses.mse_loss(PRED, TARGET).item()
+    )
 
 
 def test_huber_gradient_is_bounded_and_target_gets_none():
@@ -205,7 +212,9 @@ def test_soft_update_rejects_bad_tau(tau):
 
 
 def test_updates_reject_different_architectures():
-    other = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.BatchNorm1d(5), torch.nn.Linear(5, 2))
+    other = torch.nn.Sequential(
+        torch.nn.Linear(3, 5), torch.nn.BatchNorm1d(5), torch.nn.Linear(5, 2)
+    )
     with pytest.raises(ValueError, match="same architecture"):
         losses.hard_update(other, _net())
     with pytest.raises(ValueError, match="same architecture"):

@@ -33,7 +33,9 @@ def test_qnetwork_without_hidden_layers_is_linear():
 
 def test_qnetwork_shape_error_says_expected_and_got():
     net = networks.QNetwork(4, 2)
-    with pytest.raises(ValueError, match=r"expects observations of shape \(batch, 4\); got \(5, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"expects observations of shape \(batch, 4\); got \(5, 3\)"
+    ):
         net(torch.zeros(5, 3))
 
 
