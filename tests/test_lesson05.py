@@ -1,0 +1,97 @@
+"""Lesson 05 (DQN on CartPole): exercise checkers (stub fails, solution passes) and the hyperparameter panel."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
+
+from dqn_helpers import checks, config, training, widgets  # noqa: E402
+
+NB = "05_dqn_cartpole"
+
+
+# ------------------------------------------------------------------------------- exercises
+@pytest.fixture(scope="module")
+def notebook():
+    return load(NB)
+
+
+@pytest.mark.parametrize(("k", "checker"), [("5.1", "check_dqn_loss"), ("5.2", "check_linear_epsilon")])
+def test_exercise_stub_fails_with_a_hint_and_solution_passes(notebook, capsys, k, checker):
+    ns = run_cells(notebook, "parameters", f"stub-{k}")
+    name = {"5.1": "dqn_loss", "5.2": "epsilon_at"}[k]
+    assert getattr(checks, checker)(ns[name]) is False
+    out = capsys.readouterr().out
+    assert "❌" in out and "NotImplementedError" in out
+    run_cells(notebook, f"solution-{k}", namespace=ns)
+    assert getattr(checks, checker)(ns[name]) is True
+    assert "✅" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------- panel
+def tiny_train_fn(calls: list):
+    """train_fn for the panel: the real training loop with a tiny budget (a few hundred steps)."""
+
+    def train_fn(cfg: config.DQNConfig) -> training.TrainingLog:
+        calls.append(cfg)
+        cfg = cfg.replace(learning_starts=100, eval_every=250, eval_episodes=2, checkpoint_every=0)
+        return training.train(cfg, progress=False).log
+
+    return train_fn
+
+
+def test_panel_trains_with_the_widget_values_and_overlays_each_run():
+    torch.set_num_threads(1)
+    calls: list = []
+    panel = widgets.HyperparameterPanel(tiny_train_fn(calls), config.preset("cartpole", total_steps=500),
+                                        threshold=475, hold=450)
+    ax = panel.figure.axes[0]
+    panel.learning_rate.value = 3e-3
+    panel.batch_size.value = 32
+    panel.buffer_size.value = 1_000
+    panel.target_update.value = 100
+    panel.gamma.value = 0.95
+    panel.epsilon_decay.value = 0.99
+    panel.total_steps.value = 500
+    assert panel.epsilon_fraction.disabled  # a per-episode decay makes the linear fraction irrelevant
+    log = panel.run()
+    cfg = calls[-1]
+    assert (cfg.learning_rate, cfg.batch_size, cfg.buffer_size, cfg.target_update, cfg.gamma,
+            cfg.epsilon_decay, cfg.total_steps) == (pytest.approx(3e-3), 32, 1_000, 100, 0.95, 0.99, 500)
+    assert cfg.lr_end == pytest.approx(3e-4)  # the preset's 10x annealing ratio is kept
+    assert len(panel.runs) == 1 and panel.runs[next(iter(panel.runs))] is log
+    assert log.episodes and log.evals[-1]["step"] == 500
+    lines_after_one = len(ax.get_lines())
+
+    panel.learning_rate.value = 1e-4
+    panel.epsilon_decay.value = 0.0  # back to the linear schedule
+    second = panel.run()
+    assert calls[-1].epsilon_decay is None and calls[-1].learning_rate == pytest.approx(1e-4)
+    assert len(panel.runs) == 2 and second is not log
+    assert len(ax.get_lines()) == lines_after_one + 1, "the new eval curve is overlaid on the old one"
+    labels = list(panel.runs)
+    assert labels[0].startswith("run 1:") and "lr=3e-03" in labels[0] and "batch=32" in labels[0]
+    assert labels[1].startswith("run 2:") and "lr=1e-04" in labels[1]
+    assert "run 2" in panel.table.value and "done" in panel.status.value
+
+    panel.clear()
+    assert panel.runs == {} and panel.table.value == ""
+
+
+def test_panel_button_shows_a_training_failure_instead_of_raising():
+    def diverging(cfg: config.DQNConfig) -> training.TrainingLog:
+        raise training.TrainingDivergedError("training diverged at step 900: loss=nan")
+
+    panel = widgets.HyperparameterPanel(diverging, config.preset("cartpole", total_steps=500))
+    panel.learning_rate.value = 0.1
+    panel._on_train()  # what the Train button calls: a callback has nowhere to raise to
+    assert panel.runs == {}
+    assert "Not trained" in panel.status.value and "diverged at step 900" in panel.status.value
+    assert not panel.train_button.disabled
+    with pytest.raises(TypeError, match="DQNConfig"):
+        widgets.HyperparameterPanel(diverging, {"learning_rate": 1e-3})
