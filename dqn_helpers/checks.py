@@ -268,7 +268,7 @@ def check_dqn_loss(fn: Callable[..., Any]) -> bool:
                                terminated=(torch.rand(n, generator=gen) < 0.3).float())
         g = [0.99, 0.9, 1.0][trial]
         ok, got = _guard(fn, q_net, t_net, rand, g)
-        want = float(_reference_dqn_loss(q_net, t_net, rand, g))
+        want = float(_reference_dqn_loss(q_net, t_net, rand, g).detach())
         if not ok:
             return report(False, "", got)
         if not isinstance(got, torch.Tensor) or abs(float(got.detach()) - want) > 1e-4 * max(1.0, abs(want)):
