@@ -284,6 +284,8 @@ class HyperparameterPanel:
 
     def redraw(self) -> None:
         """Redraw the overlay of all runs (and their evaluation table when a threshold is set)."""
+        import html
+
         from dqn_helpers import plotting
 
         ax = self.figure.axes[0]
@@ -291,8 +293,8 @@ class HyperparameterPanel:
         plotting.plot_runs_overlay(self.runs, ax=ax, threshold=self.threshold)
         if self.runs and self.threshold is not None:
             rows = plotting.eval_table(self.runs, threshold=self.threshold, hold=self.hold)
-            self.table.value = "<pre>" + plotting.format_eval_table(
-                rows, threshold=self.threshold, hold=self.hold) + "</pre>"
+            text = plotting.format_eval_table(rows, threshold=self.threshold, hold=self.hold)
+            self.table.value = "<pre>" + html.escape(text) + "</pre>"
         else:
             self.table.value = ""
         if _in_ipython():

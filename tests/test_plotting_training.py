@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from IPython.core.displaypub import DisplayPublisher  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+from traitlets.config import Config  # noqa: E402
 
 from dqn_helpers import plotting  # noqa: E402
 
@@ -86,7 +87,9 @@ class RecordingPublisher(DisplayPublisher):
 
 @pytest.fixture
 def shell():
-    ip = InteractiveShell.instance()
+    settings = Config()
+    settings.HistoryManager.enabled = False  # no history database written by the tests
+    ip = InteractiveShell.instance(config=settings)
     ip.display_pub = RecordingPublisher()
     yield ip
     InteractiveShell.clear_instance()
