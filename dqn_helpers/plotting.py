@@ -420,3 +420,93 @@ def format_eval_table(rows: Sequence[dict[str, object]], threshold: float = 475.
 
 
 # ---------------------------------------------------------------- lesson 06 (Atari preprocessing)
+
+
+def plot_image_row(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, *,
+                   suptitle: str | None = None, height: float = 2.8) -> Figure:
+    """Pictures side by side, pixels drawn as squares: RGB as is, 2-D frames in gray on the 0-255 scale.
+
+    Introduced in lesson 06 (each preprocessing step as a picture). Float frames in [0, 1] use 0-1.
+    """
+    arrays = [np.asarray(im) for im in images]
+    if not arrays:
+        raise ValueError("images is empty; pass at least one (H, W) or (H, W, 3) array.")
+    for i, im in enumerate(arrays):
+        if im.ndim not in (2, 3) or (im.ndim == 3 and im.shape[2] not in (3, 4)):
+            raise ValueError(f"image {i} has shape {im.shape}; expected (H, W) gray or (H, W, 3) colour.")
+    labels = [""] * len(arrays) if titles is None else list(titles)
+    if len(labels) != len(arrays):
+        raise ValueError(f"got {len(arrays)} images but {len(labels)} titles; give one title per image.")
+    ratios = [im.shape[1] / im.shape[0] for im in arrays]
+    fig, axes = plt.subplots(1, len(arrays), squeeze=False, gridspec_kw={"width_ratios": ratios},
+                             figsize=(height * sum(ratios) + 0.4 * len(arrays), height + 0.7))
+    for ax, im, label in zip(axes[0], arrays, labels):
+        if im.ndim == 2:
+            top = 1.0 if np.issubdtype(im.dtype, np.floating) and float(im.max(initial=0)) <= 1.0 else 255
+            ax.imshow(im, cmap="gray", vmin=0, vmax=top, interpolation="nearest")
+        else:
+            ax.imshow(im, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_stack_motion(stack: np.ndarray, *, title: str | None = None) -> Figure:
+    """The frames of one stacked observation (oldest first) above the differences of neighbours.
+
+    Introduced in lesson 06: in the differences, whatever moved shows as a red/blue pair, the rest is white.
+    """
+    frames = np.asarray(stack)
+    if frames.ndim != 3 or frames.shape[0] < 2:
+        raise ValueError(f"stack must be (k, H, W) with k >= 2 frames, got shape {frames.shape}.")
+    k = frames.shape[0]
+    diffs = frames[1:].astype(np.int16) - frames[:-1].astype(np.int16)
+    limit = max(1, int(np.abs(diffs).max()))
+    fig, axes = plt.subplots(2, k, figsize=(2.3 * k, 5.0))
+    for i in range(k):
+        axes[0, i].imshow(frames[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        axes[0, i].set_title("newest frame" if i == k - 1 else f"frame {i} (t-{k - 1 - i})", fontsize=9)
+    for i in range(k - 1):
+        image = axes[1, i].imshow(diffs[i], cmap="seismic", vmin=-limit, vmax=limit, interpolation="nearest")
+        axes[1, i].set_title(f"frame {i + 1} - frame {i}", fontsize=9)
+    axes[1, k - 1].set_axis_off()
+    fig.colorbar(image, ax=axes[1, k - 1], fraction=0.8, label="change in gray level")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_memory_bars(labels: Sequence[str], gigabytes: Sequence[float], *,
+                     ram_gb: float | None = None, title: str | None = None) -> Figure:
+    """Horizontal bars of memory sizes in GB on a log axis, each labelled, with an optional RAM line.
+
+    Introduced in lesson 06 (what a 1M-transition replay buffer costs in each layout).
+    """
+    sizes = np.asarray(gigabytes, dtype=float)
+    if len(labels) != len(sizes) or not len(sizes):
+        raise ValueError(f"need one label per size, got {len(labels)} labels and {len(sizes)} sizes.")
+    if not np.all(sizes > 0):
+        raise ValueError(f"sizes must be positive (log axis), got {sizes.tolist()}.")
+    fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(sizes) + 1.4))
+    positions = np.arange(len(sizes))[::-1]
+    ax.barh(positions, sizes, color="tab:blue")
+    for y, size in zip(positions, sizes):
+        ax.text(size * 1.1, y, f"{size:,.1f} GB", va="center", fontsize=9)
+    ax.set_yticks(positions, labels)
+    ax.set_xscale("log")
+    ax.set_xlim(sizes.min() / 3, sizes.max() * 8)
+    ax.set_xlabel("memory (GB, log scale)")
+    if ram_gb is not None:
+        ax.axvline(ram_gb, color="tab:red", linestyle="--", label=f"{ram_gb:g} GB of RAM")
+        ax.legend(loc="lower right", fontsize=9)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

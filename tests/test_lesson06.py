@@ -1,0 +1,199 @@
+"""Lesson 06 (Atari preprocessing): each exercise's stub fails with a useful hint and its solution passes;
+typical mistakes get the right hint; the lesson's plots show the data they are given."""
+
+from __future__ import annotations
+
+import cv2
+import gymnasium as gym
+import matplotlib
+import numpy as np
+import pytest
+from nbutils import load, run_cells
+
+from dqn_helpers import atari, checks, plotting
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+NB = load("06_atari_preprocessing")
+
+
+@pytest.fixture(scope="module")
+def screens() -> list[np.ndarray]:
+    """Real Pong screens with the ball in play (sticky actions off, so always the same ones)."""
+    atari.require_atari()
+    env = gym.make("ALE/Pong-v5", repeat_action_probability=0.0)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    frames = []
+    for step in range(100):
+        screen, *_ = env.step(env.action_space.sample())
+        if step >= 70 and step % 3 == 0:
+            frames.append(screen)
+    env.close()
+    return frames
+
+
+def _exercise(number: str, which: str) -> dict:
+    return run_cells(NB, "parameters", f"{which}-{number}")
+
+
+def test_setup_cell_fast_mode():
+    ns = run_cells(NB, "parameters")
+    assert ns["FAST"] is True
+    assert ns["config"].n_check_frames == 6 and ns["config"].fill_steps == 300
+
+
+def test_preprocess_frame_stub_fails_and_solution_passes(screens, capsys):
+    stub = _exercise("6.1", "stub")["preprocess_frame"]
+    assert checks.check_preprocess_frame(stub, screens) is False
+    assert "NotImplementedError" in capsys.readouterr().out
+    solution = _exercise("6.1", "solution")["preprocess_frame"]
+    assert checks.check_preprocess_frame(solution, screens) is True
+    assert "✅" in capsys.readouterr().out
+    for screen in screens:
+        np.testing.assert_array_equal(solution(screen), atari.preprocess_frame(screen))
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda f: cv2.resize(_gray(f), (84, 84)), "INTER_AREA"),
+    (lambda f: cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (84, 84), interpolation=cv2.INTER_AREA),
+     "COLOR_RGB2GRAY"),
+    (lambda f: cv2.resize(_gray(f), (84, 84), interpolation=cv2.INTER_AREA) / 255.0, "do not divide by 255"),
+    (lambda f: _gray(f), "now resize"),
+    (lambda f: cv2.resize(f, (84, 84), interpolation=cv2.INTER_AREA), "grayscale first"),
+])
+def test_preprocess_frame_mistakes_get_the_right_hint(screens, capsys, mistake, hint):
+    assert checks.check_preprocess_frame(mistake, screens) is False
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and hint in out, out
+
+
+def test_preprocess_frame_tolerates_one_gray_level_and_rejects_two(screens, capsys):
+    solution = _exercise("6.1", "solution")["preprocess_frame"]
+
+    def off_by(delta: int):
+        def fn(frame: np.ndarray) -> np.ndarray:
+            out = solution(frame).astype(np.int16)
+            out[40, 40] += delta if out[40, 40] < 200 else -delta
+            return out.astype(np.uint8)
+        return fn
+
+    assert checks.check_preprocess_frame(off_by(1), screens) is True
+    assert checks.check_preprocess_frame(off_by(2), screens) is False
+    assert "more than 1 gray level" in capsys.readouterr().out
+
+
+def test_preprocess_checker_rejects_in_place_changes_and_fake_frames(screens, capsys):
+    solution = _exercise("6.1", "solution")["preprocess_frame"]
+
+    def in_place(frame: np.ndarray) -> np.ndarray:
+        frame[0, 0] = 255 - frame[0, 0]
+        return solution(frame)
+
+    assert checks.check_preprocess_frame(in_place, [s.copy() for s in screens]) is False
+    assert "in place" in capsys.readouterr().out
+    assert checks.check_preprocess_frame(solution, [np.zeros((84, 84), np.uint8)]) is False
+    assert "real Atari screens" in capsys.readouterr().out
+
+
+def test_push_frame_stub_fails_and_solution_passes(capsys):
+    stub = _exercise("6.2", "stub")["push_frame"]
+    assert checks.check_push_frame(stub) is False
+    assert "NotImplementedError" in capsys.readouterr().out
+    solution = _exercise("6.2", "solution")["push_frame"]
+    assert checks.check_push_frame(solution) is True
+    stack = np.arange(4 * 84 * 84, dtype=np.int64).reshape(4, 84, 84).astype(np.uint8)
+    frame = np.full((84, 84), 7, np.uint8)
+    np.testing.assert_array_equal(solution(stack, frame), np.concatenate([stack[1:], frame[None]]))
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda s, f: np.concatenate([f[None], s[:-1]]), "newest frame goes LAST"),
+    (lambda s, f: np.concatenate([s[:-1], f[None]]), "drop the oldest frame"),
+    (lambda s, f: np.concatenate([s, f[None]]), "drop the oldest frame (stack[0])"),
+    (lambda s, f: np.stack([s[1], s[2], s[3], f]), "Do not assume 4 frames"),
+])
+def test_push_frame_mistakes_get_the_right_hint(capsys, mistake, hint):
+    assert checks.check_push_frame(mistake) is False
+    assert hint in capsys.readouterr().out
+
+
+def test_push_frame_in_place_is_rejected(capsys):
+    def in_place(stack: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        stack[:-1] = stack[1:]
+        stack[-1] = frame
+        return stack
+
+    assert checks.check_push_frame(in_place) is False
+    assert "in place" in capsys.readouterr().out
+
+
+def test_conv_output_size_stub_fails_and_solution_passes(capsys):
+    stub = _exercise("6.3", "stub")["conv_output_size"]
+    assert checks.check_conv_output_size(stub) is False
+    assert "NotImplementedError" in capsys.readouterr().out
+    solution = _exercise("6.3", "solution")["conv_output_size"]
+    assert checks.check_conv_output_size(solution) is True
+    assert [solution(84, 8, 4), solution(20, 4, 2), solution(9, 3, 1), solution(7, 3, 1, 1)] == [20, 9, 7, 7]
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda n, k, s, p=0: (n + 2 * p - k) / s + 1, "return an int"),
+    (lambda n, k, s, p=0: (n - k) // s + 1, "ignore padding"),
+    (lambda n, k, s, p=0: (n - k) // s, "add 1"),
+    (lambda n, k, s, p=0: n // s, "subtract the kernel"),
+    (lambda n, k, s, p=0: None, "return an int"),
+])
+def test_conv_output_size_mistakes_get_the_right_hint(capsys, mistake, hint):
+    assert checks.check_conv_output_size(mistake) is False
+    assert hint in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def test_plot_image_row_shows_each_image_with_its_title(screens):
+    gray = _gray(screens[0])
+    small = atari.preprocess_frame(screens[0])
+    fig = plotting.plot_image_row([screens[0], gray, small], ["rgb", "gray", "small"])
+    assert [ax.get_title() for ax in fig.axes] == ["rgb", "gray", "small"]
+    for ax, image in zip(fig.axes, [screens[0], gray, small]):
+        np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), image)
+    assert fig.axes[1].images[0].get_clim() == (0, 255)  # gray drawn on the full byte scale
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one title per image"):
+        plotting.plot_image_row([gray, small], ["only one"])
+    with pytest.raises(ValueError, match="expected"):
+        plotting.plot_image_row([np.zeros((4, 84, 84), np.uint8)])
+
+
+def test_plot_stack_motion_draws_frames_and_their_differences():
+    stack = np.zeros((4, 84, 84), np.uint8)
+    for k in range(4):
+        stack[k, 40:44, 10 + 5 * k: 12 + 5 * k] = 200  # a "ball" moving right
+    fig = plotting.plot_stack_motion(stack)
+    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(images) == 4 + 3
+    for k in range(3):
+        expected = stack[k + 1].astype(np.int16) - stack[k].astype(np.int16)
+        np.testing.assert_array_equal(np.asarray(images[4 + k]), expected)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="k >= 2"):
+        plotting.plot_stack_motion(stack[0])
+
+
+def test_plot_memory_bars_lengths_are_the_sizes():
+    fig = plotting.plot_memory_bars(["a", "b", "c"], [225.8, 56.5, 7.1], ram_gb=16)
+    ax = fig.axes[0]
+    widths = sorted(round(p.get_width(), 1) for p in ax.patches)
+    assert widths == [7.1, 56.5, 225.8]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["16 GB of RAM"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="positive"):
+        plotting.plot_memory_bars(["a"], [0.0])
