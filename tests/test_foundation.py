@@ -210,6 +210,27 @@ def test_ci_runs_exactly_make_test():
     assert runs == ["exec make test"], f".ci/run should only call `make test`, found {runs}"
 
 
+def test_make_lab_serves_the_notebooks_with_the_course_kernel():
+    assert re.search(r"^KERNEL\s*:=\s*dqn-course$", (ROOT / "Makefile").read_text(), re.M)
+    recipe = _recipe("lab")
+    assert "$(STAMP)" in recipe[0], "`make lab` must set up the environment first"
+    text = " ".join(recipe[1:])
+    for part in ("jupyter lab", "--ServerApp.root_dir=notebooks", "default_kernel_name=$(KERNEL)"):
+        assert part in text, f"`make lab` should run JupyterLab with {part}"
+    env_recipe = "\n".join(_recipe("$(STAMP)"))
+    assert "ipykernel install --sys-prefix --name $(KERNEL)" in env_recipe
+
+
+def test_this_venv_has_the_course_kernel_and_the_widget_extension():
+    if not (ROOT / ".venv" / ".installed").exists() or Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("not running in a .venv built by `make env`")
+    share = Path(sys.prefix) / "share" / "jupyter"
+    spec = json.loads((share / "kernels" / "dqn-course" / "kernel.json").read_text())
+    assert Path(spec["argv"][0]).resolve() == Path(sys.executable).resolve(), spec["argv"]
+    widgets = share / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager" / "package.json"
+    assert widgets.exists(), "JupyterLab's widget extension is missing: sliders would show as text"
+
+
 def _make_q_env(folder: Path) -> int:
     return subprocess.run(["make", "-q", "-C", str(folder), "env"], capture_output=True).returncode
 
