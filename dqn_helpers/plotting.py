@@ -168,6 +168,44 @@ def plot_q_table(
 
 # ---------------------------------------------------------------- lesson 02 (Q-networks)
 
+
+def plot_state_slice(
+    xs: Sequence[float] | np.ndarray,
+    ys: Sequence[float] | np.ndarray,
+    values: np.ndarray,
+    ax: plt.Axes | None = None,
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    label: str = "",
+    cmap: str = "viridis",
+    unknown: np.ndarray | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> Figure:
+    """Colour a 2-D slice of the state space: ``values[j, i]`` at (xs[i], ys[j]); ``unknown`` cells in grey.
+
+    Used to compare a Q-table (blocky, unknown where never visited) with a Q-network (defined
+    everywhere) on the same slice. Introduced in lesson 02.
+    """
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    data = np.asarray(values, dtype=float)
+    if data.shape != (len(ys), len(xs)):
+        raise ValueError(f"values must have shape (len(ys), len(xs)) = ({len(ys)}, {len(xs)}), got {data.shape}.")
+    if unknown is not None and np.shape(unknown) != data.shape:
+        raise ValueError(f"unknown must have the same shape as values {data.shape}, got {np.shape(unknown)}.")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    else:
+        fig = ax.figure
+    shown = np.ma.masked_array(data, mask=None if unknown is None else np.asarray(unknown, dtype=bool))
+    colours = plt.get_cmap(cmap).with_extremes(bad="lightgrey")
+    image = ax.pcolormesh(xs, ys, shown, cmap=colours, vmin=vmin, vmax=vmax, shading="nearest")
+    fig.colorbar(image, ax=ax, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    return fig
+
 # ---------------------------------------------------------------- lesson 03 (experience replay)
 
 # ---------------------------------------------------------------- lesson 04 (target networks)
