@@ -293,8 +293,9 @@ def test_nbstripout_passes_clean_notebooks_and_catches_one_with_outputs(tmp_path
     dirty = tmp_path / "dirty.ipynb"
     stream = {"output_type": "stream", "name": "stdout", "text": "1\n"}
     dirty.write_text(json.dumps(_notebook("print(1)", outputs=[stream])))
-    assert _nbstripout_verify(clean, *NOTEBOOKS) == 0, (
-        "a committed notebook has outputs or unstripped metadata: run `make strip`")
+    if _nbstripout_verify(clean, *NOTEBOOKS) != 0:
+        dirty = [nb.name for nb in [clean, *NOTEBOOKS] if _nbstripout_verify(nb) != 0]
+        pytest.fail(f"notebooks with outputs or unstripped metadata (run `make strip`): {dirty}")
     assert _nbstripout_verify(dirty) != 0, "a notebook with outputs passed nbstripout --verify"
 
 
