@@ -6,6 +6,7 @@ lesson. Every network maps a batch of observations to one Q-value per action: (b
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -41,7 +42,8 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int = 0) -> i
 
 
 def _check_positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    # numbers.Integral accepts numpy integers too (gymnasium's Discrete(n).n is an np.int64).
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
@@ -55,12 +57,12 @@ class DuelingHead(nn.Module):
         super().__init__()
         _check_positive_int("in_features", in_features)
         _check_positive_int("n_actions", n_actions)
-        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
+        if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 0:
             raise ValueError(
                 f"hidden must be an integer >= 0 (0 = linear streams), got {hidden!r}."
             )
-        self.in_features = in_features
-        self.n_actions = n_actions
+        self.in_features = int(in_features)
+        self.n_actions = int(n_actions)
         self.out_features = n_actions
 
         def stream(out: int) -> nn.Module:
@@ -109,8 +111,8 @@ class QNetwork(nn.Module):
             _check_positive_int("every hidden width", width)
         if dueling and not hidden:
             raise ValueError("dueling=True needs at least one hidden layer, got hidden=().")
-        self.obs_dim = obs_dim
-        self.n_actions = n_actions
+        self.obs_dim = int(obs_dim)
+        self.n_actions = int(n_actions)
         self.out_features = n_actions
         self.hidden = hidden
         self.dueling = dueling
@@ -154,9 +156,9 @@ class NatureCNN(nn.Module):
         super().__init__()
         _check_positive_int("n_actions", n_actions)
         _check_positive_int("in_frames", in_frames)
-        self.n_actions = n_actions
+        self.n_actions = int(n_actions)
         self.out_features = n_actions
-        self.in_frames = in_frames
+        self.in_frames = int(in_frames)
         self.dueling = dueling
         convs: list[nn.Module] = []
         channels = in_frames
