@@ -182,6 +182,18 @@ def _as_flag(name: str, flag: Any) -> bool:
     return bool(arr)
 
 
+def _gather(storage: np.ndarray, index: np.ndarray) -> torch.Tensor:
+    """Rows of `storage` at `index` (any shape) copied into a new contiguous tensor.
+
+    Big batches (Atari stacks) go through torch.index_select on a zero-copy view: as fast as numpy
+    fancy indexing, and it never paid the page faults that numpy's fresh multi-MB results did.
+    """
+    if storage[:1].nbytes * index.size < 1 << 16:  # small rows: numpy has less per-call overhead
+        return torch.from_numpy(storage[index])
+    rows = torch.from_numpy(storage).index_select(0, torch.from_numpy(index.reshape(-1)))
+    return rows.view(*index.shape, *storage.shape[1:])
+
+
 def _to_numpy(x: Any) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
@@ -297,7 +309,7 @@ class SumTree:
             )
         if pos.size == 0:
             return
-        if pos.size == 1:  # one leaf (every add): a plain walk up is much cheaper than unique()
+        if pos.size == 1:  # one leaf (every add): a plain walk up beats array operations
             node = int(pos[0])
             self._tree[node] = values[0]
             tree = self._tree
@@ -305,11 +317,13 @@ class SumTree:
                 node //= 2
                 tree[node] = tree[2 * node] + tree[2 * node + 1]
             return
-        self._tree[pos] = values
-        nodes = np.unique(pos // 2)
-        while nodes[0] >= 1:  # recompute (not add deltas): no drift, a zero subtree stays 0.0
-            self._tree[nodes] = self._tree[2 * nodes] + self._tree[2 * nodes + 1]
-            nodes = np.unique(nodes // 2)
+        tree = self._tree
+        tree[pos] = values
+        nodes = pos
+        for _ in range(self._depth):  # recompute (not add deltas): no drift, empty stays 0.0
+            nodes = nodes >> 1  # repeated parents just get the same sum twice
+            left = nodes << 1
+            tree[nodes] = tree[left] + tree[left + 1]
 
     def find(self, values: Any) -> np.ndarray:
         """Leaf index for each value in [0, total): the leaf where the running sum passes it.
@@ -318,16 +332,27 @@ class SumTree:
         """
         if self.total <= 0.0:
             raise ValueError("cannot sample from a SumTree whose total priority is 0.")
-        v = np.asarray(values, dtype=np.float64).copy().reshape(-1)
-        node = np.ones(v.shape, dtype=np.int64)
-        for _ in range(self._depth):
-            left = 2 * node
-            left_sum = self._tree[left]
-            right_sum = self._tree[left + 1]
-            go_right = (left_sum <= 0.0) | ((right_sum > 0.0) & (v >= left_sum))
-            v = np.where(go_right, v - left_sum, v)
-            node = left + go_right
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        node = self._descend(values, careful=False)
+        stray = self._tree[node] <= 0.0  # rounding near a boundary can end on an empty leaf
+        if stray.any():
+            node[stray] = self._descend(values[stray], careful=True)
         return node - self._n_leaves
+
+    def _descend(self, values: np.ndarray, careful: bool) -> np.ndarray:
+        tree, v = self._tree, values.copy()
+        node = np.ones(v.shape, dtype=np.int64)
+        left_sum = np.empty_like(v)
+        for _ in range(self._depth):
+            node <<= 1  # left child
+            tree.take(node, out=left_sum)
+            if careful:  # only step into a subtree that holds some priority
+                go_right = (left_sum <= 0.0) | ((tree[node + 1] > 0.0) & (v >= left_sum))
+            else:
+                go_right = v >= left_sum
+            v -= left_sum * go_right
+            node += go_right
+        return node
 
     def state_dict(self) -> dict[str, Any]:
         """Leaf priorities as a tensor (inner sums are rebuilt on load)."""
@@ -555,7 +580,7 @@ class _BufferBase:
         idx, weights = self._sampler.sample(
             self._rng, batch_size, self._filled(), self._valid_mask(), len(self)
         )
-        return self._get(idx, weights)
+        return self._collect(idx, weights)
 
     def _filled(self) -> int:
         raise NotImplementedError
@@ -563,28 +588,36 @@ class _BufferBase:
     def _valid_mask(self) -> np.ndarray | None:
         return None
 
-    def _get(self, indices: Any, weights: np.ndarray | None = None) -> Batch:
+    def _get(self, indices: Any) -> Batch:
+        """Transitions at storage positions `indices`, checked, weights 1 (for tests/inspection)."""
+        idx = np.array(indices, dtype=np.int64).reshape(-1)  # a copy: the batch owns it
+        valid = self._valid_mask()
+        if idx.size and (
+            idx.min() < 0
+            or idx.max() >= self._filled()
+            or (valid is not None and not valid[idx].all())
+        ):
+            raise IndexError(
+                f"indices must be positions in [0, {self._filled() - 1}] that hold a stored "
+                "transition."
+            )
+        return self._collect(idx, np.ones(idx.size, dtype=np.float32))
+
+    def _collect(self, idx: np.ndarray, weights: np.ndarray) -> Batch:
         raise NotImplementedError
 
-    def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-        if self.device.type == "cuda":  # pinned host memory lets the copy overlap with compute
-            return tensor.pin_memory().to(self.device, non_blocking=True)
-        return tensor if self.device.type == "cpu" else tensor.to(self.device)
-
-    def _batch(self, idx: np.ndarray, weights: np.ndarray | None, **fields: np.ndarray) -> Batch:
-        if weights is None:
-            weights = np.ones(len(idx), dtype=np.float32)
-        return Batch(
-            obs=self._tensor(fields["obs"]),
-            actions=self._tensor(fields["actions"].astype(np.int64, copy=False)),
-            rewards=self._tensor(fields["rewards"].astype(np.float32, copy=False)),
-            next_obs=self._tensor(fields["next_obs"]),
-            terminated=self._tensor(fields["terminated"].astype(np.float32, copy=False)),
-            indices=self._tensor(idx.astype(np.int64, copy=True)),
-            weights=self._tensor(np.asarray(weights, dtype=np.float32)),
-            discounts=self._tensor(fields["discounts"].astype(np.float32, copy=False)),
-        )
+    def _batch(
+        self, idx: np.ndarray, weights: np.ndarray, *fields: np.ndarray | torch.Tensor
+    ) -> Batch:
+        """Batch(obs, actions, rewards, next_obs, terminated, indices, weights, discounts)."""
+        tensors = [f if isinstance(f, torch.Tensor) else torch.from_numpy(f) for f in fields]
+        tensors.insert(5, torch.from_numpy(idx))
+        tensors.insert(6, torch.from_numpy(weights))
+        if self.device.type == "cuda":  # pinned host memory lets the copies overlap with compute
+            tensors = [t.pin_memory().to(self.device, non_blocking=True) for t in tensors]
+        elif self.device.type != "cpu":
+            tensors = [t.to(self.device) for t in tensors]
+        return Batch(*tensors)
 
     # --- priorities ---------------------------------------------------------------------------
     def update_priorities(self, indices: Any, td_errors: Any) -> None:
@@ -767,22 +800,16 @@ class ReplayBuffer(_BufferBase):
         self._pos = (i + 1) % self._capacity
         self._size = min(self._size + 1, self._capacity)
 
-    def _get(self, indices: Any, weights: np.ndarray | None = None) -> Batch:
-        """Transitions at storage positions `indices` (deterministic; used by sample and tests)."""
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if idx.size and (idx.min() < 0 or idx.max() >= self._size):
-            raise IndexError(
-                f"indices must be in [0, {self._size - 1}], got {idx.min()}..{idx.max()}."
-            )
+    def _collect(self, idx: np.ndarray, weights: np.ndarray) -> Batch:
         return self._batch(
             idx,
             weights,
-            obs=self._obs[idx],
-            actions=self._actions[idx],
-            rewards=self._rewards[idx],
-            next_obs=self._next_obs[idx],
-            terminated=self._terminated[idx],
-            discounts=self._discounts[idx],
+            _gather(self._obs, idx),
+            self._actions[idx],
+            self._rewards[idx],
+            _gather(self._next_obs, idx),
+            self._terminated[idx],
+            self._discounts[idx],
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -895,6 +922,8 @@ class FrameReplayBuffer(_BufferBase):
         self._written = 0  # frames written so far; frame a lives in slot a % capacity
         self._n_valid = 0
         self._episode_open = False
+        self._frames_back = np.arange(self.stack - 1, -1, -1)  # oldest frame first
+        self._discount_table = (self.gamma ** np.arange(self.n_step + 1)).astype(np.float32)
 
     def __len__(self) -> int:
         return self._n_valid
@@ -990,30 +1019,26 @@ class FrameReplayBuffer(_BufferBase):
         self._n_valid += 1
         self._sampler.on_add(slot)
 
-    def _get(self, indices: Any, weights: np.ndarray | None = None) -> Batch:
-        """Rebuild the transitions starting at slots `indices` (deterministic; used by tests)."""
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if idx.size and (
-            idx.min() < 0 or idx.max() >= self._capacity or not self._valid[idx].all()
-        ):
-            raise IndexError("indices must be slots that hold a stored transition (see _valid).")
-        cap, newest_last = self._capacity, np.arange(self.stack - 1, -1, -1)
-        back = self._back[idx].astype(np.int64)
-        steps = self._steps[idx].astype(np.int64)
-        obs_slots = (idx[:, None] - np.minimum(newest_last[None, :], back[:, None])) % cap
-        next_back = np.minimum(back + steps, self.stack - 1)
-        next_slots = (
-            (idx + steps)[:, None] - np.minimum(newest_last[None, :], next_back[:, None])
-        ) % cap
+    def _collect(self, idx: np.ndarray, weights: np.ndarray) -> Batch:
+        """Rebuild the stacks of the transitions at slots `idx`: one vectorised frame gather."""
+        back = self._back[idx][:, None]
+        steps = self._steps[idx]
+        slots = np.empty((2, idx.size, self.stack), dtype=np.int64)
+        # frame k of a stack sits min(stack-1-k, back) slots before its newest frame
+        np.subtract(idx[:, None], np.minimum(self._frames_back, back), out=slots[0])
+        np.minimum(back + steps[:, None], self.stack - 1, out=slots[1])  # next_obs's back
+        np.subtract((idx + steps)[:, None], np.minimum(self._frames_back, slots[1]), out=slots[1])
+        slots %= self._capacity
+        stacks = _gather(self._frames, slots)  # (2, B, stack, H, W): obs and next_obs
         return self._batch(
             idx,
             weights,
-            obs=self._frames[obs_slots],
-            actions=self._actions[idx],
-            rewards=self._rewards[idx],
-            next_obs=self._frames[next_slots],
-            terminated=self._terminated[idx],
-            discounts=(self.gamma**steps).astype(np.float32),
+            stacks[0],
+            self._actions[idx],
+            self._rewards[idx],
+            stacks[1],
+            self._terminated[idx],
+            self._discount_table[steps],
         )
 
     def state_dict(self) -> dict[str, Any]:
