@@ -150,6 +150,8 @@ def _as_obs(name: str, x: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.nd
 
 
 def _as_action(action: Any) -> int:
+    if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and action >= 0:
+        return int(action)  # the common case, kept cheap
     if isinstance(action, torch.Tensor):
         action = action.detach().cpu().numpy()
     arr = np.asarray(action)
@@ -174,6 +176,8 @@ def _as_reward(reward: Any) -> float:
 
 
 def _as_flag(name: str, flag: Any) -> bool:
+    if isinstance(flag, (bool, np.bool_)):  # the common case, kept cheap
+        return bool(flag)
     arr = np.asarray(flag.detach().cpu() if isinstance(flag, torch.Tensor) else flag)
     if arr.ndim != 0 or not (arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{name} must be a bool, got {flag!r}.")
@@ -192,6 +196,11 @@ def _gather(storage: np.ndarray, index: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(storage[index])
     rows = torch.from_numpy(storage).index_select(0, torch.from_numpy(index.reshape(-1)))
     return rows.view(*index.shape, *storage.shape[1:])
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Exact equality of two arrays of the same shape and dtype (memcmp; ~2x np.array_equal)."""
+    return a.tobytes() == b.tobytes()
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -960,13 +969,13 @@ class FrameReplayBuffer(_BufferBase):
         next_obs = _as_obs("next_obs", next_obs, self.obs_shape, self.obs_dtype)
         action, reward = _as_action(action), _as_reward(reward)
         terminated, truncated = _as_flag("terminated", terminated), _as_flag("truncated", truncated)
-        if not np.array_equal(next_obs[:-1], obs[1:]):
+        if not _same(next_obs[:-1], obs[1:]):
             raise ValueError(
                 "next_obs must be obs shifted by one frame (next_obs[:-1] == obs[1:]), as a "
                 "frame-stacking wrapper emits it, newest frame last. These two stacks differ in "
                 "their shared frames: are they from consecutive steps of one frame-stacked env?"
             )
-        continues = self._episode_open and np.array_equal(obs, self._last_next)
+        continues = self._episode_open and _same(obs, self._last_next)
         if not continues and self._nstep.pending:
             raise ValueError(
                 "obs is not the previous step's next_obs, but that step was neither terminated "
