@@ -1,0 +1,228 @@
+"""The DQN agent: ε-greedy acting and one gradient step on a replay batch.
+
+Introduced in lesson 05 (the full DQN update); the Double / Dueling / prioritized-replay / n-step
+switches are used by the extensions lessons. The agent owns the online and target networks and the
+optimizer; the training loop (``training.train``) owns the environment and the replay buffer.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dqn_helpers import device as device_lib
+from dqn_helpers import losses, networks
+from dqn_helpers.config import DQNConfig
+
+__all__ = ["DQNAgent"]
+
+
+def _make_adam(module: nn.Module, lr: float, eps: float) -> torch.optim.Adam:
+    """Adam with the fused kernel where PyTorch has one (one op instead of dozens per step)."""
+    try:
+        return torch.optim.Adam(module.parameters(), lr=lr, eps=eps, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(module.parameters(), lr=lr, eps=eps)
+
+
+class DQNAgent:
+    """Online network Q(s, a; θ), target network Q(s, a; θ⁻), Adam, and the DQN update.
+
+    Introduced in lesson 05. ``obs_shape`` is the env's observation shape ((4,) for CartPole,
+    (4, 84, 84) for Pong); ``n_actions`` the size of its Discrete action space.
+    """
+
+    def __init__(
+        self,
+        config: DQNConfig,
+        obs_shape: Sequence[int],
+        n_actions: int,
+        device: str | torch.device | None = None,
+    ) -> None:
+        if not isinstance(config, DQNConfig):
+            raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
+        if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions < 1:
+            raise ValueError(f"n_actions must be a positive int, got {n_actions!r}.")
+        self.config = config
+        self.obs_shape = tuple(int(s) for s in obs_shape)
+        self.n_actions = int(n_actions)
+        if device is None:
+            device = None if config.device == "auto" else config.device
+        self.device = device_lib.pick_device(device)
+
+        # Seed the weights from config.seed without touching the caller's global torch RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            online = networks.build_q_network(
+                self.obs_shape, self.n_actions, hidden=config.hidden, dueling=config.dueling
+            )
+        self.online: nn.Module = online.to(self.device)
+        self.target: nn.Module = copy.deepcopy(self.online)
+        self.target.requires_grad_(False)
+        self.optimizer = _make_adam(self.online, config.learning_rate, config.adam_eps)
+        self.rng = np.random.default_rng(config.seed)  # ε-greedy coin flips and random actions
+        self.updates = 0  # gradient steps done so far
+        self._online_params = list(self.online.parameters())
+        self._target_params = list(self.target.parameters())
+        self._loss_fn = losses.huber_loss if config.loss == "huber" else losses.mse_loss
+
+    # ------------------------------------------------------------------ acting (step 1)
+    def _as_batch(self, obs: Any) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs), device=self.device)
+
+    @torch.no_grad()
+    def q_values(self, obs: Any) -> np.ndarray:
+        """Q(s, ·) as a numpy array: (n_actions,) for one observation, (B, n_actions) for a batch."""
+        x = self._as_batch(obs)
+        single = tuple(x.shape) == self.obs_shape
+        q = self.online(x.unsqueeze(0) if single else x)
+        q = q.float().cpu().numpy()
+        return q[0] if single else q
+
+    @torch.no_grad()
+    def greedy(self, obs: Any) -> int:
+        """argmax_a Q(s, a) for one observation. Introduced in lesson 02."""
+        x = self._as_batch(obs).unsqueeze(0)
+        return int(self.online(x).argmax(dim=1).item())
+
+    def act(self, obs: Any, epsilon: float) -> int:
+        """ε-greedy: a uniformly random action with probability ε, else the greedy one (lesson 01)."""
+        if epsilon > 0.0 and self.rng.random() < epsilon:
+            return int(self.rng.integers(self.n_actions))
+        return self.greedy(obs)
+
+    @torch.no_grad()
+    def act_batch(self, obs_batch: Any, epsilon: float) -> np.ndarray:
+        """ε-greedy for a batch of observations (one per env of a vector env): int64 array (B,).
+
+        Introduced in lesson 07. One forward pass for the whole batch; skipped when ε = 1.
+        """
+        x = self._as_batch(obs_batch)
+        n = x.shape[0]
+        explore = self.rng.random(n) < epsilon if epsilon > 0.0 else np.zeros(n, dtype=bool)
+        if explore.all():
+            return self.rng.integers(self.n_actions, size=n).astype(np.int64)
+        actions = self.online(x).argmax(dim=1).cpu().numpy().astype(np.int64)
+        k = int(explore.sum())
+        if k:
+            actions[explore] = self.rng.integers(self.n_actions, size=k)
+        return actions
+
+    # ---------------------------------------------------------------- learning (step 4)
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate at agent step ``step``: constant, or linear to ``lr_end`` (lesson 05)."""
+        c = self.config
+        if c.lr_end is None:
+            return c.learning_rate
+        horizon = max(1.0, c.lr_fraction * c.total_steps)
+        frac = min(1.0, step / horizon)
+        return c.learning_rate + frac * (c.lr_end - c.learning_rate)
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Set Adam's step size (used by the training loop for annealing)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    @property
+    def learning_rate(self) -> float:
+        """Adam's current step size."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def learn(self, batch: Any) -> dict[str, Any]:
+        """One gradient step on a replay batch; returns the metrics of that step.
+
+        Introduced in lesson 05. Target ``y = r + γᵐ (1 − terminated) Q_target(s', a*)`` with
+        ``a*`` from the target net (DQN) or the online net (Double DQN); ``γᵐ = batch.discounts``
+        (n-step returns). Loss weighted by ``batch.weights`` (prioritized replay). Returns floats
+        ``loss``, ``mean_max_q``, ``td_error`` (mean |δ|), ``grad_norm`` (before clipping), and
+        ``td_errors``: the per-sample |δ| tensor for ``update_priorities``.
+        """
+        c = self.config
+        q_all = self.online(batch.obs)
+        q_taken = q_all.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        with torch.no_grad():
+            next_q_target = self.target(batch.next_obs)
+            discounts = batch.discounts
+            if c.double:
+                next_q_online = self.online(batch.next_obs)
+                td_target = losses.double_dqn_targets(
+                    batch.rewards, next_q_online, next_q_target, batch.terminated, discounts
+                )
+            else:
+                td_target = losses.td_targets(
+                    batch.rewards, next_q_target, batch.terminated, discounts
+                )
+        weights = batch.weights if c.prioritized else None
+        loss = self._loss_fn(q_taken, td_target, weights)
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.max_grad_norm is not None:
+            grad_norm = nn.utils.clip_grad_norm_(self._online_params, c.max_grad_norm)
+        else:
+            grad_norm = nn.utils.get_total_norm([p.grad for p in self._online_params if p.grad is not None])
+        self.optimizer.step()
+        self.updates += 1
+        if c.target_update == 0:
+            self.soft_update()
+
+        with torch.no_grad():
+            td_abs = (td_target - q_taken.detach()).abs()
+            stats = torch.stack(
+                [loss.detach(), q_all.detach().max(dim=1).values.mean(), td_abs.mean(), grad_norm]
+            ).tolist()  # one device sync for all four numbers
+        return {
+            "loss": stats[0],
+            "mean_max_q": stats[1],
+            "td_error": stats[2],
+            "grad_norm": stats[3],
+            "td_errors": td_abs,
+        }
+
+    # ----------------------------------------------------------- target network (lesson 04)
+    def update_target(self) -> None:
+        """Hard update θ⁻ ← θ."""
+        losses.hard_update(self.target, self.online)
+
+    def soft_update(self) -> None:
+        """Polyak step θ⁻ ← τθ + (1−τ)θ⁻ (the fast path of ``losses.soft_update``: one fused op)."""
+        with torch.no_grad():
+            torch._foreach_lerp_(self._target_params, self._online_params, self.config.tau)
+
+    def maybe_update_target(self, step: int) -> bool:
+        """Hard-copy the target every ``target_update`` agent steps; True when it copied."""
+        c = self.config.target_update
+        if c > 0 and step % c == 0:
+            self.update_target()
+            return True
+        return False
+
+    # ---------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, optimizer, update count and the exploration RNG (for checkpoints)."""
+        return {
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of ``state_dict`` (shapes are checked by ``checkpoints.restore_agent``)."""
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state.get("updates", 0))
+        if "rng" in state:
+            self.rng.bit_generator.state = state["rng"]
+
+    def parameters_finite(self) -> bool:
+        """True when every online weight is finite (no NaN/inf): checked before saving."""
+        with torch.no_grad():
+            return all(bool(torch.isfinite(p).all()) for p in self._online_params)

@@ -1,0 +1,240 @@
+"""Save and load training state safely: atomic writes, a format version, and clear errors.
+
+Introduced in lesson 05 (resuming a run, loading a trained agent); lesson 07 loads a pretrained
+Pong agent with ``load_agent``. Checkpoints are pickled with ``torch.save``: only load files you
+trust (a pickle can run code).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dqn_helpers import device as device_lib
+from dqn_helpers.agents import DQNAgent
+from dqn_helpers.config import DQNConfig
+
+__all__ = [
+    "CheckpointError",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "save_checkpoint",
+    "load_checkpoint",
+    "restore_agent",
+    "load_agent",
+    "resolve_checkpoint_path",
+]
+
+FORMAT = "dqn_helpers.checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, of another format, or does not fit the agent."""
+
+
+def _rng_states() -> dict[str, Any]:
+    states: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    """Put back the global python / numpy / torch RNG states saved in a checkpoint."""
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"].cpu())
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    agent: DQNAgent,
+    config: DQNConfig,
+    step: int,
+    episode: int,
+    log: Any = None,
+    buffer: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write the agent (+ optional log, replay buffer, extra loop state) to ``path`` atomically.
+
+    Introduced in lesson 05. The file is written to a temporary name in the same folder and then
+    renamed over ``path`` (``os.replace``), so a crash mid-save leaves the previous file intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "step": int(step),
+        "episode": int(episode),
+        "config": config.to_dict(),
+        "obs_shape": list(agent.obs_shape),
+        "n_actions": agent.n_actions,
+        "agent": agent.state_dict(),
+        "rng": _rng_states(),
+        "log": log.to_dict() if log is not None else None,
+        "buffer": buffer.state_dict() if buffer is not None else None,
+        "extra": extra or {},
+    }
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by ``save_checkpoint``; ``CheckpointError`` says what is wrong.
+
+    Introduced in lesson 05. Missing, empty, truncated, corrupt or foreign files all raise
+    ``CheckpointError`` with the path and what to do about it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path} is a folder, not a checkpoint file. Pass {path / 'checkpoint.pt'}, or use "
+            "load_agent(folder), which finds the file for you."
+        )
+    if not path.exists():
+        raise CheckpointError(
+            f"no checkpoint at {path}. Check the path, or train first, e.g. "
+            f"`python -m dqn_helpers.train --env CartPole-v1 --preset cartpole --out {path.parent}`."
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(
+            f"checkpoint {path} is empty (0 bytes): the save or the copy never finished. "
+            "Delete it and retrain, or use another checkpoint (e.g. best.pt in the same folder)."
+        )
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - every unpickling/zip error becomes one clear message
+        raise CheckpointError(
+            f"could not read checkpoint {path} ({size:,} bytes): {type(exc).__name__}: {exc}. "
+            "The file is truncated or corrupt (an interrupted save, copy or download), or it is not "
+            "a PyTorch file at all. Download or copy it again, use another checkpoint (best.pt), "
+            "or retrain."
+        ) from exc
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        what = (
+            f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict)
+            else f"a {type(obj).__name__}"
+        )
+        raise CheckpointError(
+            f"{path} is not a dqn_helpers checkpoint: it holds {what}. If it is a plain state_dict, "
+            "load it with model.load_state_dict(torch.load(path)); checkpoints for load_agent are "
+            "written by dqn_helpers.training.train or checkpoints.save_checkpoint."
+        )
+    version = obj.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}, but this dqn_helpers reads up to "
+            f"version {FORMAT_VERSION}. Update the course package (pip install -U ...) to load it."
+        )
+    missing = [k for k in ("config", "agent", "obs_shape", "n_actions", "step") if k not in obj]
+    if missing:
+        raise CheckpointError(f"{path} is an incomplete checkpoint: missing {missing}. Retrain.")
+    return obj
+
+
+def _describe(obs_shape: Any, n_actions: Any, cfg: dict[str, Any]) -> str:
+    return (
+        f"obs {tuple(obs_shape)} / {n_actions} actions, hidden {tuple(cfg.get('hidden', ()))}, "
+        f"dueling={cfg.get('dueling')}"
+    )
+
+
+def restore_agent(ckpt: dict[str, Any], agent: DQNAgent) -> None:
+    """Load networks, optimizer and exploration RNG from ``ckpt`` into ``agent``, checking shapes.
+
+    Introduced in lesson 05. A mismatch names both sides: what the checkpoint was trained on and
+    what you built.
+    """
+    saved = _describe(ckpt["obs_shape"], ckpt["n_actions"], ckpt["config"])
+    built = _describe(agent.obs_shape, agent.n_actions, agent.config.to_dict())
+    state = ckpt["agent"]
+    ours = agent.online.state_dict()
+    theirs = state.get("online", {})
+    problems = []
+    if tuple(ckpt["obs_shape"]) != agent.obs_shape or int(ckpt["n_actions"]) != agent.n_actions:
+        problems.append("observation shape or number of actions differ")
+    if set(ours) != set(theirs):
+        problems.append(f"layer names differ ({sorted(set(ours) ^ set(theirs))[:4]} ...)")
+    else:
+        for name, tensor in ours.items():
+            if tuple(theirs[name].shape) != tuple(tensor.shape):
+                problems.append(
+                    f"layer {name}: checkpoint {tuple(theirs[name].shape)} vs yours {tuple(tensor.shape)}"
+                )
+                break
+    if problems:
+        raise CheckpointError(
+            f"checkpoint does not fit this agent: it was trained on {saved}; you built {built} "
+            f"({'; '.join(problems)}). Build the agent from the checkpoint's config "
+            "(checkpoints.load_agent does this) or use the same env and network settings."
+        )
+    try:
+        agent.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"could not load the agent state from the checkpoint: {exc}") from exc
+
+
+def resolve_checkpoint_path(run_dir_or_path: str | os.PathLike[str], which: str = "final") -> Path:
+    """A run folder → its ``checkpoint.pt`` (``which="final"``) or ``best.pt`` (``"best"``); a file → itself."""
+    if which not in ("final", "best"):
+        raise ValueError(f"which must be 'final' or 'best', got {which!r}.")
+    p = Path(run_dir_or_path)
+    if p.is_dir():
+        name = "checkpoint.pt" if which == "final" else "best.pt"
+        candidate = p / name
+        if not candidate.exists():
+            present = sorted(q.name for q in p.glob("*.pt"))
+            raise CheckpointError(
+                f"no {name} in run folder {p} (found: {present or 'no .pt files'}). Train into this "
+                f"folder first, e.g. `python -m dqn_helpers.train --preset cartpole --out {p}`."
+            )
+        return candidate
+    return p
+
+
+def load_agent(
+    run_dir_or_path: str | os.PathLike[str],
+    device: str | torch.device | None = None,
+    *,
+    which: str = "final",
+) -> tuple[DQNAgent, DQNConfig]:
+    """Rebuild a trained agent from a run folder or checkpoint file: ``(agent, config)``.
+
+    Introduced in lesson 05 (and used by lesson 07 for the pretrained Pong agent). ``which``
+    picks ``checkpoint.pt`` (the final network, default) or ``best.pt`` in a run folder.
+    """
+    path = resolve_checkpoint_path(run_dir_or_path, which)
+    ckpt = load_checkpoint(path)
+    try:
+        config = DQNConfig.from_dict(ckpt["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} holds an invalid config: {exc}") from exc
+    dev = device_lib.pick_device(device)
+    agent = DQNAgent(config, ckpt["obs_shape"], int(ckpt["n_actions"]), device=dev)
+    restore_agent(ckpt, agent)
+    return agent, config

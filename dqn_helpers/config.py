@@ -1,0 +1,308 @@
+"""Every DQN hyperparameter in one validated dataclass, plus named presets.
+
+Introduced in lesson 05 (the full DQN loop); the switches for Double / Dueling / prioritized
+replay / n-step returns are used by the extensions lessons.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DQNConfig", "PRESETS", "fast_mode", "preset"]
+
+
+def fast_mode() -> bool:
+    """True when the environment variable ``DQN_FAST`` is ``"1"`` (CI runs notebooks this way).
+
+    Read at call time, not import time. Introduced in lesson 01.
+    """
+    return os.environ.get("DQN_FAST") == "1"
+
+
+_LOSSES = ("huber", "mse")
+
+
+@dataclass
+class DQNConfig:
+    """All hyperparameters of one DQN run; ``__post_init__`` rejects impossible values.
+
+    Introduced in lesson 05. Steps are agent steps (one ``env.step`` call; 4 frames on Atari).
+    """
+
+    # --- the task
+    env_id: str = "CartPole-v1"  # Gymnasium id; "ALE/..." ids get the Atari wrappers of lesson 06
+    total_steps: int = 50_000  # agent steps (env.step calls) to train for
+    seed: int = 0  # seeds the env, the network init, exploration and replay sampling
+    frame_stack: int = 4  # Atari only: frames stacked into one observation
+    num_envs: int = 1  # environments stepped together (batched action selection); 1 = plain loop
+
+    # --- the optimizer (step 4 of the algorithm: gradient descent on the TD error)
+    learning_rate: float = 1e-3  # Adam step size at the start of training
+    lr_end: float | None = None  # anneal linearly to this value over lr_fraction; None = constant
+    lr_fraction: float = 1.0  # fraction of total_steps over which the learning rate anneals
+    adam_eps: float = 1e-8  # Adam's epsilon; Atari recipes use 1.5e-4 to damp tiny-variance steps
+    batch_size: int = 64  # transitions per gradient step
+    loss: str = "huber"  # "huber" (robust to large TD errors) or "mse" (the lesson's plain loss)
+    max_grad_norm: float | None = 10.0  # clip the gradient norm to this; None = no clipping
+
+    # --- experience replay (lesson 03)
+    buffer_size: int = 10_000  # capacity N of the replay buffer, in transitions
+    learning_starts: int = 1_000  # agent steps of pure collection before the first update
+    train_freq: int = 1  # do a burst of updates every train_freq agent steps
+    gradient_steps: int = 1  # updates per burst (replay ratio = gradient_steps / train_freq)
+    save_buffer: bool = True  # store the replay buffer in checkpoint.pt (exact resume; big on Atari)
+
+    # --- the target network (lesson 04)
+    target_update: int = 500  # hard copy θ⁻ ← θ every C agent steps; 0 = soft update with tau
+    tau: float = 0.005  # soft-update rate θ⁻ ← τθ + (1−τ)θ⁻ after each update (target_update=0)
+    gamma: float = 0.99  # discount factor γ
+
+    # --- exploration (lesson 01 / 05)
+    epsilon_start: float = 1.0  # ε at the first step
+    epsilon_end: float = 0.01  # ε after the decay
+    epsilon_fraction: float = 0.1  # linear decay over this fraction of total_steps
+    epsilon_decay: float | None = None  # per-episode multiplicative decay instead (e.g. 0.995)
+
+    # --- the network
+    hidden: tuple[int, ...] = (128, 128)  # MLP hidden sizes (vector observations only)
+
+    # --- extensions (lesson 08+)
+    double: bool = False  # Double DQN: online net picks a', target net evaluates it
+    dueling: bool = False  # dueling head: Q = V + A − mean(A)
+    prioritized: bool = False  # prioritized experience replay (sample by |TD error|)
+    per_alpha: float = 0.6  # PER: how strongly priorities shape sampling (0 = uniform)
+    per_beta: float = 0.4  # PER: initial importance-weight exponent, annealed to 1.0
+    n_step: int = 1  # n-step returns: bootstrap after n rewards
+
+    # --- evaluation and checkpoints
+    eval_every: int = 5_000  # agent steps between greedy evaluations (0 = never)
+    eval_episodes: int = 10  # episodes per greedy evaluation, on a separate env
+    checkpoint_every: int = 10_000  # agent steps between checkpoint.pt saves (0 = only at the end)
+
+    # --- hardware
+    device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hidden, list):
+            self.hidden = tuple(self.hidden)
+        _check_types(self)
+        _check_values(self)
+
+    # ----------------------------------------------------------------- conversions
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists). Introduced in lesson 05."""
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DQNConfig:
+        """Inverse of ``to_dict``; unknown keys are rejected with the list of allowed ones."""
+        if not isinstance(d, dict):
+            raise TypeError(f"DQNConfig.from_dict expects a dict, got {type(d).__name__}.")
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"unknown DQNConfig key(s) {unknown}. Allowed keys: {', '.join(allowed)}."
+            )
+        kw = dict(d)
+        if "hidden" in kw and isinstance(kw["hidden"], list):
+            kw["hidden"] = tuple(kw["hidden"])
+        return cls(**kw)
+
+    def replace(self, **overrides: Any) -> DQNConfig:
+        """A copy with some fields changed (validated again); unknown names are rejected."""
+        allowed = [f.name for f in dataclasses.fields(self)]
+        unknown = sorted(set(overrides) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"unknown DQNConfig field(s) {unknown}. Allowed fields: {', '.join(allowed)}."
+            )
+        return dataclasses.replace(self, **overrides)
+
+    @property
+    def is_atari(self) -> bool:
+        """True for ``ALE/...`` environment ids (lesson 06 wrappers)."""
+        return self.env_id.startswith("ALE/")
+
+
+# ------------------------------------------------------------------------- validation
+_INT_FIELDS = (
+    "total_steps", "seed", "frame_stack", "num_envs", "batch_size", "buffer_size",
+    "learning_starts", "train_freq", "gradient_steps", "target_update", "n_step",
+    "eval_every", "eval_episodes", "checkpoint_every",
+)
+_FLOAT_FIELDS = (
+    "learning_rate", "lr_fraction", "adam_eps", "tau", "gamma", "epsilon_start", "epsilon_end",
+    "epsilon_fraction", "per_alpha", "per_beta",
+)
+_OPTIONAL_FLOAT_FIELDS = ("lr_end", "max_grad_norm", "epsilon_decay")
+_BOOL_FIELDS = ("double", "dueling", "prioritized", "save_buffer")
+
+
+def _check_types(c: DQNConfig) -> None:
+    for name in _INT_FIELDS:
+        v = getattr(c, name)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{name} must be an int, got {v!r} ({type(v).__name__}).")
+    for name in _FLOAT_FIELDS + _OPTIONAL_FLOAT_FIELDS:
+        v = getattr(c, name)
+        if v is None and name in _OPTIONAL_FLOAT_FIELDS:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"{name} must be a number, got {v!r} ({type(v).__name__}).")
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}.")
+    for name in _BOOL_FIELDS:
+        v = getattr(c, name)
+        if not isinstance(v, bool):
+            raise TypeError(f"{name} must be True or False, got {v!r} ({type(v).__name__}).")
+    for name in ("env_id", "loss", "device"):
+        v = getattr(c, name)
+        if not isinstance(v, str):
+            raise TypeError(f"{name} must be a string, got {v!r} ({type(v).__name__}).")
+    if not isinstance(c.hidden, tuple) or not all(
+        isinstance(h, int) and not isinstance(h, bool) for h in c.hidden
+    ):
+        raise TypeError(f"hidden must be a tuple of ints such as (128, 128), got {c.hidden!r}.")
+
+
+def _positive(name: str, v: float, hint: str) -> None:
+    if v <= 0:
+        raise ValueError(f"{name} must be > 0, got {v}. {hint}")
+
+
+def _check_values(c: DQNConfig) -> None:
+    if not c.env_id:
+        raise ValueError("env_id must be a Gymnasium id such as 'CartPole-v1' or 'ALE/Pong-v5', got ''.")
+    _positive("total_steps", c.total_steps, "It counts agent steps, e.g. 30_000 for CartPole.")
+    if c.seed < 0:
+        raise ValueError(f"seed must be >= 0, got {c.seed}.")
+    _positive("frame_stack", c.frame_stack, "Atari recipes stack 4 frames.")
+    _positive("num_envs", c.num_envs, "Use 1 for the plain loop, 4–16 for batched collection.")
+    if c.learning_rate <= 0:
+        raise ValueError(
+            f"learning_rate must be > 0, got {c.learning_rate}. Typical Adam values are 1e-4 to 1e-3 "
+            "(much larger ones are allowed, to watch training diverge)."
+        )
+    if c.lr_end is not None and not 0 <= c.lr_end <= c.learning_rate:
+        raise ValueError(
+            f"lr_end must be in [0, learning_rate={c.learning_rate}] or None (constant rate), "
+            f"got {c.lr_end}."
+        )
+    if not 0 < c.lr_fraction <= 1:
+        raise ValueError(f"lr_fraction must be in (0, 1], got {c.lr_fraction}.")
+    if not 0 < c.adam_eps < 1:
+        raise ValueError(f"adam_eps must be in (0, 1), got {c.adam_eps}. Typical: 1e-8 or 1.5e-4.")
+    _positive("batch_size", c.batch_size, "Typical values are 32–256.")
+    if c.loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {c.loss!r}.")
+    if c.max_grad_norm is not None and c.max_grad_norm <= 0:
+        raise ValueError(
+            f"max_grad_norm must be > 0 or None (no clipping), got {c.max_grad_norm}. Typical: 10."
+        )
+    _positive("buffer_size", c.buffer_size, "Typical values are 10_000 to 1_000_000 transitions.")
+    if c.batch_size > c.buffer_size:
+        raise ValueError(
+            f"batch_size ({c.batch_size}) cannot exceed buffer_size ({c.buffer_size}): "
+            "a batch is drawn from the buffer."
+        )
+    if c.learning_starts < 0:
+        raise ValueError(f"learning_starts must be >= 0, got {c.learning_starts}.")
+    _positive("train_freq", c.train_freq, "1 = an update burst after every agent step.")
+    _positive("gradient_steps", c.gradient_steps, "Updates per burst; 1 is the classic DQN.")
+    if c.target_update < 0:
+        raise ValueError(
+            f"target_update must be >= 0, got {c.target_update}: a hard copy every C agent steps, "
+            "or 0 for soft updates with tau."
+        )
+    if not 0 < c.tau <= 1:
+        raise ValueError(f"tau must be in (0, 1], got {c.tau}. Typical soft-update rates: 0.001–0.01.")
+    if not 0 < c.gamma <= 1:
+        raise ValueError(f"gamma must be in (0, 1], got {c.gamma}. Typical values are 0.95–0.99.")
+    for name in ("epsilon_start", "epsilon_end"):
+        v = getattr(c, name)
+        if not 0 <= v <= 1:
+            raise ValueError(f"{name} must be a probability in [0, 1], got {v}.")
+    if c.epsilon_end > c.epsilon_start:
+        raise ValueError(
+            f"epsilon_end ({c.epsilon_end}) must be <= epsilon_start ({c.epsilon_start}): "
+            "exploration decays."
+        )
+    if not 0 < c.epsilon_fraction <= 1:
+        raise ValueError(
+            f"epsilon_fraction must be in (0, 1], got {c.epsilon_fraction}: the fraction of "
+            "total_steps over which ε decays linearly."
+        )
+    if c.epsilon_decay is not None and not 0 < c.epsilon_decay < 1:
+        raise ValueError(
+            f"epsilon_decay must be in (0, 1) or None (linear decay), got {c.epsilon_decay}. "
+            "The lesson uses 0.995 per episode."
+        )
+    if not c.hidden or any(h <= 0 for h in c.hidden):
+        raise ValueError(f"hidden must be non-empty positive layer sizes, got {c.hidden}.")
+    for name in ("per_alpha", "per_beta"):
+        v = getattr(c, name)
+        if not 0 <= v <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {v}. Typical: alpha 0.6, beta 0.4.")
+    if c.n_step < 1:
+        raise ValueError(f"n_step must be >= 1, got {c.n_step}. 1 is plain DQN; 3 is common.")
+    for name in ("eval_every", "checkpoint_every"):
+        v = getattr(c, name)
+        if v < 0:
+            raise ValueError(f"{name} must be >= 0 (0 = never / only at the end), got {v}.")
+    _positive("eval_episodes", c.eval_episodes, "10–20 greedy episodes give a usable mean.")
+    dev = c.device
+    if not (dev in ("auto", "cpu", "mps", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {dev!r}.")
+
+
+# ---------------------------------------------------------------------------- presets
+PRESETS: dict[str, DQNConfig] = {
+    # The seed lesson's plain CartPole values: Adam 1e-3, batch 64, buffer 10k, γ 0.99,
+    # ε 1.0 → 0.01 by ×0.995 per episode, MSE loss, no clipping, hard target copies. The
+    # lesson copies the target every 100 episodes; we count agent steps (the table's 1,000).
+    "lesson": DQNConfig(
+        env_id="CartPole-v1", total_steps=50_000, learning_rate=1e-3, batch_size=64,
+        buffer_size=10_000, learning_starts=64, train_freq=1, gradient_steps=1,
+        target_update=1_000, gamma=0.99, epsilon_start=1.0, epsilon_end=0.01,
+        epsilon_decay=0.995, hidden=(128, 128), loss="mse", max_grad_norm=None,
+        eval_every=5_000, eval_episodes=10, checkpoint_every=10_000,
+    ),
+    # Tuned CartPole (see benchmarks/bench_cartpole.py): 3-step Double DQN, a buffer that
+    # keeps every transition, learning rate annealed to a small value, ε ending low.
+    "cartpole": DQNConfig(
+        env_id="CartPole-v1", total_steps=30_000, learning_rate=1e-3, lr_end=1e-4,
+        batch_size=128, buffer_size=50_000, learning_starts=1_000, train_freq=1,
+        gradient_steps=1, target_update=0, tau=0.01, gamma=0.99, epsilon_start=1.0,
+        epsilon_end=0.01, epsilon_fraction=0.3, hidden=(128, 128), loss="huber",
+        max_grad_norm=10.0, double=True, n_step=3, eval_every=2_500, eval_episodes=20,
+        checkpoint_every=10_000,
+    ),
+    # Pong on one machine: Double + Dueling + 3-step returns, 100k frame buffer, Adam 1e-4
+    # (eps 1.5e-4), ε 1 → 0.01 over the first 100k steps, an update every 4 steps.
+    "pong": DQNConfig(
+        env_id="ALE/Pong-v5", total_steps=1_000_000, learning_rate=1e-4, adam_eps=1.5e-4,
+        batch_size=32, buffer_size=100_000, learning_starts=10_000, train_freq=4,
+        gradient_steps=1, target_update=1_000, gamma=0.99, epsilon_start=1.0,
+        epsilon_end=0.01, epsilon_fraction=0.1, loss="huber", max_grad_norm=10.0,
+        double=True, dueling=True, n_step=3, eval_every=50_000, eval_episodes=5,
+        checkpoint_every=25_000, save_buffer=False, frame_stack=4,
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> DQNConfig:
+    """A named preset with some fields overridden, e.g. ``preset("cartpole", seed=3)``.
+
+    Introduced in lesson 05.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}. Available presets: {', '.join(PRESETS)}.")
+    return PRESETS[name].replace(**overrides)
+

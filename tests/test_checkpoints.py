@@ -1,0 +1,156 @@
+"""Checkpoints: round trips, exact resume, clear errors for bad files, atomic saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dqn_helpers import agents, checkpoints, config, training
+
+OBS = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny networks run fastest (and without thread contention on shared CI cores) on one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _small(**overrides: object) -> config.DQNConfig:
+    base = dict(
+        env_id="CartPole-v1", total_steps=1_200, learning_starts=200, batch_size=32,
+        buffer_size=2_000, hidden=(32, 32), eval_every=600, eval_episodes=2,
+        checkpoint_every=400, n_step=3, double=True, target_update=100, seed=1,
+        lr_end=1e-4, device="cpu",
+    )
+    base.update(overrides)
+    return config.DQNConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def trained(_one_torch_thread: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, training.TrainResult]:
+    out = tmp_path_factory.mktemp("run")
+    return out, training.train(_small(), out_dir=out, progress=False)
+
+
+def test_round_trip_same_q_values_and_optimizer(trained: tuple[Path, training.TrainResult]) -> None:
+    out, result = trained
+    agent, cfg = checkpoints.load_agent(out)
+    assert cfg == _small()
+    assert np.array_equal(agent.q_values(OBS), result.agent.q_values(OBS))
+    for a, b in zip(agent.target.parameters(), result.agent.target.parameters()):
+        assert torch.equal(a, b)
+    saved, live = agent.optimizer.state_dict(), result.agent.optimizer.state_dict()
+    assert saved["param_groups"][0]["lr"] == live["param_groups"][0]["lr"]
+    for k, state in live["state"].items():
+        assert torch.equal(saved["state"][k]["exp_avg"], state["exp_avg"])
+        assert torch.equal(saved["state"][k]["exp_avg_sq"], state["exp_avg_sq"])
+    ckpt = checkpoints.load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["step"] == 1_200 and ckpt["version"] == checkpoints.FORMAT_VERSION
+    assert ckpt["buffer"] is not None and len(ckpt["log"]["evals"]) == 2
+    best, _ = checkpoints.load_agent(out, which="best")
+    assert best.q_values(OBS).shape == (16, 2)
+
+
+def test_resume_reproduces_an_uninterrupted_run(
+    tmp_path: Path, trained: tuple[Path, training.TrainResult]
+) -> None:
+    _, full = trained
+
+    def crash_after_900(event: str, log: training.TrainingLog, agent: agents.DQNAgent) -> None:
+        if event == "episode" and log.episodes[-1]["step"] > 900:
+            raise KeyboardInterrupt  # a crash between the checkpoints at 800 and 1200
+
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_small(), out_dir=tmp_path, progress=False, callbacks=[crash_after_900])
+    assert checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 800
+    resumed = training.train(_small(), out_dir=tmp_path, progress=False, resume=True)
+    # Same env state, buffer, RNGs and optimizer: the result is identical to the uninterrupted run.
+    assert np.array_equal(resumed.agent.q_values(OBS), full.agent.q_values(OBS))
+    assert resumed.agent.updates == full.agent.updates
+    def strip(rows: list[dict[str, float]]) -> list[list[float]]:
+        return [[r[k] for k in training.EPISODE_COLUMNS if k != "time"] for r in rows]
+
+    np.testing.assert_array_equal(strip(resumed.log.episodes), strip(full.log.episodes))
+    assert resumed.log.evals == full.log.evals
+    assert "resumed from" in (tmp_path / "train_notes.txt").read_text()
+
+
+def test_resume_rejects_a_different_config(tmp_path: Path, trained: tuple[Path, training.TrainResult]) -> None:
+    out, _ = trained
+    with pytest.raises(ValueError, match=r"learning_rate \(checkpoint 0.001, now 0.002\)"):
+        training.train(_small(learning_rate=2e-3), out_dir=out, progress=False, resume=True)
+
+
+def test_missing_empty_garbage_truncated_and_foreign_files(
+    tmp_path: Path, trained: tuple[Path, training.TrainResult]
+) -> None:
+    out, _ = trained
+    with pytest.raises(checkpoints.CheckpointError, match="no checkpoint at"):
+        checkpoints.load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="no checkpoint.pt in run folder"):
+        checkpoints.load_agent(tmp_path)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(checkpoints.CheckpointError, match="empty"):
+        checkpoints.load_checkpoint(tmp_path / "empty.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"this is not a checkpoint" * 50)
+    with pytest.raises(checkpoints.CheckpointError, match="truncated or corrupt"):
+        checkpoints.load_checkpoint(tmp_path / "garbage.pt")
+    data = (out / "checkpoint.pt").read_bytes()
+    (tmp_path / "half.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(checkpoints.CheckpointError, match="truncated or corrupt") as info:
+        checkpoints.load_checkpoint(tmp_path / "half.pt")
+    assert "half.pt" in str(info.value)
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "plain.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="not a dqn_helpers checkpoint.*load_state_dict"):
+        checkpoints.load_checkpoint(tmp_path / "plain.pt")
+    ckpt = checkpoints.load_checkpoint(out / "checkpoint.pt")
+    ckpt["version"] = checkpoints.FORMAT_VERSION + 1
+    torch.save(ckpt, tmp_path / "future.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="format version"):
+        checkpoints.load_checkpoint(tmp_path / "future.pt")
+
+
+def test_mismatched_agent_is_a_clear_error(trained: tuple[Path, training.TrainResult]) -> None:
+    out, _ = trained
+    ckpt = checkpoints.load_checkpoint(out / "checkpoint.pt")
+    other = agents.DQNAgent(_small(), (6,), 3, device="cpu")
+    with pytest.raises(checkpoints.CheckpointError) as info:
+        checkpoints.restore_agent(ckpt, other)
+    msg = str(info.value)
+    assert "trained on obs (4,) / 2 actions" in msg and "you built obs (6,) / 3 actions" in msg
+    wider = agents.DQNAgent(_small(hidden=(64, 64)), (4,), 2, device="cpu")
+    with pytest.raises(checkpoints.CheckpointError, match=r"hidden \(32, 32\).*hidden \(64, 64\)"):
+        checkpoints.restore_agent(ckpt, wider)
+
+
+def test_a_crash_during_save_leaves_the_old_file_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _small(hidden=(8,))
+    agent = agents.DQNAgent(cfg, (4,), 2, device="cpu")
+    path = tmp_path / "checkpoint.pt"
+    checkpoints.save_checkpoint(path, agent=agent, config=cfg, step=10, episode=1)
+    before = agent.q_values(OBS)
+    with torch.no_grad():
+        for p in agent.online.parameters():
+            p.add_(1.0)
+
+    def dying_save(obj: object, f: object, *args: object, **kwargs: object) -> None:
+        f.write(b"PK\x03\x04 half a zip file")  # type: ignore[attr-defined]
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoints.save_checkpoint(path, agent=agent, config=cfg, step=20, episode=2)
+    monkeypatch.undo()
+    restored, _ = checkpoints.load_agent(path)
+    assert np.array_equal(restored.q_values(OBS), before)
+    assert checkpoints.load_checkpoint(path)["step"] == 10
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"], "temporary file left behind"
