@@ -341,7 +341,348 @@ def check_td_target(fn: Callable[..., Any]) -> bool:
 
 # ---------------------------------------------------------------- lesson 03 (experience replay)
 
+
+def _fresh_buffer(cls: Any, capacity: int, seed: int) -> tuple[bool, Any]:
+    """Build the learner's buffer as ``cls(capacity, obs_shape=(3,), seed=seed)``."""
+    return _guard(cls, capacity, (3,), seed=seed)
+
+
+def _add_numbered(buffer: Any, numbers: range) -> tuple[bool, Any]:
+    """Add transition k with obs = [k, k, k], action k % 2, reward k, next_obs = k + 1, terminated k % 3 == 2."""
+    for k in numbers:
+        obs = np.full(3, k, dtype=np.float32)
+        ok, out = _guard(buffer.add, obs, k % 2, float(k), obs + 1.0, k % 3 == 2)
+        if not ok:
+            return False, out
+    return True, None
+
+
+def _sample_fields(buffer: Any, batch_size: int) -> tuple[bool, Any]:
+    """Sample once and return the five fields as numpy arrays, or a hint about what came back."""
+    import torch
+
+    ok, out = _guard(buffer.sample, batch_size)
+    if not ok:
+        return False, out
+    if not isinstance(out, tuple | list) or len(out) < 5:
+        return False, (f"sample must return a tuple (obs, actions, rewards, next_obs, terminated), got "
+                       f"{type(out).__name__}{'' if not isinstance(out, tuple | list) else f' of length {len(out)}'}.")
+    names = ("obs", "actions", "rewards", "next_obs", "terminated")
+    shapes = ((batch_size, 3), (batch_size,), (batch_size,), (batch_size, 3), (batch_size,))
+    dtypes = (torch.float32, torch.int64, torch.float32, torch.float32, torch.float32)
+    for name, field, shape, dtype in zip(names, out[:5], shapes, dtypes):
+        if not isinstance(field, torch.Tensor):
+            return False, (f"{name} came back as {type(field).__name__}; return torch tensors "
+                           "(torch.as_tensor(self.obs[indices]) and so on), ready for the network.")
+        if tuple(field.shape) != shape:
+            return False, (f"with batch_size={batch_size} and obs_shape=(3,), {name} should have shape "
+                           f"{shape}, got {tuple(field.shape)}. Index every array with the same "
+                           "batch of indices: self.obs[indices].")
+        if field.dtype != dtype:
+            return False, (f"{name} should be {dtype}, got {field.dtype}: the network wants float32 inputs "
+                           "and gather() wants int64 actions (check the dtypes of the storage arrays).")
+    return True, [f.detach().cpu().numpy() for f in out[:5]]
+
+
+def check_replay_buffer(cls: Callable[..., Any]) -> bool:
+    """Exercise 3.1: a circular buffer ``cls(capacity, obs_shape, seed)`` with add, __len__ and a uniform
+    random ``sample(batch_size)`` returning (obs, actions, rewards, next_obs, terminated) tensors.
+    Introduced in lesson 03."""
+    ok, buffer = _fresh_buffer(cls, 5, seed=0)
+    if not ok:
+        return report(False, "", buffer)
+    ok, out = _add_numbered(buffer, range(1, 4))
+    if not ok:
+        return report(False, "", out)
+    ok, size = _guard(len, buffer)
+    if not ok or size != 3:
+        return report(False, "", size if not ok else
+                      f"after 3 adds to a buffer of capacity 5, len(buffer) should be 3, got {size}. "
+                      "Grow self.size by one in add (but never past capacity).")
+    early: set[float] = set()
+    for _ in range(30):
+        ok, fields = _sample_fields(buffer, 2)
+        if not ok:
+            return report(False, "", fields)
+        early |= set(fields[2].tolist())
+    if not early <= {1.0, 2.0, 3.0}:
+        return report(False, "", f"only 3 of 5 slots are filled, yet samples held rewards "
+                      f"{sorted(early)}: draw indices from the filled part only, "
+                      "rng.integers(0, len(self), size=batch_size), never from empty slots.")
+    ok, out = _add_numbered(buffer, range(4, 9))
+    if not ok:
+        return report(False, "", out)
+    ok, size = _guard(len, buffer)
+    if not ok or size != 5:
+        return report(False, "", size if not ok else
+                      f"after 8 adds to a buffer of capacity 5, len(buffer) should stay 5, got {size}. "
+                      "Cap the size (min(size + 1, capacity)) and wrap the write position with % capacity.")
+    seen: list[float] = []
+    for _ in range(200):
+        ok, fields = _sample_fields(buffer, 4)
+        if not ok:
+            return report(False, "", fields)
+        obs, actions, rewards, next_obs, terminated = fields
+        if not (np.all(obs == rewards[:, None]) and np.all(next_obs == rewards[:, None] + 1)
+                and np.all(actions == rewards.astype(int) % 2)
+                and np.all(terminated == (rewards.astype(int) % 3 == 2))):
+            return report(False, "", "the fields of a sampled row come from different transitions (e.g. the "
+                          "obs of one and the reward of another). Draw ONE array of indices and use it for "
+                          "all five arrays.")
+        seen += rewards.tolist()
+    kept = {4.0, 5.0, 6.0, 7.0, 8.0}
+    if set(seen) != kept:
+        old = sorted(set(seen) - kept)
+        return report(False, "", (f"transitions {old} should have been overwritten: with capacity 5 only the "
+                                  f"5 newest (4..8) remain. Write at self.position and advance it with "
+                                  f"(position + 1) % capacity." if old else
+                                  f"800 draws from a full buffer never returned transitions "
+                                  f"{sorted(kept - set(seen))}: sample uniformly over all {len(kept)} slots."))
+    counts = np.array([seen.count(k) for k in sorted(kept)])
+    if counts.min() < 100:  # 800 uniform draws over 5 slots: 160 each, below 100 is far outside chance
+        return report(False, "", f"800 draws should hit each of the 5 slots about 160 times, got "
+                      f"{counts.tolist()}: sample the indices uniformly at random.")
+    draws = []
+    for _ in range(2):
+        ok, twin = _fresh_buffer(cls, 50, seed=123)
+        if not ok:
+            return report(False, "", twin)
+        ok, out = _add_numbered(twin, range(1, 51))
+        if not ok:
+            return report(False, "", out)
+        ok, fields = _sample_fields(twin, 16)
+        if not ok:
+            return report(False, "", fields)
+        draws.append(fields[2].tolist())
+    if draws[0] != draws[1]:
+        return report(False, "", "two buffers built with the same seed sampled different transitions: use "
+                      "self.rng (np.random.default_rng(seed)) for the indices, not np.random or random.")
+    if draws[0] == sorted(draws[0]) or len(set(draws[0])) < 8:
+        return report(False, "", f"a sample of 16 from 50 transitions came out as {draws[0]}: that is not "
+                      "a random minibatch (sorted or repeated). Draw independent random indices.")
+    return report(True, "ReplayBuffer wraps at capacity, samples uniformly from the filled slots, keeps each "
+                  "transition's fields together and is reproducible from its seed.", "")
+
+
+def _reference_autocorrelation(x: np.ndarray, lag: int) -> float:
+    """Pearson correlation between x[t] and x[t + lag] (1.0 at lag 0)."""
+    x = np.asarray(x, dtype=float)
+    return float(np.corrcoef(x[: len(x) - lag], x[lag:])[0, 1])
+
+
+def check_autocorrelation(fn: Callable[..., Any]) -> bool:
+    """Exercise 3.2: ``fn(x, lag) -> float``, the correlation between ``x[t]`` and ``x[t + lag]``.
+    Introduced in lesson 03."""
+    ramp = np.arange(20, dtype=float)
+    alternating = np.array([1.0, -1.0] * 10)
+    cases = [
+        (ramp, 1, 1.0, "a straight line x = 0, 1, 2, ... is perfectly correlated with itself one step later"),
+        (alternating, 1, -1.0, "x = 1, -1, 1, -1, ... one step later is exactly the opposite: -1"),
+        (alternating, 2, 1.0, "x = 1, -1, 1, -1, ... two steps later is the same series again: +1"),
+        (ramp, 0, 1.0, "lag 0 compares x with itself: 1. Careful: x[:-0] is EMPTY in Python; "
+                       "slice with x[:len(x) - lag]"),
+    ]
+    for x, lag, want, why in cases:
+        ok, got = _guard(fn, x.copy(), lag)
+        if not ok:
+            return report(False, "", f"lag {lag}: {why}. ({got})" if lag == 0 else got)
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            return report(False, "", f"return one float, got {got!r}.")
+        if not np.isfinite(value) or abs(value - want) > 1e-6:
+            return report(False, "", f"lag {lag} on {np.round(x[:6], 1).tolist()}... should give {want}, got "
+                          f"{value:.4g}: {why}.")
+    rng = np.random.default_rng(3)
+    for _trial in range(5):
+        noise = rng.normal(size=400)
+        series = np.empty_like(noise)
+        series[0] = noise[0]
+        for t in range(1, len(noise)):  # AR(1): strongly correlated like CartPole states
+            series[t] = 0.9 * series[t - 1] + noise[t]
+        series = series * rng.uniform(0.1, 10) + rng.normal() * 5
+        lag = int(rng.integers(1, 30))
+        want = _reference_autocorrelation(series, lag)
+        ok, got = _guard(fn, series.copy(), lag)
+        if not ok:
+            return report(False, "", got)
+        if abs(float(got) - want) > 1e-6:
+            return report(False, "", f"on a random correlated series (400 points, lag {lag}) the correlation "
+                          f"between x[:T - lag] and x[lag:] is {want:.5f}, got {float(got):.5f}. Use the "
+                          "Pearson correlation of the two shifted slices, e.g. np.corrcoef(a, b)[0, 1] "
+                          "(each slice centred on its own mean).")
+    return report(True, "autocorrelation matches the hand cases (ramp, alternating, lag 0) and 5 random "
+                  "correlated series.", "")
+
 # ---------------------------------------------------------------- lesson 04 (target networks)
+
+
+def _twin_networks(seed: int = 0) -> tuple[Any, Any]:
+    """Two small MLPs with the same architecture and different random weights."""
+    import torch
+
+    def build() -> Any:
+        return torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(), build()
+
+
+def _weights(net: Any) -> list[Any]:
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def _same(a: list[Any], b: list[Any], atol: float = 0.0) -> bool:
+    import torch
+
+    return all(torch.allclose(x, y, rtol=0.0, atol=atol) for x, y in zip(a, b))
+
+
+def check_hard_update(fn: Callable[..., Any]) -> bool:
+    """Exercise 4.1: ``fn(target_network, online_network)`` copies θ into θ⁻ in place (θ⁻ ← θ).
+    Introduced in lesson 04."""
+    import torch
+
+    target, online = _twin_networks(1)
+    before_target, before_online = _weights(target), _weights(online)
+    ok, out = _guard(fn, target, online)
+    if not ok:
+        return report(False, "", out)
+    after_target, after_online = _weights(target), _weights(online)
+    if _same(after_online, before_target) and not _same(after_online, before_online):
+        return report(False, "", "the ONLINE network received the target's weights: the copy goes the other "
+                      "way, θ⁻ ← θ (target_network gets online_network's weights).")
+    if not _same(after_online, before_online):
+        return report(False, "", "the online network changed: a hard update only writes into the target.")
+    if _same(after_target, before_target):
+        return report(False, "", "target_network did not change. `target_network = online_network` inside the "
+                      "function only rebinds a local name; copy the values INTO the target, e.g. "
+                      "target_network.load_state_dict(online_network.state_dict()).")
+    if not _same(after_target, before_online):
+        return report(False, "", "after a hard update every target weight must equal the online weight exactly "
+                      "(θ⁻ = θ); some differ. Copy all parameters, biases included.")
+    with torch.no_grad():
+        for p in online.parameters():
+            p.add_(1.0)
+    if not _same(_weights(target), before_online):
+        return report(False, "", "the target moved when the online network was trained afterwards: it SHARES "
+                      "tensors with it (e.g. p_target.data = p_online.data). Copy values instead: "
+                      "p_target.copy_(p_online) or load_state_dict.")
+    return report(True, "hard_update copies θ into θ⁻ exactly, in place, and the copy stays frozen when θ "
+                  "keeps learning.", "")
+
+
+def check_soft_update(fn: Callable[..., Any]) -> bool:
+    """Exercise 4.2: ``fn(target_network, online_network, tau)`` does θ⁻ ← τ θ + (1 − τ) θ⁻ in place.
+    Introduced in lesson 04."""
+    import torch
+
+    target, online = _twin_networks(2)
+    theta_minus, theta = _weights(target), _weights(online)
+    ok, out = _guard(fn, target, online, 0.1)
+    if not ok:
+        return report(False, "", out)
+    got, online_after = _weights(target), _weights(online)
+    want = [0.1 * a + 0.9 * b for a, b in zip(theta, theta_minus)]
+    swapped = [0.9 * a + 0.1 * b for a, b in zip(theta, theta_minus)]
+    if not _same(online_after, theta):
+        return report(False, "", "the online network changed: a soft update only moves the target.")
+    if _same(got, theta_minus):
+        return report(False, "", "target_network did not change: update its parameters IN PLACE inside "
+                      "torch.no_grad(), e.g. p_target.mul_(1 - tau).add_(tau * p_online).")
+    if _same(got, swapped, atol=1e-6):
+        return report(False, "", "you swapped τ and 1 − τ: with τ = 0.1 the target should move only 10% of the "
+                      "way towards θ, θ⁻ ← τ θ + (1 − τ) θ⁻.")
+    if _same(got, theta):
+        return report(False, "", "with τ = 0.1 the target jumped all the way to θ (that is a hard update); "
+                      "it should move 10%: θ⁻ ← τ θ + (1 − τ) θ⁻.")
+    if not _same(got, want, atol=1e-6):
+        return report(False, "", "with τ = 0.1 each target weight should become 0.1 · θ + 0.9 · θ⁻; some do "
+                      "not (did you update every parameter, biases included?).")
+    with torch.no_grad():
+        for p in online.parameters():
+            p.add_(1.0)
+    if not _same(_weights(target), want, atol=1e-6):
+        return report(False, "", "the target moved when the online weights changed later: it shares tensors "
+                      "with the online network. Update the target's own tensors in place.")
+    target, online = _twin_networks(3)
+    theta = _weights(online)
+    start_gap = sum(float((a - b).abs().sum()) for a, b in zip(_weights(target), theta))
+    for _ in range(20):
+        ok, out = _guard(fn, target, online, 0.2)
+        if not ok:
+            return report(False, "", out)
+    gap = sum(float((a - b).abs().sum()) for a, b in zip(_weights(target), theta))
+    if abs(gap - start_gap * 0.8 ** 20) > 1e-4 * max(1.0, start_gap):
+        return report(False, "", f"20 soft updates with τ = 0.2 should shrink the gap |θ⁻ − θ| by 0.8^20 ≈ 0.0115 "
+                      f"(from {start_gap:.3f} to {start_gap * 0.8 ** 20:.4f}), got {gap:.4f}.")
+    ok, out = _guard(fn, target, online, 1.0)
+    if not ok or not _same(_weights(target), theta, atol=1e-6):
+        return report(False, "", out if not ok else "τ = 1 should copy θ exactly (a hard update).")
+    return report(True, "soft_update moves θ⁻ a fraction τ towards θ, in place; 20 updates shrink the gap by "
+                  "(1 − τ)^20 and τ = 1 is a hard update.", "")
+
+
+def _reference_target_td(rewards: Any, next_obs: Any, terminated: Any, target_network: Any,
+                         gamma: float) -> Any:
+    import torch
+
+    with torch.no_grad():
+        return rewards + gamma * (1.0 - terminated) * target_network(next_obs).max(dim=1).values
+
+
+def check_target_td_target(fn: Callable[..., Any]) -> bool:
+    """Exercise 4.3: ``fn(rewards, next_obs, terminated, target_network, gamma)`` returns the (B,) TD targets
+    r + γ (1 − terminated) max_a' Q(s', a'; θ⁻), without gradient. Introduced in lesson 04."""
+    import torch
+
+    net = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))  # Q(s') = (s'_0, 2 s'_1)
+    rewards = torch.tensor([1.0, 0.0, -1.0])
+    next_obs = torch.tensor([[1.0, 1.0], [3.0, 0.0], [5.0, 5.0]])
+    terminated = torch.tensor([0.0, 0.0, 1.0])
+    ok, y = _guard(fn, rewards, next_obs, terminated, net, 0.5)
+    if not ok:
+        return report(False, "", y)
+    if not isinstance(y, torch.Tensor):
+        return report(False, "", f"return a torch tensor of shape (batch,), got {type(y).__name__}.")
+    if tuple(y.shape) != (3,):
+        return report(False, "", f"the targets should have shape (3,) for a batch of 3, got {tuple(y.shape)}. "
+                      "Take .max(dim=1).values of the (batch, n_actions) Q-values (no keepdim).")
+    if y.requires_grad:
+        return report(False, "", "the targets carry a gradient: compute them inside torch.no_grad() (the target "
+                      "is a constant the online network moves towards).")
+    want = torch.tensor([2.0, 1.5, -1.0])
+    slips = [
+        (torch.tensor([2.0, 1.5, 4.0]), "the terminal transition was bootstrapped: multiply γ max Q(s', ·) by "
+                                        "(1 − terminated)."),
+        (torch.tensor([1.5, 0.0, -1.0]), "use the MAX over next actions, max_a' Q(s', a'), not the min."),
+        (torch.tensor([3.0, 3.0, -1.0]), "multiply the bootstrapped value by γ."),
+    ]
+    if not torch.allclose(y.float(), want, atol=1e-6):
+        hint = next((h for v, h in slips if torch.allclose(y.float(), v, atol=1e-6)),
+                    "y = r + γ (1 − terminated) max_a' Q(s', a'; θ⁻).")
+        return report(False, "", f"with Q(s') = (s'_0, 2 s'_1), r = [1, 0, -1], terminated = [0, 0, 1] and "
+                      f"γ = 0.5 the targets are [2, 1.5, -1], got {y.tolist()}. {hint}")
+    gen = torch.Generator().manual_seed(4)
+    for gamma in (0.99, 0.9):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(gamma * 100))
+            target = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        args = (torch.randn(16, generator=gen), torch.randn(16, 4, generator=gen),
+                (torch.rand(16, generator=gen) < 0.3).float())
+        ok, y = _guard(fn, *args, target, gamma)
+        if not ok:
+            return report(False, "", y)
+        want = _reference_target_td(*args, target, gamma)
+        if not isinstance(y, torch.Tensor) or not torch.allclose(y, want, atol=1e-5):
+            return report(False, "", f"right on the hand batch but not on a random one (16 transitions, 3 "
+                          f"actions, γ = {gamma}). Avoid hard-coded sizes and use the gamma argument.")
+    return report(True, "TD targets with the target network: exact on the hand batch, no gradient, terminal "
+                  "transitions not bootstrapped, and equal to the reference on random batches.", "")
+
 
 # ---------------------------------------------------------------- lesson 05 (DQN on CartPole)
 

@@ -208,7 +208,183 @@ def plot_state_slice(
 
 # ---------------------------------------------------------------- lesson 03 (experience replay)
 
+
+def plot_consecutive_vs_random(
+    values: np.ndarray,
+    episode_ids: np.ndarray,
+    name: str,
+    *,
+    n_show: int = 300,
+    seed: int = 0,
+) -> Figure:
+    """Left: one state variable over time; right: x[t] against x[t+1] for consecutive vs random pairs.
+
+    ``values`` (T,) is one state variable along a stream of transitions, ``episode_ids`` (T,) which episode
+    each came from. Introduced in lesson 03 (problem one: correlated samples).
+    """
+    values, episode_ids = np.asarray(values, dtype=float), np.asarray(episode_ids)
+    if values.ndim != 1 or values.shape != episode_ids.shape or len(values) < 3:
+        raise ValueError(f"values and episode_ids must be 1-D of the same length >= 3, got shapes "
+                         f"{values.shape} and {episode_ids.shape}.")
+    rng = np.random.default_rng(seed)
+    fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1.6, 1]})
+    shown = min(n_show, len(values))
+    ax_t.plot(np.arange(shown), values[:shown], lw=1.2)
+    for t in np.flatnonzero(np.diff(episode_ids[:shown]) != 0):
+        ax_t.axvline(t + 0.5, color="grey", ls="--", lw=0.8)
+    ax_t.set(xlabel="step in the stream (dashed: a new episode starts)", ylabel=name,
+             title=f"{name} along the stream of experience")
+    same = episode_ids[:-1] == episode_ids[1:]  # consecutive pairs inside one episode
+    first = np.flatnonzero(same)
+    i, j = rng.integers(0, len(values), size=(2, len(first)))
+    ax_s.scatter(values[i], values[j], s=6, alpha=0.35, color="tab:orange",
+                 label=f"random pairs, r = {np.corrcoef(values[i], values[j])[0, 1]:.2f}")
+    ax_s.scatter(values[first], values[first + 1], s=6, alpha=0.5, color="tab:blue",
+                 label=f"consecutive pairs, r = {np.corrcoef(values[first], values[first + 1])[0, 1]:.2f}")
+    ax_s.set(xlabel=f"{name} of one sample", ylabel=f"{name} of the next sample",
+             title="next sample vs this sample")
+    ax_s.legend(loc="upper left", fontsize=8, markerscale=3)
+    for ax in (ax_t, ax_s):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_buffer_filling(
+    snapshots: Sequence[tuple[str, np.ndarray]],
+    minibatch: np.ndarray | None = None,
+) -> Figure:
+    """One row per snapshot: the buffer's slots coloured by the episode that wrote them (white = empty).
+
+    ``snapshots`` is a list of (label, episode id per slot, -1 for empty); ``minibatch`` optional slot
+    indices of a random minibatch, marked on the last row. Introduced in lesson 03.
+    """
+    if not snapshots:
+        raise ValueError("snapshots is empty: pass at least one (label, episode_id_per_slot) pair.")
+    rows = np.stack([np.asarray(ids, dtype=float) for _, ids in snapshots])
+    if rows.ndim != 2:
+        raise ValueError(f"each snapshot must be a 1-D array of episode ids per slot, got shape {rows.shape[1:]}.")
+    masked = np.ma.masked_less(rows, 0)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")
+    fig, ax = plt.subplots(figsize=(12, 0.5 * len(snapshots) + 1.6))
+    image = ax.imshow(masked, aspect="auto", cmap=cmap, interpolation="nearest",
+                      vmin=0, vmax=max(1.0, float(masked.max())))
+    for r, row in enumerate(rows):  # thin white lines where one episode's transitions end
+        for c in np.flatnonzero((np.diff(row) != 0) & (row[1:] >= 0)):
+            ax.plot([c + 0.5, c + 0.5], [r - 0.45, r + 0.45], color="white", lw=0.6)
+    ax.set_yticks(range(len(snapshots)), [label for label, _ in snapshots])
+    ax.set_xlabel("slot in the buffer (index)")
+    fig.colorbar(image, ax=ax, label="episode that wrote the slot", pad=0.01)
+    title = "the replay buffer filling up, episode by episode (white: empty)"
+    if minibatch is not None:
+        idx = np.asarray(minibatch)
+        ax.scatter(idx, np.full(len(idx), len(snapshots) - 1), marker="v", s=40, color="red",
+                   edgecolor="white", linewidth=0.5)
+        title += f"; red ▼: a random minibatch of {len(idx)}"
+    ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_minibatch_coverage(
+    all_obs: np.ndarray,
+    batches: dict[str, np.ndarray],
+    dims: tuple[int, int] = (0, 2),
+    names: tuple[str, str] = ("cart position", "pole angle"),
+) -> Figure:
+    """Scatter every stored state (grey) and highlight the states of each minibatch in ``batches``.
+
+    Introduced in lesson 03: a random minibatch covers the state space, a consecutive one a thin thread.
+    """
+    all_obs = np.asarray(all_obs)
+    if all_obs.ndim != 2 or max(dims) >= all_obs.shape[1]:
+        raise ValueError(f"all_obs must be (N, obs_dim) with obs_dim > {max(dims)}, got shape {all_obs.shape}.")
+    fig, axes = plt.subplots(1, len(batches), figsize=(5.5 * len(batches), 4), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, (label, batch) in zip(axes[0], batches.items()):
+        batch = np.asarray(batch)
+        ax.scatter(all_obs[:, dims[0]], all_obs[:, dims[1]], s=3, color="lightgrey", label="all stored states")
+        ax.scatter(batch[:, dims[0]], batch[:, dims[1]], s=18, color="tab:red", label=label)
+        ax.set(xlabel=names[0], ylabel=names[1], title=label)
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_autocorrelation(
+    lags: Sequence[int] | np.ndarray,
+    acfs: dict[str, np.ndarray],
+    names: Sequence[str],
+) -> Figure:
+    """One panel per state variable: autocorrelation against lag for each sequence in ``acfs``.
+
+    ``acfs[label]`` has shape (len(names), len(lags)). Introduced in lesson 03.
+    """
+    lags = np.asarray(lags)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.4), sharey=True, squeeze=False)
+    for label, acf in acfs.items():
+        acf = np.asarray(acf, dtype=float)
+        if acf.shape != (len(names), len(lags)):
+            raise ValueError(f"acfs[{label!r}] must have shape ({len(names)}, {len(lags)}) = (variables, lags), "
+                             f"got {acf.shape}.")
+        for ax, row in zip(axes[0], acf):
+            ax.plot(lags, row, marker=".", label=label)
+    for ax, name in zip(axes[0], names):
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.set(title=name, xlabel="lag k (samples apart)", ylim=(-0.3, 1.05))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("correlation of x[t] and x[t+k]")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
 # ---------------------------------------------------------------- lesson 04 (target networks)
+
+
+def plot_target_drift(
+    updates: Sequence[int] | np.ndarray,
+    traces: dict[str, dict[str, np.ndarray]],
+    *,
+    bound: float | None = None,
+    axes: Sequence[plt.Axes] | None = None,
+) -> Figure:
+    """One panel per setting: the TD target y and the prediction Q(s, a) of fixed transitions over updates.
+
+    ``traces[label]`` maps "target" and "prediction" to arrays (n_updates,) or (n_updates, n_transitions);
+    ``bound`` draws a dotted line at the largest value possible (e.g. 1 / (1 - γ)) on panels whose curves reach
+    half of it; draws on ``axes`` (one per setting) if given. Introduced in lesson 04.
+    """
+    updates = np.asarray(updates)
+    if not traces:
+        raise ValueError("traces is empty: pass {label: {'target': ..., 'prediction': ...}}.")
+    if axes is None:
+        fig, grid = plt.subplots(1, len(traces), figsize=(5.2 * len(traces), 3.8), squeeze=False)
+        axes = list(grid[0])
+    elif len(axes) != len(traces):
+        raise ValueError(f"pass one axis per setting: {len(traces)} traces but {len(axes)} axes.")
+    fig = axes[0].figure
+    for ax, (label, trace) in zip(axes, traces.items()):
+        missing = {"target", "prediction"} - set(trace)
+        if missing:
+            raise ValueError(f"traces[{label!r}] needs keys 'target' and 'prediction', missing {sorted(missing)}.")
+        for key, style in (("prediction", dict(color="tab:blue", lw=1.4)),
+                           ("target", dict(color="tab:red", lw=1.0, ls="--"))):
+            values = np.asarray(trace[key], dtype=float).reshape(len(updates), -1)
+            text = "TD target y = r + γ max Q(s', ·)" if key == "target" else "prediction Q(s, a; θ)"
+            for k in range(values.shape[1]):
+                ax.plot(updates, values[:, k], label=text if k == 0 else None, alpha=0.9, **style)
+        top = max(float(np.nanmax(np.asarray(trace[key], dtype=float))) for key in ("target", "prediction"))
+        if bound is not None and top >= 0.5 * bound:  # drawn only where it does not flatten the curves
+            ax.axhline(bound, color="black", ls=":", lw=1.0, label=f"largest possible value {bound:g}")
+        elif bound is not None:
+            ax.text(0.98, 0.04, f"(largest possible value {bound:g} is far above)", transform=ax.transAxes,
+                    ha="right", fontsize=8, color="grey")
+        ax.set(title=label, xlabel="gradient update")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("value of the fixed transitions")
+    axes[0].legend(fontsize=8, loc="upper left")
+    return fig
 
 # ---------------------------------------------------------------- lessons 05/07 (training dashboards)
 

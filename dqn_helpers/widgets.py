@@ -126,6 +126,99 @@ class TabularQPanel:
 
 # ---------------------------------------------------------------- lesson 04 (target networks)
 
+
+class TargetUpdatePanel:
+    """Sliders for the hard-update period C and the soft-update rate τ over ``run_fn(target_update, tau)``.
+
+    ``run_fn`` returns a dict with "updates" (x values), "drift" ({label: {"target", "prediction"}}, one entry per
+    update rule), optional "bound", "steps" and "curves" ({label: (n_seeds, n_points) greedy returns}). Moving a
+    slider (or pressing Train) re-runs it and redraws; every result is kept in ``results``. Introduced in lesson 04.
+    """
+
+    _PERIODS = (1, 5, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
+
+    def __init__(self, run_fn: object, *, target_update: int = 500, tau: float = 0.005, auto: bool = True) -> None:
+        if not callable(run_fn):
+            raise TypeError(f"run_fn must be a function (target_update, tau) -> dict, got {type(run_fn).__name__}.")
+        if target_update not in self._PERIODS:
+            raise ValueError(f"target_update must be one of {self._PERIODS}, got {target_update!r}.")
+        if not 1e-3 <= tau <= 1.0:
+            raise ValueError(f"tau must be in [0.001, 1], got {tau!r}. Typical soft-update values are 0.005-0.01.")
+        self.run_fn = run_fn
+        self.results: list[dict] = []  # what every run returned, oldest first, with its C and τ added
+        self.figure: object | None = None  # the last drawn matplotlib Figure
+        style = {"style": {"description_width": "140px"}, "layout": widgets.Layout(width="420px")}
+        self.target_update = widgets.SelectionSlider(options=list(self._PERIODS), value=target_update,
+                                                     description="hard: copy every C", continuous_update=False,
+                                                     **style)
+        self.tau = widgets.FloatLogSlider(value=tau, base=10, min=-3, max=0, step=0.1, readout_format=".3f",
+                                          description="soft: τ", continuous_update=False, **style)
+        self.auto = widgets.Checkbox(value=auto, description="retrain when a slider moves", indent=False)
+        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
+        self.status = widgets.HTML("Press <b>Train</b> (or move a slider) to run and draw.")
+        self.image = widgets.Image(format="png")
+        self.train_button.on_click(lambda _button: self._safe_run())
+        for w in (self.target_update, self.tau):
+            w.observe(self._on_change, names="value")
+        self.widget = widgets.VBox([
+            widgets.HBox([widgets.VBox([self.target_update, self.tau]), widgets.VBox([self.auto])]),
+            widgets.HBox([self.train_button, self.status]), self.image])
+
+    def _repr_mimebundle_(self, **kwargs: object) -> object:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def run(self) -> dict:
+        """Run ``run_fn`` with the sliders' C and τ, redraw, and return (and keep) its result."""
+        import io
+        import time
+
+        import numpy as np
+        from matplotlib.figure import Figure
+
+        from dqn_helpers import plotting
+
+        target_update, tau = int(self.target_update.value), float(self.tau.value)
+        self.status.value = f"running with C = {target_update}, τ = {tau:.3g} …"
+        start = time.perf_counter()
+        result = self.run_fn(target_update, tau)
+        missing = {"updates", "drift"} - set(result if isinstance(result, dict) else ())
+        if missing:
+            raise TypeError(f"run_fn must return a dict with 'updates' and 'drift' (and optionally 'steps' and "
+                            f"'curves'); missing {sorted(missing)} in {type(result).__name__}.")
+        curves = result.get("curves") or {}
+        fig = Figure(figsize=(5 * (len(result["drift"]) + bool(curves)), 3.8), layout="constrained")
+        axes = fig.subplots(1, len(result["drift"]) + bool(curves), squeeze=False)[0]
+        plotting.plot_target_drift(result["updates"], result["drift"], bound=result.get("bound"),
+                                   axes=list(axes[: len(result["drift"])]))
+        if curves:
+            for label, returns in curves.items():
+                plotting.plot_curves_with_band(result["steps"], returns, label, ax=axes[-1])
+            axes[-1].set(xlabel="environment steps", ylabel="greedy return", ylim=(0, 510),
+                         title="one short CartPole run each")
+            axes[-1].legend(loc="upper left", fontsize=7)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        self.image.value = buffer.getvalue()
+        self.figure = fig
+        self.results.append({**result, "target_update": target_update, "tau": tau})
+        final = ", ".join(f"{label}: {float(np.asarray(r, dtype=float)[..., -1].mean()):.0f}"
+                          for label, r in curves.items())
+        self.status.value = (f"run {len(self.results)}: {time.perf_counter() - start:.1f} s"
+                             + (f"; last greedy return {final}" if final else ""))
+        return result
+
+    def _safe_run(self) -> None:
+        import html
+
+        try:
+            self.run()
+        except Exception as exc:  # noqa: BLE001 - a widget callback has nowhere to raise: show it instead
+            self.status.value = f"<b style='color:#b00'>Not run:</b> {html.escape(str(exc))}"
+
+    def _on_change(self, _change: dict) -> None:
+        if self.auto.value:
+            self._safe_run()
+
 # ---------------------------------------------------------------- lesson 05 (DQN on CartPole)
 
 
