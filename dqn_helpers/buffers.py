@@ -186,16 +186,23 @@ def _as_flag(name: str, flag: Any) -> bool:
     return bool(arr)
 
 
-def _gather(storage: np.ndarray, index: np.ndarray) -> torch.Tensor:
+def _gather(storage: np.ndarray, index: np.ndarray, pin: bool = False) -> torch.Tensor:
     """Rows of `storage` at `index` (any shape) copied into a new contiguous tensor.
 
     Big batches (Atari stacks) go through torch.index_select on a zero-copy view: as fast as numpy
     fancy indexing, and it never paid the page faults that numpy's fresh multi-MB results did.
+    `pin=True` writes the rows straight into page-locked memory (one copy before a CUDA upload).
     """
+    row_shape = storage.shape[1:]
+    if pin:
+        source = torch.from_numpy(storage)
+        out = torch.empty((index.size, *row_shape), dtype=source.dtype, pin_memory=True)
+        torch.index_select(source, 0, torch.from_numpy(index.reshape(-1)), out=out)
+        return out.view(*index.shape, *row_shape)
     if storage[:1].nbytes * index.size < 1 << 16:  # small rows: numpy has less per-call overhead
         return torch.from_numpy(storage[index])
     rows = torch.from_numpy(storage).index_select(0, torch.from_numpy(index.reshape(-1)))
-    return rows.view(*index.shape, *storage.shape[1:])
+    return rows.view(*index.shape, *row_shape)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -397,8 +404,8 @@ class _UniformSampler:
         n_valid: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         idx = rng.integers(0, filled, size=batch_size)
-        if valid is not None:  # frame storage has a few slots that hold no transition: redraw them
-            bad = ~valid[idx]
+        if valid is not None and not valid[idx].all():  # frame storage has a few slots that
+            bad = ~valid[idx]  # hold no transition (episode ends, overwritten): redraw those
             for _ in range(32):
                 if not bad.any():
                     break
@@ -618,15 +625,36 @@ class _BufferBase:
     def _batch(
         self, idx: np.ndarray, weights: np.ndarray, *fields: np.ndarray | torch.Tensor
     ) -> Batch:
-        """Batch(obs, actions, rewards, next_obs, terminated, indices, weights, discounts)."""
-        tensors = [f if isinstance(f, torch.Tensor) else torch.from_numpy(f) for f in fields]
-        tensors.insert(5, torch.from_numpy(idx))
-        tensors.insert(6, torch.from_numpy(weights))
+        """Batch(obs, actions, rewards, next_obs, terminated, indices, weights, discounts).
+
+        Tensors already on `device` are kept as they are; the rest are moved there.
+        """
+        obs, actions, rewards, next_obs, terminated, discounts = (
+            f if isinstance(f, torch.Tensor) else torch.from_numpy(f) for f in fields
+        )
+        batch = Batch(
+            obs,
+            actions,
+            rewards,
+            next_obs,
+            terminated,
+            torch.from_numpy(idx),
+            torch.from_numpy(weights),
+            discounts,
+        )
+        if self.device.type == "cpu":
+            return batch
+        return Batch(*(self._to_device(t) for t in batch))
+
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """`tensor` on the buffer's device; CUDA uploads go through pinned memory, asynchronously."""
+        if tensor.device.type == self.device.type:  # cpu, or already moved by the caller
+            return tensor
         if self.device.type == "cuda":  # pinned host memory lets the copies overlap with compute
-            tensors = [t.pin_memory().to(self.device, non_blocking=True) for t in tensors]
-        elif self.device.type != "cpu":
-            tensors = [t.to(self.device) for t in tensors]
-        return Batch(*tensors)
+            if not tensor.is_pinned():
+                tensor = tensor.pin_memory()
+            return tensor.to(self.device, non_blocking=True)
+        return tensor.to(self.device)
 
     # --- priorities ---------------------------------------------------------------------------
     def update_priorities(self, indices: Any, td_errors: Any) -> None:
@@ -932,6 +960,11 @@ class FrameReplayBuffer(_BufferBase):
         self._n_valid = 0
         self._episode_open = False
         self._frames_back = np.arange(self.stack - 1, -1, -1)  # oldest frame first
+        # row b: how far each of the stack + n_step frames of a sampling window lies before the
+        # window's newest frame, for a transition whose obs has b earlier frames in its episode
+        window_back = np.arange(self.stack + self.n_step - 1, -1, -1)
+        earlier = np.arange(self.stack)[:, None] + self.n_step
+        self._window_offsets = np.minimum(window_back, earlier)  # (stack, stack + n_step)
         self._discount_table = (self.gamma ** np.arange(self.n_step + 1)).astype(np.float32)
 
     def __len__(self) -> int:
@@ -1029,23 +1062,41 @@ class FrameReplayBuffer(_BufferBase):
         self._sampler.on_add(slot)
 
     def _collect(self, idx: np.ndarray, weights: np.ndarray) -> Batch:
-        """Rebuild the stacks of the transitions at slots `idx`: one vectorised frame gather."""
-        back = self._back[idx][:, None]
+        """Rebuild the stacks of the transitions at slots `idx` with one vectorised frame gather.
+
+        When every sampled transition spans m = n_step steps (always for n_step=1), obs and
+        next_obs are the two ends of one window of stack + m consecutive frames: it is gathered
+        once and both are views of it (obs = window[:, :stack], next_obs = window[:, m:]).
+        """
+        back = self._back[idx]
         steps = self._steps[idx]
-        slots = np.empty((2, idx.size, self.stack), dtype=np.int64)
-        # frame k of a stack sits min(stack-1-k, back) slots before its newest frame
-        np.subtract(idx[:, None], np.minimum(self._frames_back, back), out=slots[0])
-        np.minimum(back + steps[:, None], self.stack - 1, out=slots[1])  # next_obs's back
-        np.subtract((idx + steps)[:, None], np.minimum(self._frames_back, slots[1]), out=slots[1])
-        slots %= self._capacity
-        stacks = _gather(self._frames, slots)  # (2, B, stack, H, W): obs and next_obs
+        m = self.n_step
+        if m == 1 or (steps == m).all():
+            # window frame j sits min(stack+m-1-j, back+m) slots before next_obs's newest frame
+            slots = (idx + m)[:, None] - self._window_offsets[back]
+            slots %= self._capacity
+            window = _gather(self._frames, slots, pin=self.device.type == "cuda")
+            window = self._to_device(window)  # one upload; the two views are cut on the device
+            obs, next_obs = window[:, : self.stack], window[:, m:]
+        else:  # a batch with a shortened episode-end window (m < n): two separate stacks
+            back = back[:, None]
+            slots = np.empty((2, idx.size, self.stack), dtype=np.int64)
+            # frame k of a stack sits min(stack-1-k, back) slots before its newest frame
+            np.subtract(idx[:, None], np.minimum(self._frames_back, back), out=slots[0])
+            np.minimum(back + steps[:, None], self.stack - 1, out=slots[1])  # next_obs's back
+            np.subtract(
+                (idx + steps)[:, None], np.minimum(self._frames_back, slots[1]), out=slots[1]
+            )
+            slots %= self._capacity
+            stacks = self._to_device(_gather(self._frames, slots, pin=self.device.type == "cuda"))
+            obs, next_obs = stacks[0], stacks[1]  # (B, stack, H, W) each
         return self._batch(
             idx,
             weights,
-            stacks[0],
+            obs,
             self._actions[idx],
             self._rewards[idx],
-            stacks[1],
+            next_obs,
             self._terminated[idx],
             self._discount_table[steps],
         )

@@ -316,6 +316,9 @@ def check_frame_buffer(buf: buffers.FrameReplayBuffer, model: FrameModel, rng) -
     if not slots:
         return
     assert_batch_matches(buf._get(slots), expected)
+    full = [k for k, s in enumerate(slots) if buf._steps[s] == buf.n_step]
+    if buf.n_step > 1 and 0 < len(full) < len(slots):  # only full windows: the one-window gather
+        assert_batch_matches(buf._get([slots[k] for k in full]), [expected[k] for k in full])
     by_slot = dict(zip(slots, expected))
     batch = buf.sample(min(16, len(buf)))
     assert_batch_matches(batch, [by_slot[int(i)] for i in batch.indices])
@@ -375,6 +378,41 @@ def test_frame_buffer_stack_1_and_unflagged_episode_switch():
     batch = buf._get(np.flatnonzero(buf._valid))
     assert batch.obs[:, :, 0].tolist() == [[1, 1], [7, 7]]
     assert batch.next_obs[:, :, 0].tolist() == [[1, 2], [7, 8]]
+
+
+def test_frame_batch_obs_and_next_obs_are_views_of_one_window():
+    """s and s' share stack-1 frames: they are gathered once, and the network takes the views."""
+    from dqn_helpers import networks
+
+    rng = np.random.default_rng(11)
+    for n_step in (1, 3):
+        buf = buffers.FrameReplayBuffer(150, frame_shape=(84, 84), stack=4, seed=1, n_step=n_step)
+        model = FrameModel(150, 4, n_step, 0.99)
+        for o, a, r, o2, te, tr in stacked_stream(
+            rng, 200, frame_shape=(84, 84), levels=256, max_len=40
+        ):
+            buf.add(o, a, r, o2, te, tr)
+            model.add(o, a, r, o2, te, tr)
+        slots, expected = frame_slots_by_age(buf), model.alive()
+        full = [k for k, s in enumerate(slots) if buf._steps[s] == n_step]
+        short = [k for k, s in enumerate(slots) if buf._steps[s] < n_step]
+        assert len(full) > 100 and (n_step == 1) == (not short)
+        batch = buf._get([slots[k] for k in full])
+        assert_batch_matches(batch, [expected[k] for k in full])
+        # one storage; the frames s and s' share are the same bytes
+        assert batch.obs.untyped_storage().data_ptr() == batch.next_obs.untyped_storage().data_ptr()
+        assert batch.obs[:, n_step:].data_ptr() == batch.next_obs[:, :-n_step].data_ptr()
+        assert batch.obs.dtype == torch.uint8 and batch.obs.shape == batch.next_obs.shape
+        if short:  # a batch with a shortened end-of-episode window: two stacks, still exact
+            mixed = [full[0], short[0]]
+            assert_batch_matches(buf._get([slots[k] for k in mixed]), [expected[k] for k in mixed])
+    torch.manual_seed(0)
+    net = networks.NatureCNN(n_actions=6)
+    with torch.no_grad():
+        assert not batch.next_obs.is_contiguous()
+        views = net(batch.next_obs[:32])
+        copies = net(batch.next_obs[:32].contiguous())
+    torch.testing.assert_close(views, copies, rtol=0, atol=0)
 
 
 # ----------------------------------------------------------------------------------------------
