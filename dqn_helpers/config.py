@@ -278,7 +278,7 @@ PRESETS: dict[str, DQNConfig] = {
     # keeps every transition, learning rate annealed to a small value, ε ending low.
     "cartpole": DQNConfig(
         env_id="CartPole-v1", total_steps=30_000, learning_rate=1e-3, lr_end=1e-4,
-        batch_size=128, buffer_size=50_000, learning_starts=1_000, train_freq=1,
+        batch_size=128, buffer_size=50_000, learning_starts=1_000, train_freq=2,
         gradient_steps=1, target_update=0, tau=0.01, gamma=0.99, epsilon_start=1.0,
         epsilon_end=0.01, epsilon_fraction=0.3, hidden=(128, 128), loss="huber",
         max_grad_norm=10.0, double=True, n_step=3, eval_every=2_500, eval_episodes=20,

@@ -1,0 +1,150 @@
+"""The training loop: a real CartPole run that learns, divergence, callbacks, logs, evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from dqn_helpers import agents, buffers, checkpoints, config, training
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny networks run fastest (and without thread contention on shared CI cores) on one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_a_short_cartpole_run_learns(tmp_path: Path) -> None:
+    # The tuned preset with a compressed schedule: random play scores ~22.
+    cfg = config.preset("cartpole", total_steps=8_000, eval_every=8_000, seed=0)
+    result = training.train(cfg, out_dir=tmp_path, progress=False)
+    final = result.log.evals[-1]
+    assert final["step"] == 8_000 and final["episodes"] == 20
+    assert final["mean_return"] >= 150, f"greedy eval after 8k steps: {final}"
+    assert result.best_eval is not None and result.best_eval >= final["mean_return"]
+    for name in ("config.json", "log.csv", "eval.csv", "checkpoint.pt", "best.pt"):
+        assert (tmp_path / name).exists(), name
+    header = (tmp_path / "eval.csv").read_text().splitlines()[0]
+    assert header == "step,mean_return,std_return,episodes"
+    log = training.TrainingLog.from_csv(tmp_path)
+    assert len(log.episodes) == len(result.log.episodes)
+    assert log.column("step")[-1] <= 8_000
+    # learning happened: the Q-values grew from ~0 towards the discounted return scale
+    assert np.nanmax(log.column("mean_max_q")) > 10
+
+
+def test_divergence_is_detected_and_the_checkpoint_survives(tmp_path: Path) -> None:
+    cfg = config.DQNConfig(
+        total_steps=3_000, learning_rate=1e6, loss="mse", max_grad_norm=None, learning_starts=500,
+        batch_size=32, buffer_size=3_000, hidden=(32, 32), checkpoint_every=250, eval_every=0,
+        device="cpu",
+    )
+    with pytest.raises(training.TrainingDivergedError) as info:
+        training.train(cfg, out_dir=tmp_path, progress=False)
+    msg = str(info.value)
+    assert "diverged at step" in msg
+    for cause in ("learning rate is too high", "huber", "gradient clipping"):
+        assert cause in msg, f"{cause!r} missing from: {msg}"
+    step = int(msg.split("diverged at step ")[1].split()[0])
+    assert 500 <= step < 700, "divergence must be caught within a few updates"
+    ckpt = checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")  # the last good one
+    assert ckpt["step"] == 500
+    agent, _ = checkpoints.load_agent(tmp_path)
+    assert np.isfinite(agent.q_values(np.zeros(4, np.float32))).all()
+    assert (tmp_path / "log.csv").exists(), "the log up to the blow-up is kept for plotting"
+
+
+def test_callbacks_get_every_event_and_can_stop_training() -> None:
+    cfg = config.DQNConfig(total_steps=1_500, learning_starts=200, batch_size=32, buffer_size=2_000,
+                           hidden=(16,), eval_every=500, eval_episodes=3, device="cpu")
+    events: list[str] = []
+
+    def record(event: str, log: training.TrainingLog, agent: agents.DQNAgent) -> None:
+        events.append(event)
+        assert isinstance(agent, agents.DQNAgent)
+        if event == "episode":
+            assert len(log.episodes) == events.count("episode")
+
+    result = training.train(cfg, progress=False, callbacks=[record])
+    assert events.count("episode") == len(result.log.episodes) > 10
+    assert events.count("eval") == 3 and events[-1] == "end" and events.count("end") == 1
+    assert [r["step"] for r in result.log.evals] == [500, 1_000, 1_500]
+
+    stop_after_5 = lambda event, log, agent: event == "episode" and len(log.episodes) >= 5  # noqa: E731
+    stopped = training.train(cfg, progress=False, callbacks=[stop_after_5])
+    assert len(stopped.log.episodes) == 5
+    assert stopped.log.evals[-1]["step"] == stopped.log.episodes[-1]["step"], "final eval at the stop"
+
+
+def test_truncated_episodes_are_not_stored_as_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[buffers.ReplayBuffer] = []
+    real = buffers.make_buffer
+
+    def spy(*args: object, **kwargs: object) -> buffers.ReplayBuffer:
+        made.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(buffers, "make_buffer", spy)
+    cfg = config.DQNConfig(total_steps=600, learning_starts=10_000, buffer_size=1_000,
+                           epsilon_start=1.0, epsilon_end=1.0, eval_every=0, device="cpu")
+    ends: list[tuple[bool, bool]] = []
+
+    class RecordEnds(gym.Wrapper):
+        def step(self, action):  # type: ignore[no-untyped-def]
+            out = super().step(action)
+            if out[2] or out[3]:
+                ends.append((bool(out[2]), bool(out[3])))
+            return out
+
+    env = RecordEnds(gym.make("CartPole-v1", max_episode_steps=15))  # random play often lasts longer
+    training.train(cfg, progress=False, env=env)
+    only_truncated = sum(1 for term, trunc in ends if trunc and not term)
+    assert only_truncated > 5
+    stored_terminal = int(made[0].state_dict()["storage"]["terminated"].sum())
+    assert stored_terminal == sum(term for term, _ in ends), "only real terminations stop bootstrapping"
+
+
+def test_make_env_checks() -> None:
+    env = training.make_env("CartPole-v1", seed=0)
+    assert isinstance(env.action_space, gym.spaces.Discrete)
+    with pytest.raises(ValueError, match=r"Box.*DQN needs a Discrete action space"):
+        training.make_env("Pendulum-v1")
+    with pytest.raises(ValueError, match="unknown or unavailable environment 'NoSuchEnv-v0'"):
+        training.make_env("NoSuchEnv-v0")
+    with pytest.raises(ValueError, match="only apply to Atari"):
+        training.make_env("CartPole-v1", frame_stack=4)
+
+
+def test_parallel_evaluation_matches_one_env_at_a_time() -> None:
+    agent = agents.DQNAgent(config.DQNConfig(hidden=(8,), seed=4, device="cpu"), (4,), 2)
+    one = training.evaluate(agent, training.make_env("CartPole-v1"), 7, seed=100)
+    many = training.evaluate(agent, [training.make_env("CartPole-v1") for _ in range(3)], 7, seed=100)
+    assert one[2] == many[2], "episode i is reset with seed + i however the episodes are spread"
+    assert one[0] == pytest.approx(np.mean(one[2])) and one[1] == pytest.approx(np.std(one[2]))
+    rows = training.evaluate_episodes(agent, training.make_env("CartPole-v1"), 2, seed=0)
+    assert set(rows[0]) == {"return", "length", "points_won", "points_lost"}
+
+
+def test_training_log_csv_round_trip(tmp_path: Path) -> None:
+    log = training.TrainingLog()
+    row = dict.fromkeys(training.EPISODE_COLUMNS, 1.5)
+    row.update(step=10, episode=1, episode_length=10, loss=float("nan"))
+    log.episodes.append(row)
+    log.evals.append({"step": 10, "mean_return": 9.5, "std_return": 0.5, "episodes": 2})
+    log.to_csv(tmp_path)
+    again = training.TrainingLog.from_csv(tmp_path)
+    assert again.evals == log.evals
+    assert again.episodes[0]["step"] == 10 and np.isnan(again.episodes[0]["loss"])
+    assert again.column("mean_return", table="evals").tolist() == [9.5]
+    assert again.last_eval == 9.5
+    with pytest.raises(ValueError, match="columns are"):
+        again.column("reward")
+    with pytest.raises(FileNotFoundError, match="no log.csv"):
+        training.TrainingLog.from_csv(tmp_path / "nothing")
