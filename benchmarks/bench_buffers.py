@@ -265,7 +265,8 @@ def sampling_section(buf: buffers.FrameReplayBuffer, rounds: int, calls: int) ->
         return float(np.percentile(times[name], q) / np.percentile(times[base], q))
 
     print("  Issue target: sampling >= 10x faster than the seed lesson's list buffer, same run")
-    print("  (ratio of medians; of 25th percentiles in brackets, which machine load hits less)")
+    print("  (ratio of medians; of 25th percentiles in brackets: the float rows swing with page")
+    print("  faults of their fresh multi-MB allocations, so both are shown)")
     print(f"    {'':<40}{'ours':<24}ours + CPU .float()/255")
     for label, name in (
         ("vs its float64 stacks (code as written)", seed64),
