@@ -988,3 +988,123 @@ def check_conv_output_size(fn: Callable[..., Any]) -> bool:
 
 
 # ---------------------------------------------------------------- lesson 07 (Pong)
+
+
+def _close(a: float, b: float, rel: float = 1e-9) -> bool:
+    return abs(a - b) <= rel * max(1.0, abs(b))
+
+
+def check_training_budget(fn: Callable[..., Any]) -> bool:
+    """Exercise 7.1: ``fn(frames, frame_skip, steps_per_second) -> (agent_steps, hours)``, with
+    ``agent_steps = frames // frame_skip`` and ``hours = agent_steps / steps_per_second / 3600``.
+    Introduced in lesson 07."""
+    cases = [  # (frames, frame_skip, steps/s): papers count frames, the loop counts agent steps
+        (4_000_000, 4, 400.0), (10_000_000, 4, 490.0), (200_000_000, 4, 150.0),
+        (40_000, 1, 1_000.0), (10, 4, 0.5),
+    ]
+    for frames, skip, speed in cases:
+        ok, out = _guard(fn, frames, skip, speed)
+        if not ok:
+            return report(False, "", out)
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            return report(False, "", f"return a pair (agent_steps, hours), got {out!r}.")
+        steps, hours = out
+        want_steps = frames // skip
+        want_hours = want_steps / speed / 3600
+        call = f"training_budget({frames:_}, {skip}, {speed:g})"
+        if isinstance(steps, bool) or not isinstance(steps, int | np.integer):
+            return report(False, "", f"{call}: agent_steps must be an int (a count of env.step calls), got "
+                                     f"{type(steps).__name__} {steps!r}. Use floor division //.")
+        if int(steps) != want_steps:
+            if int(steps) == frames:
+                hint = "that is the number of frames: each agent step plays frame_skip frames, so divide."
+            elif int(steps) == frames * skip:
+                hint = "divide by frame_skip, do not multiply: one agent step covers frame_skip frames."
+            else:
+                hint = "agent_steps = frames // frame_skip."
+            return report(False, "", f"{call}: agent_steps should be {want_steps:,}, got {steps!r}. {hint}")
+        if isinstance(hours, bool) or not isinstance(hours, int | float | np.floating):
+            return report(False, "", f"{call}: hours must be a number, got {type(hours).__name__}.")
+        if not _close(float(hours), want_hours):
+            wrong = {"minutes": want_hours * 60, "seconds": want_hours * 3600,
+                     "hours computed from frames": frames / speed / 3600}
+            what = next((k for k, v in wrong.items() if _close(float(hours), v, 1e-6)), None)
+            hint = {"minutes": "that is minutes: divide by 3600 seconds per hour, not 60.",
+                    "seconds": "that is seconds: divide by 3600 to get hours.",
+                    "hours computed from frames": "the speed is in agent steps per second: divide the "
+                                                  "agent steps by it, not the frames."}.get(
+                what or "", "hours = agent_steps / steps_per_second / 3600.")
+            return report(False, "", f"{call}: hours should be {want_hours:.6g}, got {hours!r}. {hint}")
+    return report(True, "budget arithmetic right: e.g. 10M frames = 2.5M agent steps = 1.42 h at 490 steps/s.",
+                  "")
+
+
+def _decay_steps_ok(t: int, start: float, end: float, decay: float) -> bool:
+    """``t`` is the first step at which start·decay^t ≤ end (checked in floating point)."""
+    return start * decay**t <= end and (t == 0 or start * decay ** (t - 1) > end)
+
+
+def check_decay_steps(fn: Callable[..., Any]) -> bool:
+    """Exercise 7.2: ``fn(epsilon_start, epsilon_end, decay)`` is the first step t with
+    ``epsilon_start * decay**t <= epsilon_end`` (a per-step multiplicative schedule). Lesson 07."""
+    cases = [(1.0, 0.1, 0.9999, 23_025), (1.0, 0.01, 0.995, 919), (0.5, 0.1, 0.5, 3),
+             (1.0, 0.02, 0.99995, 78_239), (0.3, 0.3, 0.9, 0), (1.0, 0.05, 0.999, 2_995)]
+    for start, end, decay, want in cases:
+        call = f"decay_steps({start}, {end}, {decay})"
+        ok, out = _guard(fn, start, end, decay)
+        if not ok:
+            return report(False, "", out)
+        if isinstance(out, bool) or not isinstance(out, int | np.integer | float | np.floating):
+            return report(False, "", f"{call}: return an int (a number of steps), got {type(out).__name__}.")
+        if isinstance(out, float | np.floating):
+            if out < 0:
+                return report(False, "", f"{call}: returned {out}, a negative number of steps. Both logarithms "
+                                         "are negative: t = ceil(log(end / start) / log(decay)).")
+            if not float(out).is_integer():
+                return report(False, "", f"{call}: returned {out}; a number of steps is a whole number: "
+                                         "round UP with math.ceil (the first step at or below the end).")
+            out = int(out)
+        if not _decay_steps_ok(int(out), start, end, decay):
+            if int(out) == want - 1:
+                hint = ("one step short: at that step ε is still above the end. Round up (math.ceil), "
+                        "not down or to the nearest.")
+            elif int(out) < 0:
+                hint = "negative: both logarithms are negative, so divide log(end/start) by log(decay)."
+            else:
+                hint = "solve start·decay^t ≤ end for t: t = ceil(log(end / start) / log(decay))."
+            return report(False, "", f"{call} should be {want:,}, got {out!r}. {hint}")
+    return report(True, "decay_steps right: ×0.9999 per step reaches 0.1 after 23,025 steps, not 1M.", "")
+
+
+def check_points_tally(fn: Callable[..., Any]) -> bool:
+    """Exercise 7.3: ``fn(rewards) -> (points_won, points_lost)`` from a Pong episode's raw rewards
+    (+1 a point for the agent, -1 a point for the opponent, 0 otherwise). Introduced in lesson 07."""
+    rng = np.random.default_rng(7)
+    game = np.zeros(900)
+    game[rng.choice(900, size=26, replace=False)] = [1.0] * 21 + [-1.0] * 5
+    cases = [([0.0, 0.0, -1.0, 0.0, 1.0, -1.0], (1, 2)), ([], (0, 0)), ([0.0] * 50, (0, 0)),
+             ([-1.0] * 21, (0, 21)), (game, (21, 5)), (list(game.astype(int)), (21, 5))]
+    for rewards, want in cases:
+        shown = f"{len(rewards)} rewards" if len(rewards) > 8 else repr(list(rewards))
+        ok, out = _guard(fn, rewards)
+        if not ok:
+            return report(False, "", f"{out} (input: {shown})")
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            return report(False, "", f"return a pair (points_won, points_lost), got {out!r} for {shown}.")
+        won, lost = out
+        try:
+            got = (float(won), float(lost))
+        except (TypeError, ValueError):
+            return report(False, "", f"points must be numbers, got {out!r} for {shown}.")
+        if got != want:
+            if got == (want[0], -want[1]):
+                hint = "count the points lost as a positive number (how many the opponent scored)."
+            elif got == (want[1], want[0]):
+                hint = "won and lost are swapped: +1 is a point for the agent."
+            elif sum(got) == len(rewards) and len(rewards):
+                hint = "zeros are frames without a point: count only the +1 and -1 rewards."
+            else:
+                hint = "won = number of rewards > 0, lost = number of rewards < 0."
+            return report(False, "", f"for {shown} expected {want}, got {tuple(out)}. {hint}")
+    return report(True, "points tally right: the score is won − lost, and a game ends when one side reaches 21.",
+                  "")

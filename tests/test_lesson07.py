@@ -1,0 +1,169 @@
+"""Lesson 07 (DQN plays Pong): exercise stubs fail with a useful hint and solutions pass; the pretrained-agent
+cell explains itself when the checkpoint is missing and rejects an agent that loses; the evaluation CLI
+run on the shipped checkpoint wins more points than it loses (skipped only while the file is absent)."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nbutils import load, run_cells
+
+from dqn_helpers import checkpoints, checks, evaluate
+from dqn_helpers import config as dqn_config
+from dqn_helpers.agents import DQNAgent
+from dqn_helpers.training import TrainingLog
+
+NB = load("07_dqn_pong")
+ROOT = Path(__file__).resolve().parent.parent
+PRETRAINED = ROOT / "checkpoints" / "pong_pretrained.pt"
+
+
+def test_setup_cell_fast_mode_sizes():
+    config = run_cells(NB, "parameters")["config"]
+    assert config.hyperparameters == "pong" and config.resume is False and config.use_google_drive is False
+    assert config.total_steps <= 5_000 and config.learning_starts < config.total_steps
+    assert config.pretrained == "checkpoints/pong_pretrained.pt"
+    full = run_cells(NB, "parameters", fast=False)["config"]
+    assert full.total_steps == dqn_config.preset("pong").total_steps == 1_000_000
+    assert full.learning_starts is None and full.run_dir == "runs/pong"  # None = the preset's own values
+
+
+@pytest.mark.parametrize("number, name, checker, marker", [
+    ("7.1", "training_budget", checks.check_training_budget, "NotImplementedError"),
+    ("7.2", "decay_steps", checks.check_decay_steps, "NotImplementedError"),
+    ("7.3", "points_tally", checks.check_points_tally, "NotImplementedError"),
+])
+def test_stub_fails_with_a_hint_and_solution_passes(capsys, number, name, checker, marker):
+    stub = run_cells(NB, "parameters", f"stub-{number}")[name]
+    assert checker(stub) is False
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and marker in out, out
+    solution = run_cells(NB, "parameters", f"solution-{number}")[name]
+    assert checker(solution) is True
+    assert capsys.readouterr().out.startswith("✅")
+
+
+def test_exercise_solutions_give_the_hand_computed_values():
+    ns = run_cells(NB, "parameters", "solution-7.1", "solution-7.2", "solution-7.3")
+    assert ns["training_budget"](4_000_000, 4, 400) == (1_000_000, pytest.approx(1_000_000 / 400 / 3600))
+    assert ns["decay_steps"](1.0, 0.1, 0.9999) == 23_025  # ln(0.1) / ln(0.9999) = 23,024.7
+    assert ns["points_tally"]([0, 1, 0, -1, -1, 0]) == (1, 2)
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda f, k, s: (f, f / s / 3600), "divide"),
+    (lambda f, k, s: (f // k, f // k / s / 60), "minutes"),
+    (lambda f, k, s: (f // k, f / s / 3600), "not the frames"),
+    (lambda f, k, s: (f / k, f / k / s / 3600), "must be an int"),
+])
+def test_budget_mistakes_get_the_right_hint(capsys, mistake, hint):
+    assert checks.check_training_budget(mistake) is False
+    out = capsys.readouterr().out
+    assert hint in out, out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda s, e, d: int(math.log(e / s) / math.log(d)), "one step short"),
+    (lambda s, e, d: math.log(e / s) / math.log(d), "whole number"),
+    (lambda s, e, d: math.log(s / e) / math.log(d), "negative"),
+])
+def test_decay_mistakes_get_the_right_hint(capsys, mistake, hint):
+    assert checks.check_decay_steps(mistake) is False
+    out = capsys.readouterr().out
+    assert hint in out, out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda r: (sum(x > 0 for x in r), -sum(x < 0 for x in r)), "positive number"),
+    (lambda r: (sum(x < 0 for x in r), sum(x > 0 for x in r)), "swapped"),
+    (lambda r: (sum(x >= 0 for x in r), sum(x < 0 for x in r)), "zeros"),
+])
+def test_tally_mistakes_get_the_right_hint(capsys, mistake, hint):
+    assert checks.check_points_tally(mistake) is False
+    out = capsys.readouterr().out
+    assert hint in out, out
+
+
+def test_decay_checker_accepts_a_plain_loop(capsys):
+    def loop(start, end, decay):
+        t = 0
+        while start * decay**t > end:
+            t += 1
+        return t
+
+    assert checks.check_decay_steps(loop) is True
+
+
+def test_hyperparameter_table_lists_every_difference_with_a_reason(capsys):
+    ns = run_cells(NB, "parameters")
+    src = next("".join(c["source"]) for c in NB["cells"] if "lesson_atari = dqn_config.preset(" in "".join(c["source"]))
+    exec(compile(src, "<hyperparameters>", "exec"), ns)
+    lesson, pong = ns["lesson_atari"], ns["pong"]
+    # The lesson's Atari values, as the syllabus gives them.
+    assert (lesson.learning_rate, lesson.batch_size, lesson.buffer_size, lesson.target_update) == (2.5e-4, 32, 1_000_000, 10_000)
+    assert (lesson.gamma, lesson.epsilon_start, lesson.epsilon_end, lesson.epsilon_fraction * lesson.total_steps) == (0.99, 1.0, 0.1, 1_000_000)
+    assert not (lesson.double or lesson.dueling) and lesson.n_step == 1
+    assert pong == dqn_config.preset("pong")
+    printed = capsys.readouterr().out
+    for key in ns["differ"]:
+        assert re.search(rf"^{key}\s", printed, re.M), f"{key} missing from the printed table"
+    assert {"double", "dueling", "n_step", "buffer_size", "epsilon_end"} <= set(ns["differ"])
+
+
+def test_run_dir_cell_falls_back_to_a_local_folder_outside_colab(capsys, tmp_path):
+    ns = run_cells(NB, "parameters")
+    ns["config"].use_google_drive = True
+    ns["config"].run_dir = str(tmp_path / "pong")
+    ns["ROOT"] = ROOT
+    run_cells(NB, "run-dir", namespace=ns)
+    assert "only applies on Colab" in capsys.readouterr().out
+    assert ns["run_dir"] == tmp_path / "pong"
+
+
+def _pretrained_namespace(pretrained: str) -> dict:
+    ns = run_cells(NB, "parameters")
+    ns["config"].pretrained = pretrained
+    ns["config"].pretrained_episodes = 1
+    return run_cells(NB, "device", "find-pretrained", namespace=ns)
+
+
+def test_pretrained_cell_explains_a_missing_checkpoint(capsys, tmp_path):
+    ns = _pretrained_namespace(str(tmp_path / "nothing_here.pt"))
+    run_cells(NB, "pretrained", namespace=ns)
+    out = capsys.readouterr().out
+    assert ns["pretrained_agent"] is None
+    assert "not shipped yet" in out
+    assert "python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --seed 0 --out runs/pong" in out
+
+
+def test_pretrained_cell_rejects_an_agent_that_loses(tmp_path):
+    """An untrained network loses (nearly) every point: the cell's assert must catch it."""
+    cfg = dqn_config.preset("pong", device="cpu")
+    agent = DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
+    path = checkpoints.save_checkpoint(tmp_path / "untrained.pt", agent=agent, config=cfg, step=0, episode=0,
+                                       log=TrainingLog())
+    ns = _pretrained_namespace(str(path))
+    with pytest.raises(AssertionError, match="win more points than it loses"):
+        run_cells(NB, "pretrained", namespace=ns)
+    assert ns["pretrained_agent"] is not None  # it was loaded and played before the assert
+
+
+def test_evaluate_cli_on_the_shipped_checkpoint_wins_more_points_than_it_loses(capsys):
+    if not PRETRAINED.is_file():
+        pytest.skip("checkpoints/pong_pretrained.pt not shipped yet: it is produced by a GPU (or long CPU) run "
+                    "of `python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --seed 0 --out runs/pong` "
+                    "(lesson 07 issue); this test runs as soon as the file is committed")
+    assert PRETRAINED.stat().st_size <= 10 * 2**20, "the shipped checkpoint must stay within 10 MB"
+    assert evaluate.main([str(PRETRAINED), "--episodes", "1", "--seed", "0", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"points won (\d+), lost (\d+) in total", out)
+    assert match, out
+    won, lost = map(int, match.groups())
+    assert won > lost, f"the pretrained agent lost the game {won}-{lost}:\n{out}"
+    assert max(won, lost) == 21  # a full game was played
+    returns = [float(x) for x in re.findall(r"return\s+([-+]?\d+\.\d)", out)]
+    assert returns and np.isclose(returns[0], won - lost)
