@@ -191,10 +191,13 @@ def main() -> None:
                         ("act", "one batch-1 action (forward pass)"),
                         ("add", "one buffer add")):
         print(f"      {label:38s} {parts[name][0]:7.2f} | {parts[name][1]:7.2f}")
-    per_step = 1e3 / env_wall + parts["act"][0] + parts["add"][0] + parts["update"][0] / cfg.train_freq
-    print(f"    sum of the parts per agent step (env + act + add + update/{cfg.train_freq}): "
-          f"{per_step:.2f} ms -> {1e3 / per_step:,.0f} steps/s predicted; measured {train_wall:,.0f} "
-          f"(the rest is the loop's Python overhead and machine load)")
+    predicted = []
+    for k, env_rate in ((0, env_wall), (1, env_cpu)):
+        per_step = 1e3 / env_rate + parts["act"][k] + parts["add"][k] + parts["update"][k] / cfg.train_freq
+        predicted.append(1e3 / per_step)
+    print(f"    sum of the parts per agent step (env + act + add + update/{cfg.train_freq}) predicts "
+          f"{predicted[0]:,.1f} | {predicted[1]:,.1f} steps/s; measured {train_wall:,.1f} | {train_cpu:,.1f}: "
+          f"the loop's own overhead is {1 - train_cpu / predicted[1]:.0%} of its CPU time")
     hours = 1_000_000 / train_wall / 3600
     print(f"    1,000,000 agent steps (the pong preset's budget) at this speed: {hours:.1f} hours")
 

@@ -99,9 +99,7 @@ def test_decay_checker_accepts_a_plain_loop(capsys):
 
 
 def test_hyperparameter_table_lists_every_difference_with_a_reason(capsys):
-    ns = run_cells(NB, "parameters")
-    src = next("".join(c["source"]) for c in NB["cells"] if "lesson_atari = dqn_config.preset(" in "".join(c["source"]))
-    exec(compile(src, "<hyperparameters>", "exec"), ns)
+    ns = run_cells(NB, "parameters", "hp-configs", "hp-why", "hp-table")
     lesson, pong = ns["lesson_atari"], ns["pong"]
     # The lesson's Atari values, as the syllabus gives them.
     assert (lesson.learning_rate, lesson.batch_size, lesson.buffer_size, lesson.target_update) == (2.5e-4, 32, 1_000_000, 10_000)
@@ -128,7 +126,7 @@ def _pretrained_namespace(pretrained: str) -> dict:
     ns = run_cells(NB, "parameters")
     ns["config"].pretrained = pretrained
     ns["config"].pretrained_episodes = 1
-    return run_cells(NB, "device", "find-pretrained", namespace=ns)
+    return run_cells(NB, "device", "find-pretrained", "not-shipped", namespace=ns)
 
 
 def test_pretrained_cell_explains_a_missing_checkpoint(capsys, tmp_path):
@@ -152,18 +150,67 @@ def test_pretrained_cell_rejects_an_agent_that_loses(tmp_path):
     assert ns["pretrained_agent"] is not None  # it was loaded and played before the assert
 
 
+def _play_one_game_with_the_cli(path: Path, capsys) -> tuple[int, int, str]:
+    """``python -m dqn_helpers.evaluate PATH --episodes 1`` in-process: (points won, points lost, output)."""
+    assert evaluate.main([str(path), "--episodes", "1", "--seed", "0", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"points won (\d+), lost (\d+) in total", out)
+    assert match, out
+    won, lost = map(int, match.groups())
+    assert max(won, lost) == 21, out  # a full game was played
+    returns = [float(x) for x in re.findall(r"return\s+([-+]?\d+\.\d)", out)]
+    assert returns and np.isclose(returns[0], won - lost), out
+    return won, lost, out
+
+
 def test_evaluate_cli_on_the_shipped_checkpoint_wins_more_points_than_it_loses(capsys):
     if not PRETRAINED.is_file():
         pytest.skip("checkpoints/pong_pretrained.pt not shipped yet: it is produced by a GPU (or long CPU) run "
                     "of `python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --seed 0 --out runs/pong` "
                     "(lesson 07 issue); this test runs as soon as the file is committed")
     assert PRETRAINED.stat().st_size <= 10 * 2**20, "the shipped checkpoint must stay within 10 MB"
-    assert evaluate.main([str(PRETRAINED), "--episodes", "1", "--seed", "0", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    match = re.search(r"points won (\d+), lost (\d+) in total", out)
-    assert match, out
-    won, lost = map(int, match.groups())
+    won, lost, out = _play_one_game_with_the_cli(PRETRAINED, capsys)
     assert won > lost, f"the pretrained agent lost the game {won}-{lost}:\n{out}"
-    assert max(won, lost) == 21  # a full game was played
-    returns = [float(x) for x in re.findall(r"return\s+([-+]?\d+\.\d)", out)]
-    assert returns and np.isclose(returns[0], won - lost)
+
+
+def test_the_cli_game_check_catches_an_agent_that_loses(capsys, tmp_path):
+    """The same check on an untrained agent's checkpoint file: it loses, so the shipped test can fail."""
+    cfg = dqn_config.preset("pong", device="cpu")
+    agent = DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
+    path = checkpoints.save_checkpoint(tmp_path / "untrained.pt", agent=agent, config=cfg, step=0, episode=0)
+    won, lost, _ = _play_one_game_with_the_cli(path, capsys)
+    assert won < lost and lost == 21
+
+
+def _train_config_namespace(run_dir: Path, *, fast: bool) -> dict:
+    import torch
+
+    ns = run_cells(NB, "parameters", fast=fast)
+    ns.update(pong=dqn_config.preset("pong"), lesson_atari=dqn_config.preset("lesson"),
+              dev=torch.device("cpu"), steps_per_s=50.0, run_dir=run_dir)
+    return ns
+
+
+def test_full_mode_on_a_cpu_trains_a_preview_and_says_why(capsys, tmp_path):
+    ns = _train_config_namespace(tmp_path / "pong", fast=False)
+    run_cells(NB, "train-config", namespace=ns, fast=False)
+    assert ns["train_config"].total_steps == ns["config"].cpu_preview_steps == 20_000
+    assert ns["train_config"].learning_starts == dqn_config.preset("pong").learning_starts  # the preset's own
+    assert "full_run_on_cpu=True" in capsys.readouterr().out
+    ns["config"].full_run_on_cpu = True
+    run_cells(NB, "train-config", namespace=ns, fast=False)
+    assert ns["train_config"].total_steps == 1_000_000
+
+
+def test_an_existing_run_is_never_overwritten(capsys, tmp_path):
+    for name in ("pong", "pong-2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "checkpoint.pt").write_bytes(b"a long run")
+    ns = _train_config_namespace(tmp_path / "pong", fast=True)
+    run_cells(NB, "train-config", "protect-run", namespace=ns)
+    assert ns["run_dir"] == tmp_path / "pong-3"
+    assert "left untouched" in capsys.readouterr().out
+    ns.update(run_dir=tmp_path / "pong")
+    ns["config"].resume = True
+    run_cells(NB, "train-config", "protect-run", namespace=ns)
+    assert ns["run_dir"] == tmp_path / "pong"  # resume=True continues the run in place
