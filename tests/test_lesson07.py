@@ -17,7 +17,7 @@ from dqn_helpers import config as dqn_config
 from dqn_helpers.agents import DQNAgent
 from dqn_helpers.training import TrainingLog
 
-NB = load("07_dqn_pong")
+NB = load("07_pong_dqn")
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "checkpoints" / "pong_pretrained.pt"
 
