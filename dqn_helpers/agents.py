@@ -70,6 +70,8 @@ class DQNAgent:
         self._online_params = list(self.online.parameters())
         self._target_params = list(self.target.parameters())
         self._loss_fn = losses.huber_loss if config.loss == "huber" else losses.mse_loss
+        self._fast_key: Any = None
+        self._fast_fn: Any = None
 
     # ------------------------------------------------------------------ acting (step 1)
     def _as_batch(self, obs: Any) -> torch.Tensor:
@@ -87,8 +89,54 @@ class DQNAgent:
     @torch.no_grad()
     def greedy(self, obs: Any) -> int:
         """argmax_a Q(s, a) for one observation. Introduced in lesson 02."""
+        fast = self._fast_policy()
+        if fast is not None:
+            return fast(obs)
         x = self._as_batch(obs).unsqueeze(0)
         return int(self.online(x).argmax(dim=1).item())
+
+    def _fast_policy(self) -> Any:
+        """A numpy forward pass for a plain CPU MLP (≈7 µs instead of ≈50 µs per action).
+
+        It reads the network's weights through numpy views that share memory with the torch
+        parameters, so every optimizer step is seen at once; it is rebuilt (or dropped) whenever
+        the network or its parameter storage changes.
+        """
+        net = self.online
+        cached = self._fast_key
+        if cached is not None and cached[0] is net and all(
+            p.data_ptr() == ptr for p, ptr in zip(cached[1], cached[2])
+        ):
+            return self._fast_fn
+        params = list(net.parameters())
+        self._fast_key = (net, params, [p.data_ptr() for p in params])
+        self._fast_fn = None
+        if self.device.type != "cpu" or not isinstance(net, networks.QNetwork) or net.dueling:
+            return None
+        modules = [*net.body, net.head]
+        if not all(isinstance(m, (nn.Linear, nn.ReLU)) for m in modules):
+            return None
+        weights = [
+            (m.weight.detach().numpy(), m.bias.detach().numpy()) for m in modules
+            if isinstance(m, nn.Linear)
+        ]
+        if any(w.dtype != np.float32 for w, _ in weights):
+            return None
+        last = len(weights) - 1
+
+        def fast(obs: Any) -> int:
+            x = np.asarray(obs, dtype=np.float32)
+            for i, (w, b) in enumerate(weights):
+                x = w @ x + b
+                if i < last:
+                    np.maximum(x, 0.0, out=x)
+            return int(x.argmax())
+
+        probe = np.random.default_rng(0).normal(size=(8, *self.obs_shape)).astype(np.float32)
+        expected = self.online(torch.from_numpy(probe)).argmax(dim=1).tolist()
+        if [fast(o) for o in probe] == expected:
+            self._fast_fn = fast
+        return self._fast_fn
 
     def act(self, obs: Any, epsilon: float) -> int:
         """ε-greedy: a uniformly random action with probability ε, else the greedy one (lesson 01)."""
@@ -160,7 +208,8 @@ class DQNAgent:
         weights = batch.weights if c.prioritized else None
         loss = self._loss_fn(q_taken, td_target, weights)
 
-        self.optimizer.zero_grad(set_to_none=True)
+        for p in self._online_params:  # zero_grad(set_to_none=True) without its profiler hooks
+            p.grad = None
         loss.backward()
         if c.max_grad_norm is not None:
             grad_norm = nn.utils.clip_grad_norm_(self._online_params, c.max_grad_norm)

@@ -174,3 +174,23 @@ def test_bad_arguments() -> None:
         agents.DQNAgent({"lr": 1}, (2,), 2)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n_actions"):
         agents.DQNAgent(config.DQNConfig(), (2,), 0)
+
+
+def test_fast_cpu_greedy_path_tracks_the_weights() -> None:
+    agent = _agent(hidden=(16, 16), learning_rate=0.05)
+    probe = np.random.default_rng(1).normal(size=(200, 2)).astype(np.float32)
+
+    def agrees() -> bool:
+        return [agent.greedy(o) for o in probe] == agent.q_values(probe).argmax(1).tolist()
+
+    assert agrees()
+    for _ in range(20):  # in-place optimizer steps are seen by the numpy views
+        agent.learn(_batch())
+    assert agrees()
+    other = _agent(hidden=(16, 16), seed=9)
+    agent.online.load_state_dict(other.online.state_dict())
+    assert agrees()
+    agent.online = other.online  # a swapped network is noticed
+    assert agrees()
+    duel = _agent(hidden=(16, 16), dueling=True)  # no fast path: plain torch forward
+    assert [duel.greedy(o) for o in probe[:20]] == duel.q_values(probe[:20]).argmax(1).tolist()
