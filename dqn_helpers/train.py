@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--eval-episodes", type=int, default=None)
     p.add_argument("--checkpoint-every", type=int, default=None)
+    p.add_argument("--num-envs", type=int, default=None,
+                   help="environments stepped together with batched action selection (default 1)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: PyTorch's choice; 1 is often fastest for CartPole)")
@@ -95,7 +97,7 @@ _FLAG_TO_FIELD = {
     "lr_end": "lr_end", "batch_size": "batch_size", "buffer_size": "buffer_size",
     "learning_starts": "learning_starts", "gamma": "gamma", "target_update": "target_update",
     "eval_every": "eval_every", "eval_episodes": "eval_episodes",
-    "checkpoint_every": "checkpoint_every", "device": "device",
+    "checkpoint_every": "checkpoint_every", "device": "device", "num_envs": "num_envs",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from dqn_helpers import atari, buffers, checkpoints, schedules
 from dqn_helpers.agents import DQNAgent
@@ -291,6 +293,42 @@ def _check_resume_config(saved: DQNConfig, given: DQNConfig) -> None:
         )
 
 
+class _StreamBuffers:
+    """One replay buffer per environment of a vector env, sampled as one (lesson 07, num_envs > 1).
+
+    Each buffer holds one sequential stream (n-step windows and frame stacks never mix envs). A
+    batch takes an equal share from every buffer: uniform over all transitions, since the envs
+    step in lockstep and the buffers fill equally. With PER, priorities are per buffer.
+    """
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+        self._sizes: list[int] = []
+
+    def __len__(self) -> int:
+        return min(len(b) for b in self.parts) * len(self.parts)
+
+    def sample(self, batch_size: int) -> Any:
+        n = len(self.parts)
+        self._sizes = [batch_size // n + (i < batch_size % n) for i in range(n)]
+        batches = [b.sample(k) for b, k in zip(self.parts, self._sizes) if k > 0]
+        return type(batches[0])(*(torch.cat(field) for field in zip(*batches)))
+
+    def update_priorities(self, indices: torch.Tensor, td_errors: torch.Tensor) -> None:
+        sizes = [k for k in self._sizes if k > 0]
+        for b, idx, td in zip(self.parts, indices.split(sizes), td_errors.split(sizes)):
+            b.update_priorities(idx, td)
+
+    @property
+    def beta(self) -> float:
+        return self.parts[0].beta
+
+    @beta.setter
+    def beta(self, value: float) -> None:
+        for b in self.parts:
+            b.beta = value
+
+
 def train(
     config: DQNConfig,
     *,
@@ -307,21 +345,20 @@ def train(
     episodes on separate envs. ``callbacks`` are called as ``cb(event, log, agent)`` with event in
     {"episode", "eval", "end"}; a callback that returns True stops training early. With ``out_dir``
     the run writes config.json, log.csv, eval.csv, checkpoint.pt (periodic + final) and best.pt
-    (best evaluation so far); ``resume=True`` continues from ``out_dir/checkpoint.pt``.
+    (best evaluation so far); ``resume=True`` continues from ``out_dir/checkpoint.pt``. With
+    ``config.num_envs > 1`` the loop steps a Gymnasium vector env and picks all actions with one
+    batched forward pass (lesson 07).
     """
     if not isinstance(config, DQNConfig):
         raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
-    if config.num_envs != 1:
-        raise ValueError(
-            f"num_envs={config.num_envs}: this loop steps one environment; set num_envs=1."
-        )
+    n_envs = config.num_envs
+    if n_envs > 1 and env is not None:
+        raise ValueError(f"num_envs={n_envs} builds its own vector env; do not pass env= as well.")
     callbacks = list(callbacks)
     out = Path(out_dir) if out_dir is not None else None
     ckpt_path = out / "checkpoint.pt" if out is not None else None
-    notes: list[str] = []
 
     def note(msg: str) -> None:
-        notes.append(msg)
         if progress:
             from tqdm.auto import tqdm as _tqdm
 
@@ -345,24 +382,40 @@ def train(
 
     # ---- build everything
     env_given = env is not None
-    if env is None:
-        env = _make_env_from_config(config, config.seed)
+    venv: Any = None
+    if n_envs > 1:
+        fns = [functools.partial(_make_env_from_config, config, config.seed + i) for i in range(n_envs)]
+        vector_cls = gym.vector.AsyncVectorEnv if atari.is_atari_id(config.env_id) else gym.vector.SyncVectorEnv
+        venv = vector_cls(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        obs_space, act_space = venv.single_observation_space, venv.single_action_space
+        if not isinstance(act_space, gym.spaces.Discrete):
+            venv.close()
+            raise ValueError(f"{config.env_id} has action space {act_space}; DQN needs Discrete.")
     else:
-        space = env.action_space
-        if not isinstance(space, gym.spaces.Discrete):
-            raise ValueError(f"env has action space {space}, but DQN needs a Discrete action space.")
-    obs_shape = tuple(env.observation_space.shape or ())
-    obs_dtype = env.observation_space.dtype
-    n_actions = int(env.action_space.n)
+        if env is None:
+            env = _make_env_from_config(config, config.seed)
+        elif not isinstance(env.action_space, gym.spaces.Discrete):
+            raise ValueError(
+                f"env has action space {env.action_space}, but DQN needs a Discrete action space."
+            )
+        obs_space, act_space = env.observation_space, env.action_space
+    obs_shape = tuple(obs_space.shape or ())
+    n_actions = int(act_space.n)
     agent = DQNAgent(config, obs_shape, n_actions)
     frames = len(obs_shape) == 3
-    buffer = buffers.make_buffer(
-        config.buffer_size, obs_shape, np.uint8 if frames else np.float32,
-        frames=frames, prioritized=config.prioritized, alpha=config.per_alpha,
-        beta=config.per_beta, n_step=config.n_step, gamma=config.gamma,
-        device=agent.device, seed=config.seed + 1,
-    )
-    del obs_dtype
+
+    def new_buffer(capacity: int, seed: int) -> Any:
+        return buffers.make_buffer(
+            capacity, obs_shape, np.uint8 if frames else np.float32, frames=frames,
+            prioritized=config.prioritized, alpha=config.per_alpha, beta=config.per_beta,
+            n_step=config.n_step, gamma=config.gamma, device=agent.device, seed=seed,
+        )
+
+    if n_envs > 1:
+        per_env = max(config.buffer_size // n_envs, config.batch_size)
+        buffer: Any = _StreamBuffers([new_buffer(per_env, config.seed + 1 + i) for i in range(n_envs)])
+    else:
+        buffer = new_buffer(config.buffer_size, config.seed + 1)
 
     eval_envs: list[gym.Env] | None = None
     if eval_env is not None:
@@ -379,14 +432,18 @@ def train(
                 eval_envs = [_make_env_from_config(config, None, for_eval=True) for _ in range(n)]
         return eval_envs
 
+    # An env whose state can be pickled (classic control) resumes exactly, buffer included;
+    # Atari and vector envs restart their episodes on resume and refill the buffer.
+    exact_resume = n_envs == 1 and not env_given and not atari.is_atari_id(config.env_id)
+
     log = TrainingLog()
-    step = 0
-    episode = 0
+    step, episode = 0, 0
     best_eval: float | None = None
     elapsed_before = 0.0
+    sums = [0.0, 0.0, 0.0, 0.0]  # loss, mean max Q, |δ|, grad norm summed over this episode's updates
+    n_updates_ep = 0
     obs: Any = None
     ep_return, ep_len = 0.0, 0
-    obs_restored = False  # True when the episode in progress continues after a resume
     if ckpt is not None:
         checkpoints.restore_agent(ckpt, agent)
         log = TrainingLog.from_dict(ckpt["log"] or {})
@@ -395,32 +452,34 @@ def train(
         best_eval = loop.get("best_eval")
         elapsed_before = float(loop.get("elapsed", 0.0))
         checkpoints.restore_rng_states(ckpt["rng"])
-        if ckpt.get("buffer") is not None:
+        env_bytes = loop.get("env_pickle") if exact_resume else None
+        if env_bytes is not None:
+            try:
+                restored = pickle.loads(env_bytes)
+                env.close()
+                env = restored
+                obs, ep_return, ep_len = loop["obs"], float(loop["ep_return"]), int(loop["ep_len"])
+                sums = [float(x) for x in loop.get("metric_sums", sums)]
+                n_updates_ep = int(loop.get("metric_count", 0))
+            except Exception as exc:  # noqa: BLE001 - fall back to a fresh episode
+                note(f"resume: could not restore the environment ({exc}); starting new episodes.")
+                obs = None
+        if obs is None:
+            note(f"resume at step {step}: the episode(s) in progress were dropped; new ones start.")
+        if obs is not None and ckpt.get("buffer") is not None:
             buffer.load_state_dict(ckpt["buffer"])
         else:
             note(
-                f"resume at step {step}: the checkpoint holds no replay buffer (save_buffer=False), "
-                f"so the buffer refills from scratch; updates wait for {config.batch_size} new transitions."
+                f"resume at step {step}: the checkpoint holds no replay buffer, so it starts empty "
+                f"and refills (updates resume after {config.batch_size} new transitions)."
             )
-        env_bytes = loop.get("env_pickle")
-        if env_bytes is not None and not env_given:
-            try:
-                env.close()
-                env = pickle.loads(env_bytes)
-                obs, ep_return, ep_len = loop["obs"], float(loop["ep_return"]), int(loop["ep_len"])
-                obs_restored = True
-            except Exception as exc:  # noqa: BLE001 - fall back to a fresh episode
-                note(f"resume: could not restore the environment ({exc}); starting a new episode.")
-                env = _make_env_from_config(config, config.seed + step)
-                obs = None
-        if obs is None:
-            obs, _ = env.reset(seed=config.seed + 7919 * (episode + 1))
-            ep_return, ep_len = 0.0, 0
-            if env_bytes is None:
-                note(f"resume at step {step}: the episode in progress was dropped; a new one starts.")
         note(f"resumed from {ckpt_path} at step {step} (episode {episode}).")
-    else:
-        obs, _ = env.reset(seed=config.seed)
+    if obs is None:
+        reset_seed = config.seed if ckpt is None else config.seed + 7919 * (episode + 1)
+        if venv is not None:
+            obs, _ = venv.reset(seed=[reset_seed + i for i in range(n_envs)])
+        else:
+            obs, _ = env.reset(seed=reset_seed)
 
     # ---- schedules
     eps_linear = schedules.LinearSchedule(
@@ -439,16 +498,6 @@ def train(
     eval_every, ckpt_every = config.eval_every, config.checkpoint_every
     prioritized = config.prioritized
     anneal_lr = config.lr_end is not None
-    saveable_env = not env_given and not atari.is_atari_id(config.env_id)
-
-    # metrics accumulated over the updates of the current episode
-    sums = [0.0, 0.0, 0.0, 0.0]
-    n_updates_ep = 0
-    if ckpt is not None and obs_restored:
-        loop = ckpt["extra"].get("loop", {})
-        sums = [float(x) for x in loop.get("metric_sums", sums)]
-        n_updates_ep = int(loop.get("metric_count", 0))
-    last_metrics: dict[str, Any] = {}
     t0 = time.perf_counter()
     stop = False
 
@@ -468,22 +517,21 @@ def train(
 
     def save(path: Path, with_buffer: bool) -> None:
         if not agent.parameters_finite():
-            raise TrainingDivergedError(
-                _divergence_message(config, agent, step, {"loss": math.nan, "mean_max_q": math.nan,
-                                                            "grad_norm": math.nan}, ckpt_path)
-            )
-        loop_state: dict[str, Any] = {"best_eval": best_eval, "elapsed": elapsed(),
-                                      "metric_sums": list(sums), "metric_count": n_updates_ep}
-        if saveable_env:
+            nan = {"loss": math.nan, "mean_max_q": math.nan, "grad_norm": math.nan}
+            raise TrainingDivergedError(_divergence_message(config, agent, step, nan, ckpt_path))
+        loop_state: dict[str, Any] = {"best_eval": best_eval, "elapsed": elapsed()}
+        keep_buffer = False
+        if exact_resume and with_buffer:
             try:
                 loop_state["env_pickle"] = pickle.dumps(env)
-                loop_state.update(obs=obs, ep_return=ep_return, ep_len=ep_len)
+                loop_state.update(obs=obs, ep_return=ep_return, ep_len=ep_len,
+                                  metric_sums=list(sums), metric_count=n_updates_ep)
+                keep_buffer = config.save_buffer
             except Exception:  # noqa: BLE001 - an unpicklable env just restarts its episode
                 pass
         checkpoints.save_checkpoint(
             path, agent=agent, config=config, step=step, episode=episode, log=log,
-            buffer=buffer if (with_buffer and config.save_buffer) else None,
-            extra={"loop": loop_state},
+            buffer=buffer if keep_buffer else None, extra={"loop": loop_state},
         )
 
     def run_eval() -> None:
@@ -503,89 +551,130 @@ def train(
                         refresh=False)
         fire("eval")
 
+    def end_episode(ret: float, length: int) -> None:
+        nonlocal episode, sums, n_updates_ep, ep_return_last, epsilon
+        episode += 1
+        if n_updates_ep:
+            k = n_updates_ep
+            metrics = [sums[0] / k, sums[1] / k, sums[2] / k, sums[3] / k]
+        else:
+            metrics = [math.nan] * 4
+        log.episodes.append({
+            "step": step, "episode": episode, "episode_return": float(ret),
+            "episode_length": int(length), "loss": metrics[0], "mean_max_q": metrics[1],
+            "td_error": metrics[2], "grad_norm": metrics[3], "epsilon": epsilon,
+            "learning_rate": agent.learning_rate, "time": elapsed(),
+        })
+        sums = [0.0, 0.0, 0.0, 0.0]
+        n_updates_ep = 0
+        ep_return_last = float(ret)
+        if eps_episode is not None:
+            epsilon = eps_episode(episode)
+        bar.update(step - bar.n)
+        bar.set_postfix(ret=f"{ep_return_last:.1f}",
+                        eval="-" if not log.evals else f"{log.evals[-1]['mean_return']:.1f}",
+                        eps=f"{epsilon:.3f}", refresh=False)
+        if callbacks:
+            fire("episode")
+
+    def learn_burst(n_updates: int) -> None:
+        # Steps 3–4: sample minibatches and take gradient steps.
+        nonlocal n_updates_ep
+        if anneal_lr:
+            agent.set_learning_rate(agent.learning_rate_at(step))
+        if prioritized:
+            buffer.beta = config.per_beta + (1.0 - config.per_beta) * min(1.0, step / total)
+        for _ in range(n_updates):
+            batch = buffer.sample(batch_size)
+            m = agent.learn(batch)
+            if not (math.isfinite(m["loss"]) and math.isfinite(m["mean_max_q"])
+                    and math.isfinite(m["grad_norm"])):
+                raise TrainingDivergedError(_divergence_message(config, agent, step, m, ckpt_path))
+            if prioritized:
+                buffer.update_priorities(batch.indices, m["td_errors"])
+            sums[0] += m["loss"]
+            sums[1] += m["mean_max_q"]
+            sums[2] += m["td_error"]
+            sums[3] += m["grad_norm"]
+            n_updates_ep += 1
+
+    def periodic(prev: int) -> None:
+        # Step 5 (hard target copies; soft updates happen inside agent.learn), evals, checkpoints.
+        if target_update and step // target_update != prev // target_update:
+            agent.update_target()
+        if eval_every and step // eval_every != prev // eval_every:
+            bar.update(step - bar.n)
+            run_eval()
+        if ckpt_every and out is not None and step // ckpt_every != prev // ckpt_every:
+            log.to_csv(out)
+            save(ckpt_path, with_buffer=True)  # type: ignore[arg-type]
+        if step // 1000 != prev // 1000:
+            bar.update(step - bar.n)
+
     ep_return_last = log.episodes[-1]["episode_return"] if log.episodes else math.nan
     try:
-        while step < total and not stop:
-            # Step 1: act ε-greedily.  Step 2: store the transition.
-            action = agent.act(obs, epsilon)
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(obs, action, reward, next_obs, terminated, truncated)
-            step += 1
-            ep_return += reward
-            ep_len += 1
-            obs = next_obs
-            if terminated or truncated:
-                episode += 1
-                n = max(n_updates_ep, 1)
-                nan = math.nan
-                log.episodes.append({
-                    "step": step, "episode": episode, "episode_return": float(ep_return),
-                    "episode_length": ep_len,
-                    "loss": sums[0] / n if n_updates_ep else nan,
-                    "mean_max_q": sums[1] / n if n_updates_ep else nan,
-                    "td_error": sums[2] / n if n_updates_ep else nan,
-                    "grad_norm": sums[3] / n if n_updates_ep else nan,
-                    "epsilon": epsilon, "learning_rate": agent.learning_rate, "time": elapsed(),
-                })
-                sums = [0.0, 0.0, 0.0, 0.0]
-                n_updates_ep = 0
-                ep_return_last = float(ep_return)
-                ep_return, ep_len = 0.0, 0
-                obs, _ = env.reset()
-                if eps_episode is not None:
-                    epsilon = eps_episode(episode)
-                bar.update(step - bar.n)
-                bar.set_postfix(ret=f"{ep_return_last:.1f}",
-                                eval="-" if not log.evals else f"{log.evals[-1]['mean_return']:.1f}",
-                                eps=f"{epsilon:.3f}", refresh=False)
-                if callbacks:
-                    fire("episode")
-            if eps_episode is None:
-                epsilon = eps_linear(step)
-
-            # Steps 3–4: sample minibatches and take gradient steps.
-            if step >= learning_starts and step % train_freq == 0 and len(buffer) >= batch_size:
-                if anneal_lr:
-                    agent.set_learning_rate(agent.learning_rate_at(step))
-                if prioritized:
-                    buffer.beta = config.per_beta + (1.0 - config.per_beta) * min(1.0, step / total)
-                for _ in range(gradient_steps):
-                    batch = buffer.sample(batch_size)
-                    m = agent.learn(batch)
-                    if prioritized:
-                        buffer.update_priorities(batch.indices, m["td_errors"])
-                    if not (math.isfinite(m["loss"]) and math.isfinite(m["mean_max_q"])
-                            and math.isfinite(m["grad_norm"])):
-                        raise TrainingDivergedError(
-                            _divergence_message(config, agent, step, m, ckpt_path)
-                        )
-                    sums[0] += m["loss"]
-                    sums[1] += m["mean_max_q"]
-                    sums[2] += m["td_error"]
-                    sums[3] += m["grad_norm"]
-                    n_updates_ep += 1
-                last_metrics = m
-
-            # Step 5: refresh the target network (soft updates happen inside agent.learn).
-            if target_update and step % target_update == 0:
-                agent.update_target()
-
-            if eval_every and step % eval_every == 0:
-                bar.update(step - bar.n)
-                run_eval()
-            if ckpt_every and out is not None and step % ckpt_every == 0:
-                log.to_csv(out)
-                save(ckpt_path, with_buffer=True)  # type: ignore[arg-type]
-            if step % 1000 == 0:
-                bar.update(step - bar.n)
-    except TrainingDivergedError:
+        if venv is None:
+            # ------------------------------------------------ one environment, one step at a time
+            while step < total and not stop:
+                # Step 1: act ε-greedily.  Step 2: store the transition.
+                action = agent.act(obs, epsilon)
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                buffer.add(obs, action, reward, next_obs, terminated, truncated)
+                step += 1
+                ep_return += reward
+                ep_len += 1
+                obs = next_obs
+                if terminated or truncated:
+                    end_episode(ep_return, ep_len)
+                    ep_return, ep_len = 0.0, 0
+                    obs, _ = env.reset()
+                if eps_episode is None:
+                    epsilon = eps_linear(step)
+                if step >= learning_starts and step % train_freq == 0 and len(buffer) >= batch_size:
+                    learn_burst(gradient_steps)
+                # cheap inline test first: periodic() only when a period boundary is crossed
+                if ((target_update and step % target_update == 0) or (eval_every and step % eval_every == 0)
+                        or (ckpt_every and step % ckpt_every == 0) or step % 1000 == 0):
+                    periodic(step - 1)
+        else:
+            # ---------------------------------- a vector of envs: one batched forward for all actions
+            returns = np.zeros(n_envs)
+            lengths = np.zeros(n_envs, dtype=np.int64)
+            owed = 0.0  # gradient steps due (num_envs agent steps per vector step)
+            while step < total and not stop:
+                actions = agent.act_batch(obs, epsilon)
+                next_obs, rewards, terms, truncs, infos = venv.step(actions)
+                done = np.logical_or(terms, truncs)
+                final = infos.get("final_obs") if done.any() else None
+                for i in range(n_envs):
+                    nxt = final[i] if done[i] else next_obs[i]
+                    buffer.parts[i].add(obs[i], int(actions[i]), float(rewards[i]), nxt,
+                                        bool(terms[i]), bool(truncs[i]))
+                prev = step
+                step += n_envs
+                returns += rewards
+                lengths += 1
+                obs = next_obs
+                for i in np.flatnonzero(done):
+                    end_episode(float(returns[i]), int(lengths[i]))
+                    returns[i], lengths[i] = 0.0, 0
+                if eps_episode is None:
+                    epsilon = eps_linear(step)
+                if step >= learning_starts and len(buffer) >= batch_size:
+                    owed += n_envs * gradient_steps / train_freq
+                    if owed >= 1.0:
+                        k = int(owed)
+                        owed -= k
+                        learn_burst(k)
+                periodic(prev)
+    except BaseException as exc:
         bar.close()
-        if out is not None:
-            log.to_csv(out)
+        if isinstance(exc, TrainingDivergedError) and out is not None:
+            log.to_csv(out)  # the log up to the blow-up, for plotting; checkpoint.pt untouched
         raise
-    except BaseException:
-        bar.close()
-        raise
+    finally:
+        if venv is not None:
+            venv.close()
 
     # ---- the end: a final evaluation of the final network, then the final checkpoint
     if eval_every and (not log.evals or log.evals[-1]["step"] != step):
@@ -596,6 +685,4 @@ def train(
         log.to_csv(out)
         save(ckpt_path, with_buffer=True)  # type: ignore[arg-type]
     fire("end")
-    del last_metrics
     return TrainResult(agent=agent, log=log, best_eval=best_eval, out_dir=out)
-

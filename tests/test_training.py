@@ -83,6 +83,23 @@ def test_callbacks_get_every_event_and_can_stop_training() -> None:
     assert stopped.log.evals[-1]["step"] == stopped.log.episodes[-1]["step"], "final eval at the stop"
 
 
+def test_vector_envs_collect_with_batched_actions(tmp_path: Path) -> None:
+    cfg = config.DQNConfig(total_steps=1_200, num_envs=3, learning_starts=300, batch_size=32,
+                           buffer_size=3_000, hidden=(16,), train_freq=4, gradient_steps=1,
+                           n_step=2, eval_every=600, eval_episodes=2, checkpoint_every=600,
+                           device="cpu")
+    result = training.train(cfg, out_dir=tmp_path, progress=False)
+    assert [r["step"] for r in result.log.evals] == [600, 1_200]
+    steps = result.log.column("step")
+    assert len(steps) > 20 and np.all(np.diff(steps) >= 0)
+    # (1200 - 300) agent steps at one update per 4 steps
+    assert abs(result.agent.updates - 900 // 4) <= 1
+    resumed = training.train(cfg.replace(total_steps=1_500), out_dir=tmp_path, progress=False,
+                             resume=True)
+    assert resumed.log.evals[-1]["step"] == 1_500
+    assert "refills" in (tmp_path / "train_notes.txt").read_text()
+
+
 def test_truncated_episodes_are_not_stored_as_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[buffers.ReplayBuffer] = []
     real = buffers.make_buffer
