@@ -351,7 +351,8 @@ def plot_target_drift(
 ) -> Figure:
     """One panel per setting: the TD target y and the prediction Q(s, a) of fixed transitions over updates.
 
-    ``traces[label]`` maps "target" and "prediction" to arrays (n_updates,) or (n_updates, n_transitions);
+    ``traces[label]`` maps "target" and "prediction" to arrays (n_updates,) or (n_updates, n_transitions), one
+    colour per transition;
     ``bound`` draws a dotted line at the largest value possible (e.g. 1 / (1 - γ)) on panels whose curves reach
     half of it; draws on ``axes`` (one per setting) if given. Introduced in lesson 04.
     """
@@ -368,12 +369,14 @@ def plot_target_drift(
         missing = {"target", "prediction"} - set(trace)
         if missing:
             raise ValueError(f"traces[{label!r}] needs keys 'target' and 'prediction', missing {sorted(missing)}.")
-        for key, style in (("prediction", dict(color="tab:blue", lw=1.4)),
-                           ("target", dict(color="tab:red", lw=1.0, ls="--"))):
+        for key, style in (("prediction", dict(lw=1.5)), ("target", dict(lw=1.1, ls="--"))):
             values = np.asarray(trace[key], dtype=float).reshape(len(updates), -1)
             text = "TD target y = r + γ max Q(s', ·)" if key == "target" else "prediction Q(s, a; θ)"
+            several = values.shape[1] > 1  # one colour per transition, solid = prediction, dashed = target
             for k in range(values.shape[1]):
-                ax.plot(updates, values[:, k], label=text if k == 0 else None, alpha=0.9, **style)
+                ax.plot(updates, values[:, k], color=f"C{k}" if several else ("C0", "C3")[key == "target"],
+                        label=(text + (" (dashed)" if key == "target" else " (solid)") * several) if k == 0
+                        else None, alpha=0.9, **style)
         top = max(float(np.nanmax(np.asarray(trace[key], dtype=float))) for key in ("target", "prediction"))
         if bound is not None and top >= 0.5 * bound:  # drawn only where it does not flatten the curves
             ax.axhline(bound, color="black", ls=":", lw=1.0, label=f"largest possible value {bound:g}")

@@ -1,0 +1,163 @@
+"""Lesson 04 (target networks): exercises, the drift demonstration, the learner and the C / τ slider panel."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
+
+from dqn_helpers import checks, plotting, widgets  # noqa: E402
+
+NB = load("04_target_networks")
+LESSON_CODE = ("parameters", "drift-collect", "drift-data", "drift-run", "drift-step", "drift-record",
+               "learner-act", "learner-eval", "learner-run", "learner-evaluate", "panel-run")
+
+
+@pytest.fixture(scope="module")
+def lesson() -> dict:
+    """The notebook's setup, drift demonstration, learner and panel function, in fast mode (smaller still)."""
+    ns = run_cells(NB, "parameters")
+    ns["config"].drift_updates = 40  # keep the panel tests quick; the code path is the same
+    ns["config"].panel_steps = 600
+    return run_cells(NB, *LESSON_CODE[1:], namespace=ns)
+
+
+# ---------------------------------------------------------------- exercises: stub fails with a hint, solution passes
+
+@pytest.mark.parametrize(("exercise", "name", "checker"), [
+    ("4.1", "hard_update", checks.check_hard_update),
+    ("4.2", "soft_update", checks.check_soft_update),
+    ("4.3", "td_target", checks.check_target_td_target),
+])
+def test_stub_fails_with_hint_and_solution_passes(exercise, name, checker, capsys):
+    ns = run_cells(NB, "parameters", f"stub-{exercise}")
+    assert checker(ns[name]) is False
+    out = capsys.readouterr().out
+    assert "❌" in out and "Hint" in out and "NotImplementedError" in out
+    run_cells(NB, f"solution-{exercise}", namespace=ns)
+    assert checker(ns[name]) is True
+    assert "✅" in capsys.readouterr().out
+
+
+def test_checkers_name_common_mistakes(capsys):
+    def rebinds(target_network, online_network):
+        target_network = online_network  # noqa: F841 - the mistake under test
+
+    def shares_tensors(target_network, online_network):
+        for t, o in zip(target_network.parameters(), online_network.parameters()):
+            t.data = o.data
+
+    def swapped(target_network, online_network, tau):
+        with torch.no_grad():
+            for t, o in zip(target_network.parameters(), online_network.parameters()):
+                t.copy_((1 - tau) * o + tau * t)
+
+    def bootstraps_terminal(rewards, next_obs, terminated, target_network, gamma):
+        with torch.no_grad():
+            return rewards + gamma * target_network(next_obs).max(dim=1).values
+
+    def keeps_gradient(rewards, next_obs, terminated, target_network, gamma):
+        return rewards + gamma * (1 - terminated) * target_network(next_obs).max(dim=1).values
+
+    cases = [(checks.check_hard_update, rebinds, "rebinds a local name"),
+             (checks.check_hard_update, shares_tensors, "SHARES"),
+             (checks.check_soft_update, swapped, "swapped τ and 1 − τ"),
+             (checks.check_target_td_target, bootstraps_terminal, "(1 − terminated)"),
+             (checks.check_target_td_target, keeps_gradient, "torch.no_grad()")]
+    for checker, broken, words in cases:
+        assert checker(broken) is False, broken.__name__
+        assert words in capsys.readouterr().out, broken.__name__
+
+
+# ---------------------------------------------------------------- the drift demonstration
+
+def _moves(trace: dict) -> int:
+    """At how many updates the recorded TD target changed."""
+    return int(np.count_nonzero(np.abs(np.diff(trace["target"], axis=0)).sum(axis=1)))
+
+
+def test_frozen_target_moves_only_when_refreshed(lesson):
+    frozen = lesson["drift_run"]("frozen", 40, sync_every=10)
+    moving = lesson["drift_run"]("none", 40)
+    assert frozen["target"].shape == frozen["prediction"].shape == (40, 3)
+    assert _moves(frozen) <= 4  # refreshed at updates 10, 20, 30, 40
+    assert _moves(moving) == 39  # without a copy, every update moves the target
+    assert not np.allclose(frozen["prediction"], moving["prediction"])
+
+
+def test_copy_every_step_is_the_same_as_no_target_network(lesson):
+    moving = lesson["drift_run"]("none", 25)
+    for same in (lesson["drift_run"]("frozen", 25, sync_every=1), lesson["drift_run"]("soft", 25, tau=1.0)):
+        np.testing.assert_allclose(same["target"], moving["target"], rtol=1e-5)
+        np.testing.assert_allclose(same["prediction"], moving["prediction"], rtol=1e-5)
+
+
+def test_soft_target_lags_behind(lesson):
+    soft = lesson["drift_run"]("soft", 40, tau=0.05)
+    moving = lesson["drift_run"]("none", 40)
+    assert _moves(soft) == 39  # a soft target moves a little at every update...
+    assert np.abs(np.diff(soft["target"], axis=0)).mean() < np.abs(np.diff(moving["target"], axis=0)).mean()
+
+
+@pytest.mark.parametrize("target", ["none", "hard", "soft"])
+def test_a_short_run_trains_and_evaluates(lesson, target):
+    config = lesson["config"]
+    evals = lesson["run"](target, seed=2, total_steps=600)
+    assert evals.shape == (600 // config.eval_every, 2)
+    assert np.all(np.isfinite(evals)) and np.all((evals[:, 0] >= 8) & (evals[:, 0] <= 500))
+
+
+# ---------------------------------------------------------------- the C / τ slider panel
+
+def test_panel_retrains_when_a_slider_moves_and_on_train(lesson):
+    panel = widgets.TargetUpdatePanel(lesson["panel_run"], target_update=500, tau=0.005)
+    assert panel.results == [] and panel.image.value == b""
+    panel.target_update.value = 10  # moving a slider retrains (auto is on)
+    assert len(panel.results) == 1 and panel.results[0]["target_update"] == 10
+    first_image = panel.image.value
+    assert len(first_image) > 1000
+    drift = panel.results[0]["drift"]
+    assert list(drift) == ["hard, C = 10", "soft, τ = 0.005"]
+    assert _moves(drift["hard, C = 10"]) <= 4  # 40 updates, refreshed every 10
+    panel.tau.value = 1.0
+    assert len(panel.results) == 2 and panel.results[1]["tau"] == pytest.approx(1.0)
+    assert "soft, τ = 1" in panel.results[1]["drift"]
+    assert panel.image.value != first_image
+    panel.auto.value = False
+    panel.target_update.value = 100  # no retraining while auto is off ...
+    assert len(panel.results) == 2
+    panel.train_button.click()  # ... until Train is pressed
+    assert len(panel.results) == 3 and panel.results[2]["target_update"] == 100
+    assert set(panel.results[2]["curves"]) == {"hard, C = 100", "soft, τ = 1"}
+    assert "run 3" in panel.status.value
+    plt.close("all")
+
+
+def test_panel_reports_bad_run_functions():
+    with pytest.raises(TypeError, match="function"):
+        widgets.TargetUpdatePanel("not callable")
+    with pytest.raises(ValueError, match="target_update must be one of"):
+        widgets.TargetUpdatePanel(lambda c, t: {}, target_update=7)
+    panel = widgets.TargetUpdatePanel(lambda c, t: {"drift": {}}, auto=False)
+    with pytest.raises(TypeError, match="updates"):
+        panel.run()
+    panel.train_button.click()  # from the button the error is shown, not raised
+    assert "Not run" in panel.status.value
+
+
+def test_plot_target_drift_draws_bound_only_when_reached():
+    updates = np.arange(1, 6)
+    low = {"target": np.ones(5), "prediction": np.zeros(5)}
+    high = {"target": np.full(5, 80.0), "prediction": np.full(5, 70.0)}
+    fig = plotting.plot_target_drift(updates, {"low": low, "high": high}, bound=100.0)
+    low_ax, high_ax = fig.axes
+    assert len(high_ax.lines) == 3 and len(low_ax.lines) == 2  # y, Q (+ the bound where it fits)
+    with pytest.raises(ValueError, match="missing"):
+        plotting.plot_target_drift(updates, {"x": {"target": np.ones(5)}})
+    plt.close("all")
