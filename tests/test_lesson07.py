@@ -194,12 +194,12 @@ def _train_config_namespace(run_dir: Path, *, fast: bool) -> dict:
 def test_full_mode_on_a_cpu_trains_a_preview_and_says_why(capsys, tmp_path):
     ns = _train_config_namespace(tmp_path / "pong", fast=False)
     run_cells(NB, "train-config", namespace=ns, fast=False)
-    assert ns["train_config"].total_steps == ns["config"].cpu_preview_steps == 20_000
-    assert ns["train_config"].learning_starts == dqn_config.preset("pong").learning_starts  # the preset's own
+    assert ns["train_config"] == dqn_config.preset("pong")  # the real run, so that resume=True continues it
+    assert ns["stop_at"] == ns["config"].cpu_preview_steps == 20_000
     assert "full_run_on_cpu=True" in capsys.readouterr().out
     ns["config"].full_run_on_cpu = True
     run_cells(NB, "train-config", namespace=ns, fast=False)
-    assert ns["train_config"].total_steps == 1_000_000
+    assert ns["stop_at"] is None and ns["train_config"].total_steps == 1_000_000
 
 
 def test_an_existing_run_is_never_overwritten(capsys, tmp_path):
