@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="environments stepped together with batched action selection (default 1)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: PyTorch's choice; 1 is often fastest for CartPole)")
+                   help="torch CPU threads (default: 1 for small MLPs such as CartPole, where more "
+                   "threads only add overhead; PyTorch's choice for Atari)")
     p.add_argument("--set", dest="sets", action="append", default=[], type=_parse_set,
                    metavar="KEY=VALUE", help="any other DQNConfig field, e.g. --set tau=0.01 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -149,8 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from dqn_helpers import checkpoints, training
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    threads = args.threads if args.threads is not None else (None if cfg.is_atari else 1)
+    if threads is not None:
+        torch.set_num_threads(threads)
     print(f"training {cfg.env_id} for {cfg.total_steps:,} steps (seed {cfg.seed}) -> {out}")
     start = time.perf_counter()
     try:

@@ -685,4 +685,9 @@ def train(
         log.to_csv(out)
         save(ckpt_path, with_buffer=True)  # type: ignore[arg-type]
     fire("end")
+    if not env_given and env is not None:
+        env.close()
+    if eval_env is None and eval_envs is not None:
+        for e in eval_envs:
+            e.close()
     return TrainResult(agent=agent, log=log, best_eval=best_eval, out_dir=out)
