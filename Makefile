@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml $(LOCK)
 lab: $(STAMP)
 	@echo ">> JupyterLab on notebooks/ (open the http://127.0.0.1 URL printed below; Ctrl-C to stop)"
 	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks \
-	    --MappingKernelManager.default_kernel_name=$(KERNEL)
+	    --MappingKernelManager.default_kernel_name=$(KERNEL) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	@echo ">> 1/4 notebooks are committed without outputs"
