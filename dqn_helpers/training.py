@@ -368,12 +368,18 @@ def train(
                 f.write(msg + "\n")
 
     ckpt: dict[str, Any] | None = None
+    min_buffer = config.batch_size  # transitions the buffer must hold before an update
+    schedule_steps = config.total_steps  # the horizon of the ε, learning-rate and β schedules
     if resume:
         if out is None:
             raise ValueError("resume=True needs out_dir: the folder that holds checkpoint.pt.")
         if ckpt_path is not None and ckpt_path.exists():
             ckpt = checkpoints.load_checkpoint(ckpt_path)
-            _check_resume_config(DQNConfig.from_dict(ckpt["config"]), config)
+            saved_config = DQNConfig.from_dict(ckpt["config"])
+            _check_resume_config(saved_config, config)
+            # A run extended on resume keeps its original ε / learning-rate / β schedules: they
+            # have ended (or go on) exactly as before, instead of being stretched to the new length.
+            schedule_steps = saved_config.total_steps
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
@@ -401,7 +407,7 @@ def train(
         obs_space, act_space = env.observation_space, env.action_space
     obs_shape = tuple(obs_space.shape or ())
     n_actions = int(act_space.n)
-    agent = DQNAgent(config, obs_shape, n_actions)
+    agent = DQNAgent(config.replace(total_steps=schedule_steps), obs_shape, n_actions)
     frames = len(obs_shape) == 3
 
     def new_buffer(capacity: int, seed: int) -> Any:
@@ -469,9 +475,11 @@ def train(
         if obs is not None and ckpt.get("buffer") is not None:
             buffer.load_state_dict(ckpt["buffer"])
         else:
+            # An empty buffer refills before updates resume, as at the start of a run.
+            refill_min = min_buffer = max(config.batch_size, config.learning_starts)
             note(
                 f"resume at step {step}: the checkpoint holds no replay buffer, so it starts empty "
-                f"and refills (updates resume after {config.batch_size} new transitions)."
+                f"and refills (updates resume after {refill_min} new transitions)."
             )
         note(f"resumed from {ckpt_path} at step {step} (episode {episode}).")
     if obs is None:
@@ -483,7 +491,7 @@ def train(
 
     # ---- schedules
     eps_linear = schedules.LinearSchedule(
-        config.epsilon_start, config.epsilon_end, max(1, int(config.epsilon_fraction * config.total_steps))
+        config.epsilon_start, config.epsilon_end, max(1, int(config.epsilon_fraction * schedule_steps))
     )
     eps_episode = (
         schedules.ExponentialSchedule(config.epsilon_start, config.epsilon_end, config.epsilon_decay)
@@ -583,7 +591,7 @@ def train(
         if anneal_lr:
             agent.set_learning_rate(agent.learning_rate_at(step))
         if prioritized:
-            buffer.beta = config.per_beta + (1.0 - config.per_beta) * min(1.0, step / total)
+            buffer.beta = config.per_beta + (1.0 - config.per_beta) * min(1.0, step / schedule_steps)
         for _ in range(n_updates):
             batch = buffer.sample(batch_size)
             m = agent.learn(batch)
@@ -630,7 +638,7 @@ def train(
                     obs, _ = env.reset()
                 if eps_episode is None:
                     epsilon = eps_linear(step)
-                if step >= learning_starts and step % train_freq == 0 and len(buffer) >= batch_size:
+                if step >= learning_starts and step % train_freq == 0 and len(buffer) >= min_buffer:
                     learn_burst(gradient_steps)
                 # cheap inline test first: periodic() only when a period boundary is crossed
                 if ((target_update and step % target_update == 0) or (eval_every and step % eval_every == 0)
@@ -660,7 +668,7 @@ def train(
                     returns[i], lengths[i] = 0.0, 0
                 if eps_episode is None:
                     epsilon = eps_linear(step)
-                if step >= learning_starts and len(buffer) >= batch_size:
+                if step >= learning_starts and len(buffer) >= min_buffer:
                     owed += n_envs * gradient_steps / train_freq
                     if owed >= 1.0:
                         k = int(owed)

@@ -154,3 +154,32 @@ def test_a_crash_during_save_leaves_the_old_file_valid(
     assert np.array_equal(restored.q_values(OBS), before)
     assert checkpoints.load_checkpoint(path)["step"] == 10
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"], "temporary file left behind"
+
+
+def test_extending_a_run_on_resume_keeps_its_schedules(
+    tmp_path: Path, trained: tuple[Path, training.TrainResult]
+) -> None:
+    """Resuming with more total_steps continues at the schedules' end values; it does not re-stretch them."""
+    out, _ = trained
+    extended = training.train(_small(total_steps=2_400), out_dir=out, progress=False, resume=True)
+    after = [r for r in extended.log.episodes if r["step"] > 1_200]
+    assert after, "the extended run logged no episode after the resume point"
+    cfg = _small()
+    # ε reached its end value by step 0.1 × 1,200 of the original run and must stay there.
+    assert all(r["epsilon"] == pytest.approx(cfg.epsilon_end) for r in after)
+    # The learning rate finished annealing at step 1,200 and stays at lr_end.
+    assert all(r["learning_rate"] == pytest.approx(cfg.lr_end) for r in after)
+
+
+def test_resume_without_a_buffer_waits_for_learning_starts(tmp_path: Path) -> None:
+    """With no replay buffer in the checkpoint, updates wait for learning_starts fresh transitions."""
+    cfg = _small(save_buffer=False)
+    first = training.train(cfg, out_dir=tmp_path, progress=False)
+    updates_before = first.agent.updates
+    short = cfg.replace(total_steps=1_200 + cfg.learning_starts - 50)
+    resumed = training.train(short, out_dir=tmp_path, progress=False, resume=True)
+    # Fewer than learning_starts new transitions were collected, so not a single update ran
+    # (before the fix, updates restarted after batch_size = 32 transitions).
+    assert resumed.agent.updates == updates_before
+    notes = (tmp_path / "train_notes.txt").read_text()
+    assert f"updates resume after {cfg.learning_starts} new transitions" in notes
