@@ -292,7 +292,7 @@ PRESETS: dict[str, DQNConfig] = {
         batch_size=32, buffer_size=100_000, learning_starts=10_000, train_freq=4,
         gradient_steps=1, target_update=1_000, gamma=0.99, epsilon_start=1.0,
         epsilon_end=0.01, epsilon_fraction=0.1, loss="huber", max_grad_norm=10.0,
-        double=True, dueling=True, n_step=3, eval_every=50_000, eval_episodes=5,
+        double=True, dueling=True, n_step=3, eval_every=50_000, eval_episodes=10,
         checkpoint_every=25_000, save_buffer=False, frame_stack=4,
     ),
 }
