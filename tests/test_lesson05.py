@@ -51,7 +51,7 @@ def test_panel_trains_with_the_widget_values_and_overlays_each_run():
     panel = widgets.HyperparameterPanel(tiny_train_fn(calls), config.preset("cartpole", total_steps=500),
                                         threshold=475, hold=450)
     ax = panel.figure.axes[0]
-    panel.learning_rate.value = 3e-3
+    panel.learning_rate.value = 2e-3  # differs from the preset, so the run label names it
     panel.batch_size.value = 32
     panel.buffer_size.value = 1_000
     panel.target_update.value = 100
@@ -62,8 +62,10 @@ def test_panel_trains_with_the_widget_values_and_overlays_each_run():
     log = panel.run()
     cfg = calls[-1]
     assert (cfg.learning_rate, cfg.batch_size, cfg.buffer_size, cfg.target_update, cfg.gamma,
-            cfg.epsilon_decay, cfg.total_steps) == (pytest.approx(3e-3), 32, 1_000, 100, 0.95, 0.99, 500)
-    assert cfg.lr_end == pytest.approx(3e-4)  # the preset's 10x annealing ratio is kept
+            cfg.epsilon_decay, cfg.total_steps) == (pytest.approx(2e-3), 32, 1_000, 100, 0.95, 0.99, 500)
+    preset = config.preset("cartpole")
+    # The preset's annealing ratio (learning_rate / lr_end) is kept when the learner moves the slider.
+    assert cfg.lr_end == pytest.approx(preset.lr_end * 2e-3 / preset.learning_rate)
     assert len(panel.runs) == 1 and panel.runs[next(iter(panel.runs))] is log
     assert log.episodes and log.evals[-1]["step"] == 500
     lines_after_one = len(ax.get_lines())
@@ -75,7 +77,7 @@ def test_panel_trains_with_the_widget_values_and_overlays_each_run():
     assert len(panel.runs) == 2 and second is not log
     assert len(ax.get_lines()) == lines_after_one + 1, "the new eval curve is overlaid on the old one"
     labels = list(panel.runs)
-    assert labels[0].startswith("run 1:") and "lr=3e-03" in labels[0] and "batch=32" in labels[0]
+    assert labels[0].startswith("run 1:") and "lr=2e-03" in labels[0] and "batch=32" in labels[0]
     assert labels[1].startswith("run 2:") and "lr=1e-04" in labels[1]
     assert "run 2" in panel.table.value and "done" in panel.status.value
 
