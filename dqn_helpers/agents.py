@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.optim import adam as adam_functional
 
 from dqn_helpers import device as device_lib
 from dqn_helpers import losses, networks
@@ -72,6 +74,13 @@ class DQNAgent:
         self._loss_fn = losses.huber_loss if config.loss == "huber" else losses.mse_loss
         self._fast_key: Any = None
         self._fast_fn: Any = None
+        #: Use hand-derived gradients for a plain ReLU MLP on the CPU (see ``_manual_layers``).
+        #: Set to False to force autograd (the two give the same update, see tests/test_agents.py).
+        self.manual_gradients = True
+        self._manual_key: Any = None
+        self._manual_value: Any = None
+        self._adam_cache: Any = None
+        self._workspace: Any = None
 
     # ------------------------------------------------------------------ acting (step 1)
     def _as_batch(self, obs: Any) -> torch.Tensor:
@@ -195,6 +204,9 @@ class DQNAgent:
         ``td_errors``: the per-sample |δ| tensor for ``update_priorities``.
         """
         c = self.config
+        layers = self._manual_layers() if self.manual_gradients else None
+        if layers is not None and batch.obs.dim() == 2 and batch.obs.shape[1] == self.obs_shape[0]:
+            return self._learn_manual(batch, *layers)
         q_all = self.online(batch.obs)
         q_taken = q_all.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         with torch.no_grad():
@@ -215,17 +227,27 @@ class DQNAgent:
         for p in self._online_params:  # zero_grad(set_to_none=True) without its profiler hooks
             p.grad = None
         loss.backward()
-        if c.max_grad_norm is not None:
-            grad_norm = nn.utils.clip_grad_norm_(self._online_params, c.max_grad_norm)
-        else:
-            grad_norm = nn.utils.get_total_norm([p.grad for p in self._online_params if p.grad is not None])
-        self.optimizer.step()
+        return self._step(loss, q_all, q_taken, td_target)
+
+    def _step(
+        self, loss: torch.Tensor, q_all: torch.Tensor, q_taken: torch.Tensor, td_target: torch.Tensor,
+        td_abs: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
+        """Clip the gradients in ``.grad``, take the Adam step, soft-update, and collect metrics."""
+        c = self.config
+        with torch.no_grad():  # what clip_grad_norm_ does, without its wrappers (same numbers)
+            grads = [p.grad for p in self._online_params if p.grad is not None]
+            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            if c.max_grad_norm is not None:
+                torch._foreach_mul_(grads, (c.max_grad_norm / (grad_norm + 1e-6)).clamp(max=1.0))
+        self._optimizer_step()
         self.updates += 1
         if c.target_update == 0:
             self.soft_update()
 
         with torch.no_grad():
-            td_abs = (td_target - q_taken.detach()).abs()
+            if td_abs is None:
+                td_abs = (td_target - q_taken.detach()).abs()
             stats = torch.stack(
                 [loss.detach(), q_all.detach().max(dim=1).values.mean(), td_abs.mean(), grad_norm]
             ).tolist()  # one device sync for all four numbers
@@ -236,6 +258,170 @@ class DQNAgent:
             "grad_norm": stats[3],
             "td_errors": td_abs,
         }
+
+    def _optimizer_step(self) -> None:
+        """``self.optimizer.step()``, calling fused Adam directly once its state exists.
+
+        ``Optimizer.step`` spends ~130 µs per call in Python (hooks, profiler records, collecting
+        the state lists) around a ~25 µs fused kernel: as much as a small MLP's whole backward
+        pass. The state tensors stay in ``self.optimizer`` (checkpoints, ``state_dict``), so
+        this only skips the wrapper; any other optimizer, hooks or options take ``step()``.
+        """
+        opt, cache = self.optimizer, self._adam_cache
+        if cache is not None:
+            # optimizer.load_state_dict replaces both ``state`` and ``param_groups``: checked here
+            group, state, params, exp_avgs, exp_avg_sqs, steps = cache
+            grads = [p.grad for p in params]
+            if (opt.state is state and opt.param_groups[0] is group and len(opt.param_groups) == 1
+                    and not opt._optimizer_step_pre_hooks and not opt._optimizer_step_post_hooks
+                    and all(g is not None for g in grads)):
+                beta1, beta2 = group["betas"]
+                adam_functional.adam(
+                    params, grads, exp_avgs, exp_avg_sqs, [], steps, fused=True, amsgrad=False,
+                    beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
+                    eps=group["eps"], maximize=False,
+                )
+                return
+        opt.step()
+        self._adam_cache = None
+        if type(opt) is not torch.optim.Adam or len(opt.param_groups) != 1:
+            return
+        group = opt.param_groups[0]
+        if not group.get("fused") or group.get("amsgrad") or group.get("maximize") or group.get(
+            "capturable") or group.get("differentiable") or group.get("decoupled_weight_decay"):
+            return
+        params = list(group["params"])
+        states = [opt.state.get(p, {}) for p in params]
+        if all("exp_avg" in st and "exp_avg_sq" in st and "step" in st for st in states):
+            self._adam_cache = (
+                group, opt.state, params, [st["exp_avg"] for st in states],
+                [st["exp_avg_sq"] for st in states], [st["step"] for st in states],
+            )
+
+    def _manual_layers(self) -> Any:
+        """(online, target) lists of (weight, bias) when the update may skip autograd, else None.
+
+        For a plain ReLU MLP (``QNetwork`` without dueling) on the CPU, autograd's bookkeeping costs
+        more than the arithmetic: CartPole's 4-128-128-2 network spends about a third of each
+        update in it. The gradient of this network is short to write by hand (``_learn_manual``),
+        so the update does that instead; tests check it against autograd, step for step. Any
+        other network, a module with hooks, a frozen parameter or a non-float32 weight falls back
+        to autograd. Cached like ``_fast_policy`` and rebuilt when the networks change.
+        """
+        online, target = self.online, self.target
+        key = self._manual_key
+        if (key is not None and key[0] is online and key[1] is target
+                and [p.data_ptr() for p in key[2]] == key[3]
+                and [p.requires_grad for p in key[2]] == key[4]):
+            return self._manual_value
+        params = list(online.parameters()) + list(target.parameters())
+        self._manual_key = (online, target, params, [p.data_ptr() for p in params],
+                            [p.requires_grad for p in params])
+        self._manual_value = None
+
+        def chain(net: nn.Module, trainable: bool) -> list[tuple[torch.Tensor, ...]] | None:
+            if not isinstance(net, networks.QNetwork) or net.dueling:
+                return None
+            modules = [*net.body, net.head]
+            if any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
+                   or getattr(m, "_backward_pre_hooks", None) for m in net.modules()):
+                return None
+            linears = [m for m in modules if isinstance(m, nn.Linear)]
+            expected = [nn.Linear if i % 2 == 0 else nn.ReLU for i in range(len(modules))]
+            if [type(m) for m in modules] != expected or any(m.bias is None for m in linears):
+                return None
+            pairs = [(m.weight, m.bias, m.weight.t()) for m in linears]  # Wᵀ: a view, kept
+            for w, b, _ in pairs:
+                if w.dtype != torch.float32 or b.dtype != torch.float32:
+                    return None
+                if trainable and not (w.requires_grad and b.requires_grad):
+                    return None
+            return pairs
+
+        if self.device.type == "cpu":
+            mine, theirs = chain(online, True), chain(target, False)
+            if mine is not None and theirs is not None and [layer[0].shape for layer in mine] == [
+                layer[0].shape for layer in theirs
+            ]:
+                self._manual_value = (mine, theirs)
+        return self._manual_value
+
+    @staticmethod
+    def _mlp_forward(
+        layers: list[tuple[torch.Tensor, ...]], x: torch.Tensor,
+        keep: list[torch.Tensor] | None = None, outs: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """ReLU MLP forward with ``addmm``; ``keep`` collects the input of every layer.
+
+        ``outs`` are preallocated outputs, one per layer, reused update after update: the
+        arrays stay in the CPU cache instead of being allocated (and missed) afresh each time.
+        """
+        last = len(layers) - 1
+        for i, (_, b, wt) in enumerate(layers):
+            if keep is not None:
+                keep.append(x)
+            x = torch.addmm(b, x, wt) if outs is None else torch.addmm(b, x, wt, out=outs[i])
+            if i < last:
+                x = x.clamp_(min=0.0)
+        return x
+
+    @torch.no_grad()
+    def _learn_manual(
+        self, batch: Any, online: list[tuple[torch.Tensor, ...]],
+        target: list[tuple[torch.Tensor, ...]],
+    ) -> dict[str, Any]:
+        """``learn`` for a ReLU MLP with the backward pass written out (no autograd graph).
+
+        With ``h₀ = s``, ``hᵢ₊₁ = relu(hᵢ Wᵢᵀ + bᵢ)`` and ``g = ∂loss/∂Q`` (non-zero only at the
+        actions taken): ``∂W = gᵀ hᵢ``, ``∂b = Σ g``, and g flows down as ``(g W) ⊙ [hᵢ > 0]``.
+        """
+        c = self.config
+        obs = batch.obs if batch.obs.dtype == torch.float32 else batch.obs.float()
+        next_obs = batch.next_obs if batch.next_obs.dtype == torch.float32 else batch.next_obs.float()
+        n = obs.shape[0]
+        ws = self._workspace
+        if ws is None or ws[0] != n or ws[1] is not online:
+            def outs() -> list[torch.Tensor]:
+                return [torch.empty(n, layer[0].shape[0]) for layer in online]
+            ws = self._workspace = (n, online, outs(), outs(), outs())
+        inputs: list[torch.Tensor] = []
+        q_all = self._mlp_forward(online, obs, inputs, ws[2])
+        actions = batch.actions.unsqueeze(1)
+        q_taken = q_all.gather(1, actions).squeeze(1)
+        next_q_target = self._mlp_forward(target, next_obs, None, ws[3])
+        if c.double:  # the same targets as losses.double_dqn_targets / td_targets, inline
+            best = self._mlp_forward(online, next_obs, None, ws[4]).argmax(dim=1, keepdim=True)
+            next_value = next_q_target.gather(1, best).squeeze(1)
+        else:
+            next_value = next_q_target.amax(dim=1)
+        bootstrap = torch.where(batch.terminated.bool(), 0.0, batch.discounts)  # γᵐ (1 − terminated)
+        td_target = torch.addcmul(batch.rewards, bootstrap, next_value)
+        # the loss of losses.huber_loss / mse_loss, and ∂loss/∂q_taken: Huber (δ = 1) gives
+        # clamp(diff, −1, 1) / B, MSE 2·diff / B; PER multiplies both by the importance weights
+        diff = q_taken - td_target
+        huber = c.loss == "huber"
+        if c.prioritized:
+            weights = batch.weights.to(torch.float32)
+            per_sample = F.huber_loss(q_taken, td_target, reduction="none") if huber else diff * diff
+            loss = (weights * per_sample).mean()
+            grad = (diff.clamp(-1.0, 1.0) if huber else diff * 2.0).mul_(weights)
+        else:
+            loss = F.huber_loss(q_taken, td_target) if huber else (diff * diff).mean()
+            grad = diff.clamp(-1.0, 1.0) if huber else diff * 2.0
+        g = torch.zeros_like(q_all).scatter_(1, actions, grad.div_(n).unsqueeze(1))
+        for i in range(len(online) - 1, -1, -1):  # from the output layer down
+            w, b, _ = online[i]
+            h = inputs[i]
+            gw, gb = w.grad, b.grad
+            if gw is not None and gb is not None and gw.shape == w.shape and gb.shape == b.shape:
+                torch.mm(g.t(), h, out=gw)  # reuse last update's gradient storage
+                torch.sum(g, dim=0, out=gb)
+            else:
+                w.grad, b.grad = torch.mm(g.t(), h), g.sum(dim=0)
+            if i > 0:
+                # ReLU's backward, (g W) ⊙ [h > 0], in the one kernel autograd itself uses
+                g = torch.ops.aten.threshold_backward(torch.mm(g, w), h, 0.0)
+        return self._step(loss, q_all, q_taken, td_target, diff.abs())
 
     # ----------------------------------------------------------- target network (lesson 04)
     def update_target(self) -> None:

@@ -195,3 +195,92 @@ def test_fast_cpu_greedy_path_tracks_the_weights() -> None:
     duel = _agent(hidden=(16, 16), dueling=True)  # fast path through the advantage stream
     assert duel._fast_policy() is not None  # noqa: SLF001
     assert [duel.greedy(o) for o in probe] == duel.q_values(probe).argmax(1).tolist()
+
+
+def _random_batch(n: int, obs_dim: int, n_actions: int, seed: int) -> buffers.Batch:
+    g = torch.Generator().manual_seed(seed)
+    return buffers.Batch(
+        obs=3 * torch.randn(n, obs_dim, generator=g),
+        actions=torch.randint(0, n_actions, (n,), generator=g),
+        rewards=torch.randn(n, generator=g),
+        next_obs=3 * torch.randn(n, obs_dim, generator=g),
+        terminated=torch.rand(n, generator=g) < 0.3,
+        indices=torch.arange(n),
+        weights=torch.rand(n, generator=g) + 0.1,
+        discounts=torch.full((n,), 0.97),
+    )
+
+
+@pytest.mark.parametrize("loss", ["huber", "mse"])
+@pytest.mark.parametrize("double", [False, True])
+@pytest.mark.parametrize("prioritized", [False, True])
+@pytest.mark.parametrize("max_grad_norm", [None, 0.5])
+def test_hand_written_mlp_gradients_match_autograd(
+    loss: str, double: bool, prioritized: bool, max_grad_norm: float | None
+) -> None:
+    """The CPU MLP update skips autograd (speed); it must be the same update, step for step."""
+    import copy
+
+    cfg = config.DQNConfig(hidden=(16, 16), learning_rate=1e-2, loss=loss, double=double,
+                           prioritized=prioritized, max_grad_norm=max_grad_norm, target_update=0,
+                           tau=0.1, device="cpu", seed=3)
+    fast = agents.DQNAgent(cfg, (4,), 3, device="cpu")
+    slow = agents.DQNAgent(cfg, (4,), 3, device="cpu")
+    slow.manual_gradients = False
+    assert fast._manual_layers() is not None
+    for step in range(4):
+        batch = _random_batch(32, 4, 3, seed=step)
+        slow.load_state_dict(copy.deepcopy(fast.state_dict()))  # same weights and Adam moments
+        m_fast, m_slow = fast.learn(batch), slow.learn(batch)
+        for key in ("loss", "mean_max_q", "td_error", "grad_norm"):
+            assert m_fast[key] == pytest.approx(m_slow[key], rel=1e-5, abs=1e-6), key
+        torch.testing.assert_close(m_fast["td_errors"], m_slow["td_errors"])
+        for p, q in zip(fast.online.parameters(), slow.online.parameters()):
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+        for p, q in zip(fast.target.parameters(), slow.target.parameters()):  # soft update too
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_hand_written_gradients_only_where_they_apply() -> None:
+    """Dueling heads, hooks and frozen layers take autograd; the default MLP does not."""
+    cfg = config.DQNConfig(hidden=(8, 8), device="cpu")
+    assert agents.DQNAgent(cfg, (4,), 2, device="cpu")._manual_layers() is not None
+    dueling = agents.DQNAgent(config.DQNConfig(hidden=(8, 8), dueling=True, device="cpu"), (4,), 2,
+                              device="cpu")
+    assert dueling._manual_layers() is None
+    hooked = agents.DQNAgent(cfg, (4,), 2, device="cpu")
+    seen: list[int] = []
+    hooked.online.body[0].register_forward_hook(lambda m, i, o: seen.append(1))
+    assert hooked._manual_layers() is None
+    hooked.learn(_random_batch(8, 4, 2, seed=0))
+    assert seen, "a forward hook must see the update's forward pass"
+    frozen = agents.DQNAgent(cfg, (4,), 2, device="cpu")
+    assert frozen._manual_layers() is not None
+    frozen.online.body[0].weight.requires_grad_(False)
+    assert frozen._manual_layers() is None  # noticed even after the cache was built
+    before = frozen.online.body[0].weight.detach().clone()
+    frozen.learn(_random_batch(8, 4, 2, seed=0))
+    assert torch.equal(frozen.online.body[0].weight, before)
+
+
+def test_fast_adam_step_follows_a_reloaded_optimizer_state() -> None:
+    """Adam is stepped without Optimizer.step's wrapper; load_state_dict must still take effect."""
+    import copy
+
+    cfg = config.DQNConfig(hidden=(8, 8), learning_rate=1e-2, device="cpu")
+    agent = agents.DQNAgent(cfg, (4,), 2, device="cpu")
+    agent.learn(_random_batch(16, 4, 2, seed=0))
+    snapshot = copy.deepcopy(agent.state_dict())
+    for seed in (1, 2):
+        agent.learn(_random_batch(16, 4, 2, seed=seed))
+    agent.load_state_dict(copy.deepcopy(snapshot))  # back in time: weights and Adam moments
+    fresh = agents.DQNAgent(cfg, (4,), 2, device="cpu")
+    fresh.load_state_dict(copy.deepcopy(snapshot))
+    batch = _random_batch(16, 4, 2, seed=3)
+    agent.learn(batch)
+    fresh.learn(batch)
+    for p, q in zip(agent.online.parameters(), fresh.online.parameters()):
+        torch.testing.assert_close(p, q)
+    state = agent.optimizer.state[next(agent.online.parameters())]
+    assert float(state["step"]) == 2.0  # the snapshot's 1 step + this one
