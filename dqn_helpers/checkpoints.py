@@ -28,6 +28,7 @@ __all__ = [
     "restore_agent",
     "load_agent",
     "resolve_checkpoint_path",
+    "export_agent",
 ]
 
 FORMAT = "dqn_helpers.checkpoint"
@@ -56,6 +57,22 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"].cpu())
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
 
 
 def save_checkpoint(
@@ -90,17 +107,7 @@ def save_checkpoint(
         "buffer": buffer.state_dict() if buffer is not None else None,
         "extra": extra or {},
     }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return _atomic_save(payload, path)
 
 
 def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> dict[str, Any]:
@@ -194,9 +201,56 @@ def restore_agent(ckpt: dict[str, Any], agent: DQNAgent) -> None:
             "(checkpoints.load_agent does this) or use the same env and network settings."
         )
     try:
-        agent.load_state_dict(state)
+        if ckpt.get("exported"):  # the online network only (export_agent): target = online
+            online = {k: v.to(agent.online.state_dict()[k].dtype) for k, v in theirs.items()}
+            agent.online.load_state_dict(online)
+            agent.update_target()
+        else:
+            agent.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"could not load the agent state from the checkpoint: {exc}") from exc
+
+
+def export_agent(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    which: str = "best",
+    half: bool = True,
+    info: dict[str, Any] | None = None,
+) -> Path:
+    """Write a small checkpoint that holds only what playing needs: the online network.
+
+    Introduced in lesson 07 (the shipped Pong agent). ``source`` is a run folder (``which`` picks
+    ``best.pt`` or ``checkpoint.pt``) or a checkpoint file. The target network, Adam's moments,
+    the RNG states and the training log are dropped, and with ``half=True`` the weights are
+    stored as float16 (Pong: 52.7 MB → about 6.6 MB); ``load_agent`` and
+    ``python -m dqn_helpers.evaluate`` read the result like any checkpoint, back in float32.
+    ``info`` (e.g. the command and commit that trained it) is stored under ``"info"``. Such a
+    file cannot resume training: it has no optimizer state.
+    """
+    path = resolve_checkpoint_path(source, which)
+    ckpt = load_checkpoint(path)
+    online = ckpt["agent"].get("online")
+    if not isinstance(online, dict) or not online:
+        raise CheckpointError(f"{path} holds no online network to export.")
+    weights = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+        for k, v in online.items()
+    }
+    payload = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "exported": True,
+        "step": int(ckpt["step"]),
+        "episode": int(ckpt.get("episode", 0)),
+        "config": ckpt["config"],
+        "obs_shape": list(ckpt["obs_shape"]),
+        "n_actions": int(ckpt["n_actions"]),
+        "agent": {"online": weights},
+        "info": dict(info or {}),
+    }
+    return _atomic_save(payload, Path(destination))
 
 
 def resolve_checkpoint_path(run_dir_or_path: str | os.PathLike[str], which: str = "final") -> Path:

@@ -375,6 +375,12 @@ def train(
             raise ValueError("resume=True needs out_dir: the folder that holds checkpoint.pt.")
         if ckpt_path is not None and ckpt_path.exists():
             ckpt = checkpoints.load_checkpoint(ckpt_path)
+            if ckpt.get("exported"):
+                raise checkpoints.CheckpointError(
+                    f"{ckpt_path} is an exported agent (checkpoints.export_agent): it holds the "
+                    "network only, without the optimizer and schedules a resume needs. Resume from "
+                    "the run's own checkpoint.pt, or start a new run."
+                )
             saved_config = DQNConfig.from_dict(ckpt["config"])
             _check_resume_config(saved_config, config)
             # A run extended on resume keeps its original ε / learning-rate / β schedules: they

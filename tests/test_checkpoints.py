@@ -183,3 +183,44 @@ def test_resume_without_a_buffer_waits_for_learning_starts(tmp_path: Path) -> No
     assert resumed.agent.updates == updates_before
     notes = (tmp_path / "train_notes.txt").read_text()
     assert f"updates resume after {cfg.learning_starts} new transitions" in notes
+
+
+def test_export_keeps_only_the_network_and_plays_the_same(
+    tmp_path: Path, trained: tuple[Path, training.TrainResult]
+) -> None:
+    out, _ = trained
+    source, source_cfg = checkpoints.load_agent(out)  # (other tests may have extended the run)
+    full = tmp_path / "full.pt"
+    exact = checkpoints.export_agent(out, full, which="final", half=False, info={"commit": "abc"})
+    small = checkpoints.export_agent(out, tmp_path / "small.pt", which="final")
+    assert small.stat().st_size < full.stat().st_size < (out / "checkpoint.pt").stat().st_size
+    ckpt = checkpoints.load_checkpoint(exact)
+    assert ckpt["exported"] and set(ckpt["agent"]) == {"online"} and ckpt["info"] == {"commit": "abc"}
+    agent, cfg = checkpoints.load_agent(exact)
+    assert cfg == source_cfg
+    assert np.array_equal(agent.q_values(OBS), source.q_values(OBS))
+    for a, b in zip(agent.target.parameters(), agent.online.parameters()):
+        assert torch.equal(a, b)  # the target starts as a copy of the online network
+    half, _ = checkpoints.load_agent(small)
+    assert next(half.online.parameters()).dtype == torch.float32  # back to float32 on load
+    q16, q32 = half.q_values(OBS), source.q_values(OBS)
+    assert np.abs(q16 - q32).max() < 1e-2 * max(1.0, np.abs(q32).max())
+    assert (q16.argmax(1) == q32.argmax(1)).mean() >= 0.9
+    # an export cannot resume training: it has no optimizer state
+    run = tmp_path / "resume_from_export"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(full.read_bytes())
+    with pytest.raises(checkpoints.CheckpointError, match="exported agent"):
+        training.train(_small(), out_dir=run, progress=False, resume=True)
+
+
+def test_export_of_a_pong_network_is_small(tmp_path: Path) -> None:
+    cfg = config.preset("pong", device="cpu")
+    agent = agents.DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
+    src = checkpoints.save_checkpoint(tmp_path / "pong.pt", agent=agent, config=cfg, step=0, episode=0)
+    dst = checkpoints.export_agent(src, tmp_path / "pong_small.pt")
+    assert src.stat().st_size > 20e6  # online + target networks in float32 (before any Adam step)
+    assert dst.stat().st_size < 10e6  # the bar for a checkpoint shipped in the repository
+    loaded, _ = checkpoints.load_agent(dst)
+    x = np.random.default_rng(0).integers(0, 255, size=(2, 4, 84, 84), dtype=np.uint8)
+    assert np.allclose(loaded.q_values(x), agent.q_values(x), atol=1e-2)
