@@ -80,7 +80,6 @@ class DQNAgent:
         self._manual_key: Any = None
         self._manual_value: Any = None
         self._adam_cache: Any = None
-        self._workspace: Any = None
 
     # ------------------------------------------------------------------ acting (step 1)
     def _as_batch(self, obs: Any) -> torch.Tensor:
@@ -299,7 +298,7 @@ class DQNAgent:
             )
 
     def _manual_layers(self) -> Any:
-        """(online, target) lists of (weight, bias) when the update may skip autograd, else None.
+        """(online, target) lists of (W, b, Wᵀ) per layer when the update may skip autograd, else None.
 
         For a plain ReLU MLP (``QNetwork`` without dueling) on the CPU, autograd's bookkeeping costs
         more than the arithmetic: CartPole's 4-128-128-2 network spends about a third of each
@@ -348,19 +347,14 @@ class DQNAgent:
 
     @staticmethod
     def _mlp_forward(
-        layers: list[tuple[torch.Tensor, ...]], x: torch.Tensor,
-        keep: list[torch.Tensor] | None = None, outs: list[torch.Tensor] | None = None,
+        layers: list[tuple[torch.Tensor, ...]], x: torch.Tensor, keep: list[torch.Tensor] | None = None
     ) -> torch.Tensor:
-        """ReLU MLP forward with ``addmm``; ``keep`` collects the input of every layer.
-
-        ``outs`` are preallocated outputs, one per layer, reused update after update: the
-        arrays stay in the CPU cache instead of being allocated (and missed) afresh each time.
-        """
+        """ReLU MLP forward with ``addmm``; ``keep`` collects the input of every layer."""
         last = len(layers) - 1
         for i, (_, b, wt) in enumerate(layers):
             if keep is not None:
                 keep.append(x)
-            x = torch.addmm(b, x, wt) if outs is None else torch.addmm(b, x, wt, out=outs[i])
+            x = torch.addmm(b, x, wt)
             if i < last:
                 x = x.clamp_(min=0.0)
         return x
@@ -379,18 +373,13 @@ class DQNAgent:
         obs = batch.obs if batch.obs.dtype == torch.float32 else batch.obs.float()
         next_obs = batch.next_obs if batch.next_obs.dtype == torch.float32 else batch.next_obs.float()
         n = obs.shape[0]
-        ws = self._workspace
-        if ws is None or ws[0] != n or ws[1] is not online:
-            def outs() -> list[torch.Tensor]:
-                return [torch.empty(n, layer[0].shape[0]) for layer in online]
-            ws = self._workspace = (n, online, outs(), outs(), outs())
         inputs: list[torch.Tensor] = []
-        q_all = self._mlp_forward(online, obs, inputs, ws[2])
+        q_all = self._mlp_forward(online, obs, inputs)
         actions = batch.actions.unsqueeze(1)
         q_taken = q_all.gather(1, actions).squeeze(1)
-        next_q_target = self._mlp_forward(target, next_obs, None, ws[3])
+        next_q_target = self._mlp_forward(target, next_obs)
         if c.double:  # the same targets as losses.double_dqn_targets / td_targets, inline
-            best = self._mlp_forward(online, next_obs, None, ws[4]).argmax(dim=1, keepdim=True)
+            best = self._mlp_forward(online, next_obs).argmax(dim=1, keepdim=True)
             next_value = next_q_target.gather(1, best).squeeze(1)
         else:
             next_value = next_q_target.amax(dim=1)
@@ -412,12 +401,7 @@ class DQNAgent:
         for i in range(len(online) - 1, -1, -1):  # from the output layer down
             w, b, _ = online[i]
             h = inputs[i]
-            gw, gb = w.grad, b.grad
-            if gw is not None and gb is not None and gw.shape == w.shape and gb.shape == b.shape:
-                torch.mm(g.t(), h, out=gw)  # reuse last update's gradient storage
-                torch.sum(g, dim=0, out=gb)
-            else:
-                w.grad, b.grad = torch.mm(g.t(), h), g.sum(dim=0)
+            w.grad, b.grad = torch.mm(g.t(), h), g.sum(dim=0)
             if i > 0:
                 # ReLU's backward, (g W) ⊙ [h > 0], in the one kernel autograd itself uses
                 g = torch.ops.aten.threshold_backward(torch.mm(g, w), h, 0.0)
