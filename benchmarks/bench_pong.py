@@ -14,7 +14,9 @@ Sections:
   (c) training.train with the pong preset: agent steps/s with an update every train_freq steps,
       measured after learning_starts, and its fraction of (a); then the parts that explain it:
       one update (sample + learn) of batch 32 and one batch-1 action forward pass;
-  (d) the update and action costs with 1 torch thread and with one per core.
+  (d) the update and action costs with 1 torch thread and with one per core;
+  (e) the update cost of the preset with each extension switched on or off (why the preset
+      leaves Double DQN and the dueling head off on a CPU).
 """
 
 from __future__ import annotations
@@ -128,18 +130,30 @@ def median_ms(fn: Any, calls: int, warmup: int = 3) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def update_and_act_cost(transitions: list[Transition], calls: int) -> dict[str, tuple[float, float]]:
-    """Median cost of one sample, one update (sample + learn, batch 32), one action and one add."""
-    cfg = config.preset("pong", device="cpu")
+def learn(agent: DQNAgent, buf: Any, batch_size: int) -> None:
+    """One update as the training loop does it: sample, learn, and (PER) new priorities."""
+    batch = buf.sample(batch_size)
+    metrics = agent.learn(batch)
+    if buf.prioritized:
+        buf.update_priorities(batch.indices, metrics["td_errors"])
+
+
+def update_and_act_cost(transitions: list[Transition], calls: int, **overrides: Any) -> dict[str, tuple[float, float]]:
+    """Median cost of one sample, one update (sample + learn, batch 32), one action and one add.
+
+    ``overrides`` change the pong preset (e.g. ``double=True``) for section (e).
+    """
+    cfg = config.preset("pong", device="cpu", **overrides)
     agent = DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
-    buf = buffers.FrameReplayBuffer(cfg.buffer_size, seed=0, n_step=cfg.n_step, gamma=cfg.gamma)
+    buf = buffers.FrameReplayBuffer(cfg.buffer_size, seed=0, n_step=cfg.n_step, gamma=cfg.gamma,
+                                    prioritized=cfg.prioritized)
     for transition in transitions[:-calls * 5 - 1]:
         buf.add(*transition)
     rest = iter(transitions[-calls * 5 - 1:])  # consecutive transitions, for timing add
     obs = transitions[-1][3]
     return {
         "sample": median_ms(lambda: buf.sample(cfg.batch_size), calls),
-        "update": median_ms(lambda: agent.learn(buf.sample(cfg.batch_size)), calls),
+        "update": median_ms(lambda: learn(agent, buf, cfg.batch_size), calls),
         "act": median_ms(lambda: agent.act(obs, 0.0), calls * 5),
         "add": median_ms(lambda: buf.add(*next(rest)), calls * 5 - 4, warmup=2),
     }
@@ -178,7 +192,8 @@ def main() -> None:
     cfg = config.preset("pong")
     train_wall, train_cpu, updates = training_speed(learning_starts, measured)
     print(f"(c) training.train, pong preset (update every {cfg.train_freq} steps, batch {cfg.batch_size}, "
-          f"Double+Dueling, {cfg.n_step}-step), steps {learning_starts:,}..{learning_starts + measured:,} "
+          f"{'Double, ' if cfg.double else ''}{'Dueling, ' if cfg.dueling else ''}"
+          f"{'PER, ' if cfg.prioritized else ''}{cfg.n_step}-step), steps {learning_starts:,}..{learning_starts + measured:,} "
           f"({updates} updates):")
     print(f"    {train_wall:8,.1f} | {train_cpu:8,.1f} agent steps/s with updates")
     print(f"    = {train_wall / env_wall:.1%} of the raw env speed (a) in wall time, "
@@ -209,6 +224,19 @@ def main() -> None:
         print(f"    {threads} thread(s): update {cost['update'][0]:7.1f} | {cost['update'][1]:7.1f}   "
               f"action {cost['act'][0]:6.2f} | {cost['act'][1]:6.2f}")
     torch.set_num_threads(chosen)
+
+    print("(e) what each extension costs per update on this device (wall ms | CPU ms; the preset is "
+          f"{cfg.n_step}-step{', PER' if cfg.prioritized else ''}{', Double' if cfg.double else ''}"
+          f"{', Dueling' if cfg.dueling else ''}):")
+    base = None
+    for label, overrides in (("the pong preset", {}), ("+ Double DQN", {"double": True}),
+                             ("+ dueling head", {"dueling": True}),
+                             ("+ Double + dueling", {"double": True, "dueling": True}),
+                             ("without prioritized replay", {"prioritized": False}),
+                             ("1-step targets", {"n_step": 1})):
+        cost = update_and_act_cost(transitions, max(5, calls // 2), **overrides)["update"]
+        base = base or cost
+        print(f"    {label:28s} update {cost[0]:7.1f} | {cost[1]:7.1f}  ({cost[1] / base[1]:5.0%} of the preset's)")
 
 
 if __name__ == "__main__":

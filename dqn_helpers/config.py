@@ -289,10 +289,12 @@ PRESETS: dict[str, DQNConfig] = {
     ),
     # Pong on one machine: 3-step returns and prioritized replay over a 100k frame buffer,
     # Adam 1e-4 (eps 1.5e-4), ε 1 → 0.01 over the first 100k steps, an update every 4 steps.
-    # Double DQN and the dueling head stay off: on a CPU they cost 25% and 50% more per update
-    # (measured in benchmarks/bench_pong.py) and, in Pong, n-step returns and prioritized replay
-    # are the extensions that save the most steps (Lapan's ablations in ANCHORS: 368k and 522k
-    # steps to 18, against 457k for dueling and 1.5M for Double).
+    # Double DQN and the dueling head stay off: each makes an update dearer (one more forward
+    # pass; a second 3136x512 layer), and on a CPU the update is the whole cost (section (e) of
+    # benchmarks/bench_pong.py prints how much), while n-step returns and prioritized replay cost
+    # almost nothing and are the extensions that save the most steps in Pong (Lapan's ablations
+    # with a 100k buffer: 368k and 522k steps to a mean of 18, against 457k for dueling and 1.5M
+    # for Double DQN).
     "pong": DQNConfig(
         env_id="ALE/Pong-v5", total_steps=1_000_000, learning_rate=1e-4, adam_eps=1.5e-4,
         batch_size=32, buffer_size=100_000, learning_starts=10_000, train_freq=4,

@@ -100,7 +100,7 @@ def test_presets_and_overrides() -> None:
     assert (lesson.gamma, lesson.epsilon_end, lesson.epsilon_decay) == (0.99, 0.01, 0.995)
     assert lesson.loss == "mse" and lesson.max_grad_norm is None
     pong = config.preset("pong")
-    assert pong.is_atari and pong.buffer_size == 100_000 and pong.double and pong.dueling
+    assert pong.is_atari and pong.buffer_size == 100_000 and pong.prioritized and pong.n_step == 3
     cp = config.preset("cartpole", seed=7, double=False)
     assert cp.seed == 7 and cp.double is False
     assert config.PRESETS["cartpole"].seed == 0  # the preset itself is untouched

@@ -104,12 +104,12 @@ def test_hyperparameter_table_lists_every_difference_with_a_reason(capsys):
     # The lesson's Atari values, as the syllabus gives them.
     assert (lesson.learning_rate, lesson.batch_size, lesson.buffer_size, lesson.target_update) == (2.5e-4, 32, 1_000_000, 10_000)
     assert (lesson.gamma, lesson.epsilon_start, lesson.epsilon_end, lesson.epsilon_fraction * lesson.total_steps) == (0.99, 1.0, 0.1, 1_000_000)
-    assert not (lesson.double or lesson.dueling) and lesson.n_step == 1
+    assert not (lesson.double or lesson.dueling or lesson.prioritized) and lesson.n_step == 1
     assert pong == dqn_config.preset("pong")
     printed = capsys.readouterr().out
     for key in ns["differ"]:
         assert re.search(rf"^{key}\s", printed, re.M), f"{key} missing from the printed table"
-    assert {"double", "dueling", "n_step", "buffer_size", "epsilon_end"} <= set(ns["differ"])
+    assert {"prioritized", "n_step", "buffer_size", "epsilon_end"} <= set(ns["differ"])
 
 
 def test_run_dir_cell_falls_back_to_a_local_folder_outside_colab(capsys, tmp_path):

@@ -1,0 +1,116 @@
+"""Turn a finished Pong run into the course's shipped agent (lesson 07).
+
+    python checkpoints/ship_pretrained.py runs/pong [--episodes 10] [--which best]
+
+1. writes ``checkpoints/pong_pretrained.pt`` from the run's ``best.pt`` (or ``checkpoint.pt``)
+   with ``checkpoints.export_agent`` (online network only, float16);
+2. scores that file greedily over ``--episodes`` full games with the real score, exactly as
+   ``python -m dqn_helpers.evaluate`` does;
+3. writes ``checkpoints/pong_pretrained.json`` (also stored inside the .pt): the command, commit
+   and machine that trained it, the step it was saved at, and its score;
+4. draws the run's learning curve to ``images/pong_learning_curve.png``.
+
+The numbers in the JSON file are measured here, never typed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from dqn_helpers import checkpoints, plotting, training  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def score(path: Path, episodes: int, seed: int) -> list[dict[str, float]]:
+    """Greedy games of the checkpoint at ``path`` (as the evaluate CLI plays them)."""
+    agent, cfg = checkpoints.load_agent(path, device="cpu")
+    envs = [training.make_env(cfg.env_id, frame_stack=cfg.frame_stack, clip_rewards=False)
+            for _ in range(min(4, episodes))]
+    try:
+        return training.evaluate_episodes(agent, envs, episodes, seed=seed)
+    finally:
+        for env in envs:
+            env.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run", type=Path, help="the run folder written by python -m dqn_helpers.train")
+    p.add_argument("--which", choices=("best", "final"), default="best")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=ROOT / "checkpoints" / "pong_pretrained.pt")
+    p.add_argument("--image", type=Path, default=ROOT / "images" / "pong_learning_curve.png")
+    p.add_argument("--commit", default=None, help="the commit the run was trained at (default: HEAD)")
+    p.add_argument("--note", default="", help="a free-text note stored in the JSON (where it was trained)")
+    args = p.parse_args(argv)
+
+    source = checkpoints.resolve_checkpoint_path(args.run, args.which)
+    ckpt = checkpoints.load_checkpoint(source)
+    config = json.loads((args.run / "config.json").read_text())
+    log = training.TrainingLog.from_csv(args.run)
+    evals = [(int(r["step"]), float(r["mean_return"])) for r in log.evals]
+    info = {
+        "command": f"python -m dqn_helpers.train --env {config['env_id']} --preset pong "
+                   f"--seed {config['seed']} --out {args.run.as_posix()}",
+        "commit": args.commit or _git("rev-parse", "HEAD"),
+        "shipped_from": f"{args.run.as_posix()}/{source.name}",
+        "step": int(ckpt["step"]),
+        "first_eval_at_or_above_18": next((s for s, m in evals if m >= 18.0), None),
+        "trained_on": args.note or platform.platform(),
+        "python": sys.version.split()[0],
+    }
+    # Score the exported (float16) file itself: it is what the course ships and tests.
+    exported = checkpoints.export_agent(source, args.out, info=info)
+    games = score(exported, args.episodes, args.seed)
+    returns = np.array([g["return"] for g in games])
+    won, lost = sum(g["points_won"] for g in games), sum(g["points_lost"] for g in games)
+    info["evaluation"] = {
+        "command": f"python -m dqn_helpers.evaluate {_shown(args.out)} "
+                   f"--episodes {len(games)} --seed {args.seed}",
+        "mean_return": round(float(returns.mean()), 2), "std_return": round(float(returns.std()), 2),
+        "returns": [float(r) for r in returns], "points_won": int(won), "points_lost": int(lost),
+    }
+    exported = checkpoints.export_agent(source, args.out, info=info)
+    args.out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+    print(f"{exported} ({exported.stat().st_size / 1e6:.2f} MB, step {info['step']:,}): mean greedy return "
+          f"{returns.mean():+.2f} ± {returns.std():.2f} over {len(games)} games (points {won:.0f}-{lost:.0f})")
+
+    fig = plotting.plot_training(log, smooth=10, threshold=18.0,
+                                 title=f"Pong, pong preset, seed {config['seed']}: "
+                                       f"greedy evaluation {returns.mean():+.1f} at step {int(ckpt['step']):,}")
+    args.image.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.image, dpi=80)
+    print(f"wrote {args.image}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
