@@ -46,7 +46,7 @@ test: $(STAMP)
 	@test -n "$(NOTEBOOKS)" || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
 	$(BIN)/nbstripout --verify $(NOTEBOOKS)
 	@echo ">> 2/4 lint (ruff)"
-	$(BIN)/ruff check dqn_helpers tests benchmarks notebooks
+	$(BIN)/ruff check dqn_helpers tests benchmarks notebooks checkpoints
 	@echo ">> 3/4 unit tests"
 	$(BIN)/python -m pytest tests/ -q -p no:cacheprovider
 	@echo ">> 4/4 every notebook in fast mode (DQN_FAST=1)"
