@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "checkpoints" / "pong_pretrained.pt")
     p.add_argument("--image", type=Path, default=ROOT / "images" / "pong_learning_curve.png")
     p.add_argument("--commit", default=None, help="the commit the run was trained at (default: HEAD)")
-    p.add_argument("--note", default="", help="a free-text note stored in the JSON (where it was trained)")
+    p.add_argument("--note", default="", help="where it was trained (default: this machine's platform)")
+    p.add_argument("--remark", default="", help="anything a reader of the JSON should know (stored as 'remark')")
     args = p.parse_args(argv)
 
     source = checkpoints.resolve_checkpoint_path(args.run, args.which)
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         "trained_on": args.note or platform.platform(),
         "python": sys.version.split()[0],
     }
+    if args.remark:
+        info["remark"] = args.remark
     # Score the exported (float16) file itself: it is what the course ships and tests.
     exported = checkpoints.export_agent(source, args.out, info=info)
     games = score(exported, args.episodes, args.seed)
