@@ -15,7 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim import adam as adam_functional
 
 from dqn_helpers import device as device_lib
 from dqn_helpers import losses, networks
@@ -248,7 +247,7 @@ class DQNAgent:
             if td_abs is None:
                 td_abs = (td_target - q_taken.detach()).abs()
             stats = torch.stack(
-                [loss.detach(), q_all.detach().max(dim=1).values.mean(), td_abs.mean(), grad_norm]
+                [loss.detach(), q_all.detach().amax(dim=1).mean(), td_abs.mean(), grad_norm]
             ).tolist()  # one device sync for all four numbers
         return {
             "loss": stats[0],
@@ -259,27 +258,34 @@ class DQNAgent:
         }
 
     def _optimizer_step(self) -> None:
-        """``self.optimizer.step()``, calling fused Adam directly once its state exists.
+        """``self.optimizer.step()``, calling the fused Adam kernel directly once its state exists.
 
-        ``Optimizer.step`` spends ~130 µs per call in Python (hooks, profiler records, collecting
-        the state lists) around a ~25 µs fused kernel: as much as a small MLP's whole backward
-        pass. The state tensors stay in ``self.optimizer`` (checkpoints, ``state_dict``), so
-        this only skips the wrapper; any other optimizer, hooks or options take ``step()``.
+        ``Optimizer.step`` spends ~130 µs per call in Python (hooks, profiler records, grouping
+        the tensors by device) around a ~20 µs fused kernel: as much as a small MLP's whole
+        backward pass. Here the kernel is called as ``torch.optim.Adam(fused=True)`` calls it, with
+        the same arguments, so the numbers are the same. Adam's per-parameter step counters
+        become views of one tensor, so one ``add_`` advances them all (on the CPU,
+        ``_foreach_add_`` over six 0-d tensors is six separate kernels). The state tensors stay in
+        ``self.optimizer`` (checkpoints, ``state_dict``); a reloaded state, another optimizer,
+        hooks or other options go through ``step()``.
         """
         opt, cache = self.optimizer, self._adam_cache
         if cache is not None:
             # optimizer.load_state_dict replaces both ``state`` and ``param_groups``: checked here
-            group, state, params, exp_avgs, exp_avg_sqs, steps = cache
+            group, state, params, exp_avgs, exp_avg_sqs, steps, all_steps = cache
             grads = [p.grad for p in params]
             if (opt.state is state and opt.param_groups[0] is group and len(opt.param_groups) == 1
                     and not opt._optimizer_step_pre_hooks and not opt._optimizer_step_post_hooks
                     and all(g is not None for g in grads)):
                 beta1, beta2 = group["betas"]
-                adam_functional.adam(
-                    params, grads, exp_avgs, exp_avg_sqs, [], steps, fused=True, amsgrad=False,
-                    beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
-                    eps=group["eps"], maximize=False,
-                )
+                with torch.no_grad():
+                    all_steps.add_(1)
+                    torch._fused_adam_(
+                        params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False,
+                        lr=group["lr"], beta1=beta1, beta2=beta2,
+                        weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
+                        grad_scale=None, found_inf=None,
+                    )
                 return
         opt.step()
         self._adam_cache = None
@@ -291,11 +297,21 @@ class DQNAgent:
             return
         params = list(group["params"])
         states = [opt.state.get(p, {}) for p in params]
-        if all("exp_avg" in st and "exp_avg_sq" in st and "step" in st for st in states):
-            self._adam_cache = (
-                group, opt.state, params, [st["exp_avg"] for st in states],
-                [st["exp_avg_sq"] for st in states], [st["step"] for st in states],
-            )
+        if not all("exp_avg" in st and "exp_avg_sq" in st and "step" in st for st in states):
+            return
+        if any(p.device != params[0].device or p.dtype != params[0].dtype for p in params) or any(
+                torch.is_tensor(v) and v.device != params[0].device for v in group.values()):
+            return  # Adam would group these by device and dtype: leave that to it
+        step_tensors = [st["step"] for st in states]
+        if any(s.dim() != 0 or s.dtype != torch.float32 for s in step_tensors):
+            return
+        all_steps = torch.stack(step_tensors)  # one tensor; each state's "step" is a view of it
+        for i, st in enumerate(states):
+            st["step"] = all_steps[i]
+        self._adam_cache = (
+            group, opt.state, params, [st["exp_avg"] for st in states],
+            [st["exp_avg_sq"] for st in states], [st["step"] for st in states], all_steps,
+        )
 
     def _manual_layers(self) -> Any:
         """(online, target) lists of (W, b, Wᵀ) per layer when the update may skip autograd, else None.
