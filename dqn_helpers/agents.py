@@ -93,14 +93,14 @@ class DQNAgent:
         q = q.float().cpu().numpy()
         return q[0] if single else q
 
-    @torch.no_grad()
     def greedy(self, obs: Any) -> int:
         """argmax_a Q(s, a) for one observation. Introduced in lesson 02."""
         fast = self._fast_policy()
         if fast is not None:
             return fast(obs)
-        x = self._as_batch(obs).unsqueeze(0)
-        return int(self.online(x).argmax(dim=1).item())
+        with torch.no_grad():
+            x = self._as_batch(obs).unsqueeze(0)
+            return int(self.online(x).argmax(dim=1).item())
 
     def _fast_policy(self) -> Any:
         """A numpy forward pass for a CPU MLP (≈7 µs instead of ≈50 µs per action).
@@ -229,26 +229,28 @@ class DQNAgent:
 
     def _step(
         self, loss: torch.Tensor, q_all: torch.Tensor, q_taken: torch.Tensor, td_target: torch.Tensor,
-        td_abs: torch.Tensor | None = None,
     ) -> dict[str, Any]:
         """Clip the gradients in ``.grad``, take the Adam step, soft-update, and collect metrics."""
+        with torch.no_grad():
+            return self._finish_update(loss, q_all, (td_target - q_taken).abs())
+
+    def _finish_update(
+        self, loss: torch.Tensor, q_all: torch.Tensor, td_abs: torch.Tensor
+    ) -> dict[str, Any]:
+        """``_step``'s body; the caller holds ``no_grad`` (or ``inference_mode``)."""
         c = self.config
-        with torch.no_grad():  # what clip_grad_norm_ does, without its wrappers (same numbers)
-            grads = [p.grad for p in self._online_params if p.grad is not None]
-            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-            if c.max_grad_norm is not None:
-                torch._foreach_mul_(grads, (c.max_grad_norm / (grad_norm + 1e-6)).clamp(max=1.0))
+        # what clip_grad_norm_ does, without its wrappers (same numbers)
+        grads = [p.grad for p in self._online_params if p.grad is not None]
+        grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        if c.max_grad_norm is not None:
+            torch._foreach_mul_(grads, (c.max_grad_norm / (grad_norm + 1e-6)).clamp(max=1.0))
         self._optimizer_step()
         self.updates += 1
-        if c.target_update == 0:
-            self.soft_update()
-
-        with torch.no_grad():
-            if td_abs is None:
-                td_abs = (td_target - q_taken.detach()).abs()
-            stats = torch.stack(
-                [loss.detach(), q_all.detach().amax(dim=1).mean(), td_abs.mean(), grad_norm]
-            ).tolist()  # one device sync for all four numbers
+        if c.target_update == 0:  # soft_update's Polyak step, already inside no_grad
+            torch._foreach_lerp_(self._target_params, self._online_params, c.tau)
+        stats = torch.stack(
+            [loss, q_all.amax(dim=1).mean(), td_abs.mean(), grad_norm]
+        ).tolist()  # one device sync for all four numbers
         return {
             "loss": stats[0],
             "mean_max_q": stats[1],
@@ -278,16 +280,15 @@ class DQNAgent:
                     and not opt._optimizer_step_pre_hooks and not opt._optimizer_step_post_hooks
                     and all(g is not None for g in grads)):
                 beta1, beta2 = group["betas"]
-                with torch.no_grad():
-                    all_steps.add_(1)
-                    torch._fused_adam_(
-                        params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False,
-                        lr=group["lr"], beta1=beta1, beta2=beta2,
-                        weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
-                        grad_scale=None, found_inf=None,
-                    )
+                all_steps.add_(1)  # the caller holds no_grad
+                torch._fused_adam_(
+                    params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False,
+                    lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"],
+                    eps=group["eps"], maximize=False, grad_scale=None, found_inf=None,
+                )
                 return
-        opt.step()
+        with torch.inference_mode(False):  # Adam's state must be normal tensors, never inference
+            opt.step()  # tensors (the manual update runs in inference mode; see _learn_manual)
         self._adam_cache = None
         if type(opt) is not torch.optim.Adam or len(opt.param_groups) != 1:
             return
@@ -305,9 +306,10 @@ class DQNAgent:
         step_tensors = [st["step"] for st in states]
         if any(s.dim() != 0 or s.dtype != torch.float32 for s in step_tensors):
             return
-        all_steps = torch.stack(step_tensors)  # one tensor; each state's "step" is a view of it
-        for i, st in enumerate(states):
-            st["step"] = all_steps[i]
+        with torch.inference_mode(False):
+            all_steps = torch.stack(step_tensors)  # one tensor; each state's "step" is a view of it
+            for i, st in enumerate(states):
+                st["step"] = all_steps[i]
         self._adam_cache = (
             group, opt.state, params, [st["exp_avg"] for st in states],
             [st["exp_avg_sq"] for st in states], [st["step"] for st in states], all_steps,
@@ -375,7 +377,6 @@ class DQNAgent:
                 x = x.clamp_(min=0.0)
         return x
 
-    @torch.no_grad()
     def _learn_manual(
         self, batch: Any, online: list[tuple[torch.Tensor, ...]],
         target: list[tuple[torch.Tensor, ...]],
@@ -385,43 +386,48 @@ class DQNAgent:
         With ``h₀ = s``, ``hᵢ₊₁ = relu(hᵢ Wᵢᵀ + bᵢ)`` and ``g = ∂loss/∂Q`` (non-zero only at the
         actions taken): ``∂W = gᵀ hᵢ``, ``∂b = Σ g``, and g flows down as ``(g W) ⊙ [hᵢ > 0]``.
         """
-        c = self.config
-        obs = batch.obs if batch.obs.dtype == torch.float32 else batch.obs.float()
-        next_obs = batch.next_obs if batch.next_obs.dtype == torch.float32 else batch.next_obs.float()
-        n = obs.shape[0]
-        inputs: list[torch.Tensor] = []
-        q_all = self._mlp_forward(online, obs, inputs)
-        actions = batch.actions.unsqueeze(1)
-        q_taken = q_all.gather(1, actions).squeeze(1)
-        next_q_target = self._mlp_forward(target, next_obs)
-        if c.double:  # the same targets as losses.double_dqn_targets / td_targets, inline
-            best = self._mlp_forward(online, next_obs).argmax(dim=1, keepdim=True)
-            next_value = next_q_target.gather(1, best).squeeze(1)
-        else:
-            next_value = next_q_target.amax(dim=1)
-        bootstrap = torch.where(batch.terminated.bool(), 0.0, batch.discounts)  # γᵐ (1 − terminated)
-        td_target = torch.addcmul(batch.rewards, bootstrap, next_value)
-        # the loss of losses.huber_loss / mse_loss, and ∂loss/∂q_taken: Huber (δ = 1) gives
-        # clamp(diff, −1, 1) / B, MSE 2·diff / B; PER multiplies both by the importance weights
-        diff = q_taken - td_target
-        huber = c.loss == "huber"
-        if c.prioritized:
-            weights = batch.weights.to(torch.float32)
-            per_sample = F.huber_loss(q_taken, td_target, reduction="none") if huber else diff * diff
-            loss = (weights * per_sample).mean()
-            grad = (diff.clamp(-1.0, 1.0) if huber else diff * 2.0).mul_(weights)
-        else:
-            loss = F.huber_loss(q_taken, td_target) if huber else (diff * diff).mean()
-            grad = diff.clamp(-1.0, 1.0) if huber else diff * 2.0
-        g = torch.zeros_like(q_all).scatter_(1, actions, grad.div_(n).unsqueeze(1))
-        for i in range(len(online) - 1, -1, -1):  # from the output layer down
-            w, b, _ = online[i]
-            h = inputs[i]
-            w.grad, b.grad = torch.mm(g.t(), h), g.sum(dim=0)
-            if i > 0:
-                # ReLU's backward, (g W) ⊙ [h > 0], in the one kernel autograd itself uses
-                g = torch.ops.aten.threshold_backward(torch.mm(g, w), h, 0.0)
-        return self._step(loss, q_all, q_taken, td_target, diff.abs())
+        with torch.inference_mode():  # no autograd here; lighter per op than no_grad
+            c = self.config
+            obs = batch.obs if batch.obs.dtype == torch.float32 else batch.obs.float()
+            next_obs = batch.next_obs
+            if next_obs.dtype != torch.float32:
+                next_obs = next_obs.float()
+            n = obs.shape[0]
+            inputs: list[torch.Tensor] = []
+            q_all = self._mlp_forward(online, obs, inputs)
+            actions = batch.actions.unsqueeze(1)
+            q_taken = q_all.gather(1, actions).squeeze(1)
+            next_q_target = self._mlp_forward(target, next_obs)
+            if c.double:  # the same targets as losses.double_dqn_targets / td_targets, inline
+                best = self._mlp_forward(online, next_obs).argmax(dim=1, keepdim=True)
+                next_value = next_q_target.gather(1, best).squeeze(1)
+            else:
+                next_value = next_q_target.amax(dim=1)
+            # γᵐ (1 − terminated)
+            bootstrap = torch.where(batch.terminated.bool(), 0.0, batch.discounts)
+            td_target = torch.addcmul(batch.rewards, bootstrap, next_value)
+            # the loss of losses.huber_loss / mse_loss, and ∂loss/∂q_taken: Huber (δ = 1) gives
+            # clamp(diff, −1, 1) / B, MSE 2·diff / B; PER multiplies both by the importance weights
+            diff = q_taken - td_target
+            huber = c.loss == "huber"
+            if c.prioritized:
+                weights = batch.weights.to(torch.float32)
+                per_sample = (F.huber_loss(q_taken, td_target, reduction="none") if huber
+                              else diff * diff)
+                loss = (weights * per_sample).mean()
+                grad = (diff.clamp(-1.0, 1.0) if huber else diff * 2.0).mul_(weights)
+            else:
+                loss = F.huber_loss(q_taken, td_target) if huber else (diff * diff).mean()
+                grad = diff.clamp(-1.0, 1.0) if huber else diff * 2.0
+            g = torch.zeros_like(q_all).scatter_(1, actions, grad.div_(n).unsqueeze(1))
+            for i in range(len(online) - 1, -1, -1):  # from the output layer down
+                w, b, _ = online[i]
+                h = inputs[i]
+                w.grad, b.grad = torch.mm(g.t(), h), g.sum(dim=0)
+                if i > 0:
+                    # ReLU's backward, (g W) ⊙ [h > 0], in the one kernel autograd itself uses
+                    g = torch.ops.aten.threshold_backward(torch.mm(g, w), h, 0.0)
+            return self._finish_update(loss, q_all, diff.abs())
 
     # ----------------------------------------------------------- target network (lesson 04)
     def update_target(self) -> None:

@@ -779,6 +779,25 @@ class ReplayBuffer(_BufferBase):
     def _filled(self) -> int:
         return self._size
 
+    def sample(self, batch_size: int) -> Batch:
+        """Draw `batch_size` transitions (with replacement) as a Batch on `device`."""
+        if (type(batch_size) is int and 0 < batch_size <= self._size  # (a bool goes the long way)
+                and type(self._sampler) is _UniformSampler and self.device.type == "cpu"):
+            # the common case in one call (a training step samples once per env step): the same
+            # random draw and the same tensors as the general path below, fewer layers around them
+            idx = self._rng.integers(0, self._size, size=batch_size)
+            return Batch(
+                _gather(self._obs, idx),
+                torch.from_numpy(self._actions[idx]),
+                torch.from_numpy(self._rewards[idx]),
+                _gather(self._next_obs, idx),
+                torch.from_numpy(self._terminated[idx]),
+                torch.from_numpy(idx),
+                torch.from_numpy(np.ones(batch_size, dtype=np.float32)),
+                torch.from_numpy(self._discounts[idx]),
+            )
+        return super().sample(batch_size)
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {
             "obs": self._obs,

@@ -284,3 +284,26 @@ def test_fast_adam_step_follows_a_reloaded_optimizer_state() -> None:
         torch.testing.assert_close(p, q)
     state = agent.optimizer.state[next(agent.online.parameters())]
     assert float(state["step"]) == 2.0  # the snapshot's 1 step + this one
+
+
+def test_manual_updates_leave_ordinary_tensors_behind() -> None:
+    """The hand-written update runs in inference mode; nothing it leaves may stay an inference
+    tensor that a later ordinary update (autograd path, Optimizer.step) would have to modify."""
+    cfg = config.DQNConfig(hidden=(8, 8), learning_rate=1e-2, device="cpu")
+    agent = agents.DQNAgent(cfg, (4,), 2, device="cpu")
+    for seed in range(3):
+        agent.learn(_random_batch(16, 4, 2, seed=seed))
+    assert agent._adam_cache is not None  # the direct fused-Adam path is in use
+    for p in agent.online.parameters():
+        assert not p.is_inference()
+        state = agent.optimizer.state[p]
+        assert not any(t.is_inference() for t in (state["exp_avg"], state["exp_avg_sq"], state["step"]))
+    steps = [float(agent.optimizer.state[p]["step"]) for p in agent.online.parameters()]
+    assert steps == [3.0] * len(steps)  # one shared counter, advanced once per update
+    # an ordinary optimizer step, then the autograd path (a hook forces it), still work
+    for p in agent.online.parameters():
+        p.grad = torch.zeros_like(p)
+    agent.optimizer.step()
+    agent.online.register_forward_hook(lambda *args: None)
+    agent.learn(_random_batch(16, 4, 2, seed=9))
+    assert float(agent.optimizer.state[next(agent.online.parameters())]["step"]) == 5.0

@@ -769,3 +769,20 @@ def test_batches_land_on_cuda():
     batch = buf.sample(4)
     assert all(t.device.type == "cuda" for t in batch)
     assert batch.obs.dtype == torch.uint8
+
+
+def test_uniform_sample_shortcut_matches_the_general_path() -> None:
+    """ReplayBuffer.sample's one-call shortcut draws and returns exactly what the layered path does."""
+    rng = np.random.default_rng(5)
+    fast = buffers.ReplayBuffer(50, (3,), seed=11)
+    slow = buffers.ReplayBuffer(50, (3,), seed=11)
+    for _ in range(80):  # wraps around
+        obs, nxt = rng.normal(size=3), rng.normal(size=3)
+        args = (obs, int(rng.integers(4)), float(rng.normal()), nxt, bool(rng.random() < 0.2))
+        fast.add(*args)
+        slow.add(*args)
+    for batch_size in (1, 7, 50):
+        a = fast.sample(batch_size)
+        b = buffers._BufferBase.sample(slow, batch_size)
+        for name, x, y in zip(a._fields, a, b):
+            assert x.dtype == y.dtype and torch.equal(x, y), name
