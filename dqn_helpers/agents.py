@@ -8,6 +8,7 @@ optimizer; the training loop (``training.train``) owns the environment and the r
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,7 +139,8 @@ class DQNAgent:
         def fast(obs: Any) -> int:
             x = np.asarray(obs, dtype=np.float32)
             for i, (w, b) in enumerate(weights):
-                x = w @ x + b
+                x = w @ x
+                x += b
                 if i < last:
                     np.maximum(x, 0.0, out=x)
             return int(x.argmax())
@@ -241,21 +243,25 @@ class DQNAgent:
         c = self.config
         # what clip_grad_norm_ does, without its wrappers (same numbers)
         grads = [p.grad for p in self._online_params if p.grad is not None]
-        grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        if c.max_grad_norm is not None:
+        norms = torch._foreach_norm(grads)  # one norm per tensor; the total is their 2-norm
+        clip = c.max_grad_norm is not None
+        if clip:
+            grad_norm = torch.linalg.vector_norm(torch.stack(norms))
             torch._foreach_mul_(grads, (c.max_grad_norm / (grad_norm + 1e-6)).clamp(max=1.0))
+            norms = [grad_norm]
         self._optimizer_step()
         self.updates += 1
         if c.target_update == 0:  # soft_update's Polyak step, already inside no_grad
             torch._foreach_lerp_(self._target_params, self._online_params, c.tau)
-        stats = torch.stack(
-            [loss, q_all.amax(dim=1).mean(), td_abs.mean(), grad_norm]
-        ).tolist()  # one device sync for all four numbers
+        # one device sync for all the numbers; without clipping the total norm is only logged,
+        # so it is summed here in Python (double precision) instead of two more tensor ops
+        stats = torch.stack([loss, q_all.amax(dim=1).sum(), td_abs.sum(), *norms]).tolist()
+        n = td_abs.numel()  # (sums, divided here: a tensor mean is two kernels)
         return {
             "loss": stats[0],
-            "mean_max_q": stats[1],
-            "td_error": stats[2],
-            "grad_norm": stats[3],
+            "mean_max_q": stats[1] / n,
+            "td_error": stats[2] / n,
+            "grad_norm": stats[3] if clip else math.sqrt(math.fsum(v * v for v in stats[3:])),
             "td_errors": td_abs,
         }
 
@@ -368,14 +374,14 @@ class DQNAgent:
         layers: list[tuple[torch.Tensor, ...]], x: torch.Tensor, keep: list[torch.Tensor] | None = None
     ) -> torch.Tensor:
         """ReLU MLP forward with ``addmm``; ``keep`` collects the input of every layer."""
-        last = len(layers) - 1
-        for i, (_, b, wt) in enumerate(layers):
+        for _, b, wt in layers[:-1]:
             if keep is not None:
                 keep.append(x)
-            x = torch.addmm(b, x, wt)
-            if i < last:
-                x = x.clamp_(min=0.0)
-        return x
+            x = torch.addmm(b, x, wt).clamp_(min=0.0)
+        if keep is not None:
+            keep.append(x)
+        _, b, wt = layers[-1]
+        return torch.addmm(b, x, wt)
 
     def _learn_manual(
         self, batch: Any, online: list[tuple[torch.Tensor, ...]],
