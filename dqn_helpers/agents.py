@@ -392,6 +392,10 @@ class DQNAgent:
         With ``h₀ = s``, ``hᵢ₊₁ = relu(hᵢ Wᵢᵀ + bᵢ)`` and ``g = ∂loss/∂Q`` (non-zero only at the
         actions taken): ``∂W = gᵀ hᵢ``, ``∂b = Σ g``, and g flows down as ``(g W) ⊙ [hᵢ > 0]``.
         """
+        for w, b, _ in online:  # gradients are written into ordinary tensors (``out=``), so that
+            for p in (w, b):  # no inference tensor is left in ``.grad`` for later code to modify
+                if p.grad is None or p.grad.is_inference():
+                    p.grad = torch.zeros_like(p)
         with torch.inference_mode():  # no autograd here; lighter per op than no_grad
             c = self.config
             obs = batch.obs if batch.obs.dtype == torch.float32 else batch.obs.float()
@@ -429,7 +433,8 @@ class DQNAgent:
             for i in range(len(online) - 1, -1, -1):  # from the output layer down
                 w, b, _ = online[i]
                 h = inputs[i]
-                w.grad, b.grad = torch.mm(g.t(), h), g.sum(dim=0)
+                torch.mm(g.t(), h, out=w.grad)
+                torch.sum(g, dim=0, out=b.grad)
                 if i > 0:
                     # ReLU's backward, (g W) ⊙ [h > 0], in the one kernel autograd itself uses
                     g = torch.ops.aten.threshold_backward(torch.mm(g, w), h, 0.0)

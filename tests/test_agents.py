@@ -295,14 +295,13 @@ def test_manual_updates_leave_ordinary_tensors_behind() -> None:
         agent.learn(_random_batch(16, 4, 2, seed=seed))
     assert agent._adam_cache is not None  # the direct fused-Adam path is in use
     for p in agent.online.parameters():
-        assert not p.is_inference()
+        assert not p.is_inference() and not p.grad.is_inference()
         state = agent.optimizer.state[p]
         assert not any(t.is_inference() for t in (state["exp_avg"], state["exp_avg_sq"], state["step"]))
     steps = [float(agent.optimizer.state[p]["step"]) for p in agent.online.parameters()]
     assert steps == [3.0] * len(steps)  # one shared counter, advanced once per update
     # an ordinary optimizer step, then the autograd path (a hook forces it), still work
-    for p in agent.online.parameters():
-        p.grad = torch.zeros_like(p)
+    agent.optimizer.zero_grad(set_to_none=False)  # in place, on the gradients the update left
     agent.optimizer.step()
     agent.online.register_forward_hook(lambda *args: None)
     agent.learn(_random_batch(16, 4, 2, seed=9))
