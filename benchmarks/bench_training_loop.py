@@ -16,7 +16,7 @@ numpy/tensor conversions. Ours writes the MLP's backward pass by hand and runs i
 (checked against autograd in tests/test_agents.py), calls the fused Adam kernel directly and
 samples from preallocated arrays: ~460 us per step, of which ~345 us is the update and ~25 us the
 action; what is left of the update is ~40 small tensor operations at 2-10 us each. The naive
-loop's speed varies more than ours from run to run (910-1050 steps/s here), so the script
+loop's speed varies more than ours from run to run (910-1100 steps/s here), so the script
 interleaves the two and prints the ratio of every repeat.
 
 With --pong it measures instead the agent steps/s of Pong training with the `pong` preset

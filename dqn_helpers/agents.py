@@ -251,8 +251,8 @@ class DQNAgent:
             norms = [grad_norm]
         self._optimizer_step()
         self.updates += 1
-        if c.target_update == 0:  # soft_update's Polyak step, already inside no_grad
-            torch._foreach_lerp_(self._target_params, self._online_params, c.tau)
+        if c.target_update == 0:
+            self.soft_update()
         # one device sync for all the numbers; without clipping the total norm is only logged,
         # so it is summed here in Python (double precision) instead of two more tensor ops
         stats = torch.stack([loss, q_all.amax(dim=1).sum(), td_abs.sum(), *norms]).tolist()
