@@ -211,6 +211,18 @@ def restore_agent(ckpt: dict[str, Any], agent: DQNAgent) -> None:
         raise CheckpointError(f"could not load the agent state from the checkpoint: {exc}") from exc
 
 
+def weights_only(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """A view of ``ckpt`` that ``restore_agent`` reads as the online network alone.
+
+    Introduced in lesson 07 (fine-tuning the shipped agent with ``train(..., init_from=...)``):
+    the optimizer state, RNG and schedules of the source run are left behind.
+    """
+    online = ckpt.get("agent", {}).get("online")
+    if not isinstance(online, dict) or not online:
+        raise CheckpointError("the checkpoint holds no online network to start from.")
+    return {**ckpt, "exported": True, "agent": {"online": online}}
+
+
 def export_agent(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],

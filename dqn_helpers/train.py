@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="run folder (default runs/<env>-s<seed>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start a new run from this checkpoint's network weights (fine-tuning), "
+                        "e.g. checkpoints/pong_pretrained.pt")
     p.add_argument("--double", action=argparse.BooleanOptionalAction, default=None,
                    help="Double DQN targets")
     p.add_argument("--dueling", action=argparse.BooleanOptionalAction, default=None,
@@ -156,11 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"training {cfg.env_id} for {cfg.total_steps:,} steps (seed {cfg.seed}) -> {out}")
     start = time.perf_counter()
     try:
-        result = training.train(cfg, out_dir=out, progress=not args.no_progress, resume=args.resume)
+        result = training.train(
+            cfg, out_dir=out, progress=not args.no_progress, resume=args.resume,
+            init_from=args.init_from,
+        )
     except training.TrainingDivergedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (checkpoints.CheckpointError, ValueError) as exc:
+    except (checkpoints.CheckpointError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     wall = time.perf_counter() - start

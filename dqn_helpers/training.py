@@ -338,6 +338,7 @@ def train(
     resume: bool = False,
     env: gym.Env | None = None,
     eval_env: gym.Env | Sequence[gym.Env] | None = None,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Train a DQN agent as ``config`` says; returns ``TrainResult(agent, log, best_eval, out_dir)``.
 
@@ -347,7 +348,10 @@ def train(
     the run writes config.json, log.csv, eval.csv, checkpoint.pt (periodic + final) and best.pt
     (best evaluation so far); ``resume=True`` continues from ``out_dir/checkpoint.pt``. With
     ``config.num_envs > 1`` the loop steps a Gymnasium vector env and picks all actions with one
-    batched forward pass (lesson 07).
+    batched forward pass (lesson 07). ``init_from`` (a checkpoint file or run folder, e.g. the
+    shipped Pong agent) starts a *new* run from that network's weights instead of a random
+    initialisation (fine-tuning, lesson 07): online and target networks both get them; the
+    optimizer, schedules, buffer and step count start fresh. It cannot be combined with a resume.
     """
     if not isinstance(config, DQNConfig):
         raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
@@ -355,6 +359,15 @@ def train(
     if n_envs > 1 and env is not None:
         raise ValueError(f"num_envs={n_envs} builds its own vector env; do not pass env= as well.")
     callbacks = list(callbacks)
+    init_ckpt: dict[str, Any] | None = None
+    if init_from is not None:
+        init_path = checkpoints.resolve_checkpoint_path(init_from, "final")
+        if not init_path.exists():
+            raise FileNotFoundError(
+                f"init_from={str(init_from)!r}: no such checkpoint. Give a .pt file (e.g. "
+                "checkpoints/pong_pretrained.pt) or a run folder that holds checkpoint.pt."
+            )
+        init_ckpt = checkpoints.load_checkpoint(init_path)
     out = Path(out_dir) if out_dir is not None else None
     ckpt_path = out / "checkpoint.pt" if out is not None else None
 
@@ -380,6 +393,11 @@ def train(
                     f"{ckpt_path} is an exported agent (checkpoints.export_agent): it holds the "
                     "network only, without the optimizer and schedules a resume needs. Resume from "
                     "the run's own checkpoint.pt, or start a new run."
+                )
+            if init_ckpt is not None:
+                raise ValueError(
+                    f"init_from is for a new run, but {ckpt_path} exists and resume=True would "
+                    "continue it. Drop init_from to resume, or choose a new out_dir to fine-tune."
                 )
             saved_config = DQNConfig.from_dict(ckpt["config"])
             _check_resume_config(saved_config, config)
@@ -488,6 +506,12 @@ def train(
                 f"and refills (updates resume after {refill_min} new transitions)."
             )
         note(f"resumed from {ckpt_path} at step {step} (episode {episode}).")
+    elif init_ckpt is not None:
+        checkpoints.restore_agent(checkpoints.weights_only(init_ckpt), agent)
+        note(
+            f"initialised the online and target networks from {init_from} (step "
+            f"{int(init_ckpt['step']):,} of the run that trained it); everything else starts fresh."
+        )
     if obs is None:
         reset_seed = config.seed if ckpt is None else config.seed + 7919 * (episode + 1)
         if venv is not None:

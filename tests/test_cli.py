@@ -151,3 +151,15 @@ def test_module_entry_points_show_help() -> None:
                               timeout=120)
         assert done.returncode == 0, done.stderr
         assert "usage: python -m " + module in done.stdout
+
+
+def test_train_cli_init_from_fine_tunes_and_reports_a_missing_file(
+    cartpole_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--env", "CartPole-v1", "--preset", "cartpole", "--steps", "300", "--no-progress",
+              "--learning-starts", "100", "--eval-every", "0", "--double", "--dueling", "--per",
+              "--n-step", "2", "--set", "hidden=32,32", "--set", "batch_size=32"]
+    assert train_cli.main([*common, "--out", str(tmp_path / "ft"), "--init-from", str(cartpole_run)]) == 0
+    assert "initialised the online and target networks" in (tmp_path / "ft" / "train_notes.txt").read_text()
+    assert train_cli.main([*common, "--out", str(tmp_path / "x"), "--init-from", str(tmp_path / "no.pt")]) == 1
+    assert "no such checkpoint" in capsys.readouterr().err

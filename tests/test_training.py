@@ -165,3 +165,49 @@ def test_training_log_csv_round_trip(tmp_path: Path) -> None:
         again.column("reward")
     with pytest.raises(FileNotFoundError, match="no log.csv"):
         training.TrainingLog.from_csv(tmp_path / "nothing")
+
+
+def _tiny(**kw: object) -> config.DQNConfig:
+    base = dict(total_steps=600, learning_starts=100, batch_size=32, buffer_size=1_000, hidden=(16,),
+                eval_every=0, checkpoint_every=0, device="cpu")
+    base.update(kw)
+    return config.DQNConfig(**base)  # type: ignore[arg-type]
+
+
+def test_init_from_starts_a_new_run_from_a_trained_network(tmp_path: Path) -> None:
+    source = training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False).agent
+    # No updates in the new run (learning_starts > total_steps): its networks must be the source's.
+    fresh_cfg = _tiny(seed=5, total_steps=300, learning_starts=10_000)
+    tuned = training.train(fresh_cfg, out_dir=tmp_path / "b", progress=False, init_from=tmp_path / "a").agent
+    scratch = training.train(fresh_cfg, progress=False).agent
+    for name, w in source.online.state_dict().items():
+        assert torch.equal(tuned.online.state_dict()[name], w), name
+        assert torch.equal(tuned.target.state_dict()[name], w), name
+    assert any(not torch.equal(scratch.online.state_dict()[k], w) for k, w in source.online.state_dict().items())
+    log = training.TrainingLog.from_csv(tmp_path / "b")
+    assert int(log.column("step")[-1]) <= 300  # a new run: the step count starts at 0
+    assert "initialised the online and target networks" in (tmp_path / "b" / "train_notes.txt").read_text()
+    # With updates, the tuned run moves away from the source weights.
+    moved = training.train(_tiny(seed=5, total_steps=300), progress=False, init_from=tmp_path / "a").agent
+    assert any(not torch.equal(moved.online.state_dict()[k], w) for k, w in source.online.state_dict().items())
+
+
+def test_init_from_reads_an_exported_half_precision_agent(tmp_path: Path) -> None:
+    training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False)
+    exported = checkpoints.export_agent(tmp_path / "a", tmp_path / "small.pt", which="final", half=True)
+    tuned = training.train(_tiny(seed=1, total_steps=200, learning_starts=10_000), progress=False,
+                           init_from=exported).agent
+    half = checkpoints.load_checkpoint(exported)["agent"]["online"]
+    for name, w in tuned.online.state_dict().items():
+        assert w.dtype == torch.float32 and torch.equal(w, half[name].float()), name
+
+
+def test_init_from_rejects_a_missing_file_a_resume_and_another_network(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        training.train(_tiny(), progress=False, init_from=tmp_path / "nope.pt")
+    training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False)
+    with pytest.raises(ValueError, match="init_from is for a new run"):
+        training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False, resume=True,
+                       init_from=tmp_path / "a")
+    with pytest.raises(checkpoints.CheckpointError, match="does not fit this agent"):
+        training.train(_tiny(hidden=(8,)), progress=False, init_from=tmp_path / "a")
