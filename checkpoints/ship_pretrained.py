@@ -10,6 +10,11 @@
    and machine that trained it, the step it was saved at, and its score;
 4. draws the run's learning curve to ``images/pong_learning_curve.png``.
 
+A run that was fine-tuned from an earlier agent (``train --init-from``) is shipped with
+``--command`` (the exact command that trained it) and ``--parent`` (the JSON file of the agent it
+started from): the parent's record is kept under ``"fine_tuned_from"`` and ``"steps_in_total"``
+adds the two runs' steps, so the file says honestly how much training it took.
+
 The numbers in the JSON file are measured here, never typed in.
 """
 
@@ -71,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commit", default=None, help="the commit the run was trained at (default: HEAD)")
     p.add_argument("--note", default="", help="where it was trained (default: this machine's platform)")
     p.add_argument("--remark", default="", help="anything a reader of the JSON should know (stored as 'remark')")
+    p.add_argument("--command", default=None,
+                   help="the exact training command (default: the pong preset's command for this run)")
+    p.add_argument("--parent", type=Path, default=None,
+                   help="for a run started with --init-from: the JSON file of the agent it started from")
     args = p.parse_args(argv)
 
     source = checkpoints.resolve_checkpoint_path(args.run, args.which)
@@ -78,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     config = json.loads((args.run / "config.json").read_text())
     log = training.TrainingLog.from_csv(args.run)
     evals = [(int(r["step"]), float(r["mean_return"])) for r in log.evals]
+    parent = json.loads(args.parent.read_text()) if args.parent is not None else None
     info = {
-        "command": f"python -m dqn_helpers.train --env {config['env_id']} --preset pong "
-                   f"--seed {config['seed']} --out {args.run.as_posix()}",
+        "command": args.command or f"python -m dqn_helpers.train --env {config['env_id']} --preset pong "
+                                   f"--seed {config['seed']} --out {args.run.as_posix()}",
         "commit": args.commit or _git("rev-parse", "HEAD"),
         "shipped_from": f"{args.run.as_posix()}/{source.name}",
         "step": int(ckpt["step"]),
@@ -88,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         "trained_on": args.note or platform.platform(),
         "python": sys.version.split()[0],
     }
+    if parent is not None:
+        info["steps_in_total"] = int(parent["step"]) + int(ckpt["step"])
+        info["fine_tuned_from"] = parent
     if args.remark:
         info["remark"] = args.remark
     # Score the exported (float16) file itself: it is what the course ships and tests.
@@ -107,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{returns.mean():+.2f} ± {returns.std():.2f} over {len(games)} games (points {won:.0f}-{lost:.0f})")
 
     fig = plotting.plot_training(log, smooth=10, threshold=18.0,
-                                 title=f"Pong, pong preset, seed {config['seed']}: "
-                                       f"greedy evaluation {returns.mean():+.1f} at step {int(ckpt['step']):,}")
+                                 title=("Pong, fine-tuning the shipped agent" if parent is not None
+                                        else "Pong, pong preset") + f", seed {config['seed']}: greedy "
+                                       f"evaluation {returns.mean():+.1f} at step {int(ckpt['step']):,}")
     args.image.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.image, dpi=80)
     print(f"wrote {args.image}")

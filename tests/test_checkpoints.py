@@ -226,3 +226,28 @@ def test_export_of_a_pong_network_is_small(tmp_path: Path) -> None:
     loaded, _ = checkpoints.load_agent(dst)
     x = np.random.default_rng(0).integers(0, 255, size=(2, 4, 84, 84), dtype=np.uint8)
     assert np.allclose(loaded.q_values(x), agent.q_values(x), atol=1e-2)
+
+
+def test_ship_script_records_a_fine_tuned_agent_and_its_parent(tmp_path: Path) -> None:
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("ship", Path(__file__).parents[1] / "checkpoints" / "ship_pretrained.py")
+    assert spec is not None and spec.loader is not None
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    # A Pong "run" of random play (no updates) is enough to check the bookkeeping, not the score.
+    run = tmp_path / "ft"
+    training.train(config.preset("pong", total_steps=200, learning_starts=10_000, eval_every=0,
+                                 device="cpu"), out_dir=run, progress=False)
+    parent = tmp_path / "parent.json"
+    parent.write_text(json.dumps({"command": "python -m dqn_helpers.train --preset pong", "step": 1_350_000}))
+    out, image = tmp_path / "agent.pt", tmp_path / "curve.png"
+    assert ship.main([str(run), "--which", "final", "--episodes", "1", "--out", str(out), "--image", str(image),
+                      "--commit", "abc1234", "--command", "train --init-from X", "--parent", str(parent)]) == 0
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["command"] == "train --init-from X" and info["commit"] == "abc1234"
+    assert info["steps_in_total"] == 1_350_000 + 200 and info["fine_tuned_from"]["step"] == 1_350_000
+    games = info["evaluation"]
+    assert len(games["returns"]) == 1 and games["points_won"] - games["points_lost"] == games["returns"][0]
+    assert checkpoints.load_checkpoint(out)["info"]["steps_in_total"] == 1_350_200 and image.stat().st_size > 0
