@@ -214,3 +214,20 @@ def test_an_existing_run_is_never_overwritten(capsys, tmp_path):
     ns["config"].resume = True
     run_cells(NB, "train-config", "protect-run", namespace=ns)
     assert ns["run_dir"] == tmp_path / "pong"  # resume=True continues the run in place
+
+
+def test_the_fine_tune_check_catches_a_run_that_did_not_start_from_the_pretrained_network():
+    """The fine-tune cell compares the tuned weights with the agent it started from: against another
+    network (here an untrained one) the weights are far apart, so its assert fails. (The cell itself, with
+    the shipped agent, runs in the fast-mode notebook run.)"""
+    if not PRETRAINED.is_file():
+        pytest.skip("checkpoints/pong_pretrained.pt not shipped")
+    import torch
+
+    torch.set_num_threads(1)
+    ns = run_cells(NB, "parameters")
+    ns["config"].fine_tune_steps = 1_100  # 100 steps past learning_starts: a few updates
+    ns.update(pretrained_path=PRETRAINED,
+              pretrained_agent=DQNAgent(dqn_config.preset("pong", device="cpu"), (4, 84, 84), 6, device="cpu"))
+    with pytest.raises(AssertionError, match="does not start over"):
+        run_cells(NB, "fine-tune", namespace=ns)
