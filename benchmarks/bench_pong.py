@@ -33,7 +33,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from dqn_helpers import atari, buffers, config, training
+from dqn_helpers import atari, buffers, config, envs, training
 from dqn_helpers.agents import DQNAgent
 
 
@@ -108,7 +108,7 @@ def training_speed(learning_starts: int, measured: int, seed: int = 0) -> tuple[
         "pong", seed=seed, total_steps=learning_starts + measured, learning_starts=learning_starts,
         eval_every=0, checkpoint_every=0, device="cpu",
     )
-    env = StepClock(training.make_env(cfg.env_id, seed=seed, frame_stack=cfg.frame_stack))
+    env = StepClock(envs.make_env(cfg.env_id, seed=seed, frame_stack=cfg.frame_stack))
     result = training.train(cfg, env=env, progress=False)
     first, last = learning_starts, len(env.wall) - 1  # step index learning_starts .. the last step
     n = last - first

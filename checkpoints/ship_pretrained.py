@@ -33,7 +33,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from dqn_helpers import checkpoints, plotting, training  # noqa: E402
+from dqn_helpers import checkpoints, envs, evaluation, logs, plotting  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,12 +56,12 @@ def _shown(path: Path) -> str:
 def score(path: Path, episodes: int, seed: int) -> list[dict[str, float]]:
     """Greedy games of the checkpoint at ``path`` (as the evaluate CLI plays them)."""
     agent, cfg = checkpoints.load_agent(path, device="cpu")
-    envs = [training.make_env(cfg.env_id, frame_stack=cfg.frame_stack, clip_rewards=False)
-            for _ in range(min(4, episodes))]
+    games = [envs.make_env(cfg.env_id, frame_stack=cfg.frame_stack, clip_rewards=False)
+             for _ in range(min(4, episodes))]
     try:
-        return training.evaluate_episodes(agent, envs, episodes, seed=seed)
+        return evaluation.evaluate_episodes(agent, games, episodes, seed=seed)
     finally:
-        for env in envs:
+        for env in games:
             env.close()
 
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     source = checkpoints.resolve_checkpoint_path(args.run, args.which)
     ckpt = checkpoints.load_checkpoint(source)
     config = json.loads((args.run / "config.json").read_text())
-    log = training.TrainingLog.from_csv(args.run)
+    log = logs.TrainingLog.from_csv(args.run)
     evals = [(int(r["step"]), float(r["mean_return"])) for r in log.evals]
     parent = json.loads(args.parent.read_text()) if args.parent is not None else None
     info = {

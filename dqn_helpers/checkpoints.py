@@ -8,11 +8,9 @@ trust (a pickle can run code).
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from dqn_helpers import device as device_lib
@@ -29,6 +27,7 @@ __all__ = [
     "load_agent",
     "resolve_checkpoint_path",
     "export_agent",
+    "weights_only",
 ]
 
 FORMAT = "dqn_helpers.checkpoint"
@@ -37,26 +36,6 @@ FORMAT_VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, of another format, or does not fit the agent."""
-
-
-def _rng_states() -> dict[str, Any]:
-    states: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def restore_rng_states(states: dict[str, Any]) -> None:
-    """Put back the global python / numpy / torch RNG states saved in a checkpoint."""
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"].cpu())
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
@@ -102,7 +81,6 @@ def save_checkpoint(
         "obs_shape": list(agent.obs_shape),
         "n_actions": agent.n_actions,
         "agent": agent.state_dict(),
-        "rng": _rng_states(),
         "log": log.to_dict() if log is not None else None,
         "buffer": buffer.state_dict() if buffer is not None else None,
         "extra": extra or {},
@@ -180,33 +158,20 @@ def restore_agent(ckpt: dict[str, Any], agent: DQNAgent) -> None:
     saved = _describe(ckpt["obs_shape"], ckpt["n_actions"], ckpt["config"])
     built = _describe(agent.obs_shape, agent.n_actions, agent.config.to_dict())
     state = ckpt["agent"]
-    ours = agent.online.state_dict()
-    theirs = state.get("online", {})
-    problems = []
+    if ckpt.get("exported"):  # the online network only (export_agent, weights_only)
+        state = {"online": state.get("online", {})}
     if tuple(ckpt["obs_shape"]) != agent.obs_shape or int(ckpt["n_actions"]) != agent.n_actions:
-        problems.append("observation shape or number of actions differ")
-    if set(ours) != set(theirs):
-        problems.append(f"layer names differ ({sorted(set(ours) ^ set(theirs))[:4]} ...)")
+        problem: str | None = "observation shape or number of actions differ"
     else:
-        for name, tensor in ours.items():
-            if tuple(theirs[name].shape) != tuple(tensor.shape):
-                problems.append(
-                    f"layer {name}: checkpoint {tuple(theirs[name].shape)} vs yours {tuple(tensor.shape)}"
-                )
-                break
-    if problems:
+        problem = agent.weight_mismatch(state.get("online", {}))
+    if problem is not None:
         raise CheckpointError(
             f"checkpoint does not fit this agent: it was trained on {saved}; you built {built} "
-            f"({'; '.join(problems)}). Build the agent from the checkpoint's config "
+            f"({problem}). Build the agent from the checkpoint's config "
             "(checkpoints.load_agent does this) or use the same env and network settings."
         )
     try:
-        if ckpt.get("exported"):  # the online network only (export_agent): target = online
-            online = {k: v.to(agent.online.state_dict()[k].dtype) for k, v in theirs.items()}
-            agent.online.load_state_dict(online)
-            agent.update_target()
-        else:
-            agent.load_state_dict(state)
+        agent.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"could not load the agent state from the checkpoint: {exc}") from exc
 

@@ -7,12 +7,16 @@ replay / n-step returns are used by the extensions lessons.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import io
 import math
 import os
+import tokenize
+import typing
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DQNConfig", "PRESETS", "fast_mode", "preset"]
+__all__ = ["DQNConfig", "PRESETS", "fast_mode", "field_help", "field_kinds", "parse_field", "preset"]
 
 
 def fast_mode() -> bool:
@@ -87,8 +91,9 @@ class DQNConfig:
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
 
     def __post_init__(self) -> None:
-        if isinstance(self.hidden, list):
-            self.hidden = tuple(self.hidden)
+        for name, kind in field_kinds().items():
+            if kind == "int_tuple" and isinstance(getattr(self, name), list):
+                setattr(self, name, tuple(getattr(self, name)))
         _check_types(self)
         _check_values(self)
 
@@ -96,7 +101,9 @@ class DQNConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists). Introduced in lesson 05."""
         d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
+        for name, kind in field_kinds().items():
+            if kind == "int_tuple":
+                d[name] = list(d[name])
         return d
 
     @classmethod
@@ -110,10 +117,7 @@ class DQNConfig:
             raise ValueError(
                 f"unknown DQNConfig key(s) {unknown}. Allowed keys: {', '.join(allowed)}."
             )
-        kw = dict(d)
-        if "hidden" in kw and isinstance(kw["hidden"], list):
-            kw["hidden"] = tuple(kw["hidden"])
-        return cls(**kw)
+        return cls(**d)  # __post_init__ turns JSON lists back into tuples
 
     def replace(self, **overrides: Any) -> DQNConfig:
         """A copy with some fields changed (validated again); unknown names are rejected."""
@@ -127,49 +131,186 @@ class DQNConfig:
 
     @property
     def is_atari(self) -> bool:
-        """True for ``ALE/...`` environment ids (lesson 06 wrappers)."""
-        return self.env_id.startswith("ALE/")
+        """True for Atari ids (``ALE/...``), as ``atari.is_atari_id`` decides (lesson 06 wrappers)."""
+        from dqn_helpers import atari  # lazy: gymnasium is not needed to build a config
+
+        return atari.is_atari_id(self.env_id)
 
 
 # ------------------------------------------------------------------------- validation
-_INT_FIELDS = (
-    "total_steps", "seed", "frame_stack", "num_envs", "batch_size", "buffer_size",
-    "learning_starts", "train_freq", "gradient_steps", "target_update", "n_step",
-    "eval_every", "eval_episodes", "checkpoint_every",
-)
-_FLOAT_FIELDS = (
-    "learning_rate", "lr_fraction", "adam_eps", "tau", "gamma", "epsilon_start", "epsilon_end",
-    "epsilon_fraction", "per_alpha", "per_beta",
-)
-_OPTIONAL_FLOAT_FIELDS = ("lr_end", "max_grad_norm", "epsilon_decay")
-_BOOL_FIELDS = ("double", "dueling", "prioritized", "save_buffer")
+# The kinds of field a DQNConfig may have, read from the annotations: the type checks below, the
+# command line's flags (dqn_helpers.train) and ``parse_field`` all follow them, so a new field
+# needs no list to be kept in step.
+_KINDS = {
+    int: "int",
+    float: "float",
+    float | None: "optional_float",
+    bool: "bool",
+    str: "str",
+    tuple[int, ...]: "int_tuple",
+}
+_FORMS = {
+    "int": "an integer such as 50000 (or 50_000, 5e4)",
+    "float": "a number such as 0.99 or 1e-3",
+    "optional_float": "a number such as 0.5, or none",
+    "bool": "true or false",
+    "str": "a string",
+    "int_tuple": "layer sizes such as 64, 64,64 or (64, 64)",
+}
+_kinds_cache: dict[str, str] = {}
+
+
+def field_kinds() -> dict[str, str]:
+    """Each DQNConfig field's kind, read from its annotation, in field order.
+
+    Introduced in lesson 05 (the command line builds its flags from it). Kinds: ``"int"``,
+    ``"float"``, ``"optional_float"`` (``float | None``), ``"bool"``, ``"str"``, ``"int_tuple"``
+    (``tuple[int, ...]``). Another annotation raises TypeError, naming the field.
+    """
+    if not _kinds_cache:
+        hints = typing.get_type_hints(DQNConfig)
+        kinds = {}
+        for f in dataclasses.fields(DQNConfig):
+            tp = hints[f.name]
+            if tp not in _KINDS:
+                raise TypeError(
+                    f"DQNConfig.{f.name} is annotated {tp!r}; supported annotations are int, float, "
+                    "float | None, bool, str and tuple[int, ...]."
+                )
+            kinds[f.name] = _KINDS[tp]
+        _kinds_cache.update(kinds)
+    return dict(_kinds_cache)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _check_types(c: DQNConfig) -> None:
-    for name in _INT_FIELDS:
+    for name, kind in field_kinds().items():
         v = getattr(c, name)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError(f"{name} must be an int, got {v!r} ({type(v).__name__}).")
-    for name in _FLOAT_FIELDS + _OPTIONAL_FLOAT_FIELDS:
-        v = getattr(c, name)
-        if v is None and name in _OPTIONAL_FLOAT_FIELDS:
+        got = f"got {v!r} ({type(v).__name__})"
+        if kind == "int":
+            if not _is_int(v):
+                raise TypeError(f"{name} must be an int, {got}.")
+        elif kind in ("float", "optional_float"):
+            if v is None and kind == "optional_float":
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                what = "a number or None" if kind == "optional_float" else "a number"
+                raise TypeError(f"{name} must be {what}, {got}.")
+            if not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v!r}.")
+        elif kind == "bool":
+            if not isinstance(v, bool):
+                raise TypeError(f"{name} must be True or False, {got}.")
+        elif kind == "str":
+            if not isinstance(v, str):
+                raise TypeError(f"{name} must be a string, {got}.")
+        elif kind == "int_tuple":
+            if not isinstance(v, tuple) or not all(_is_int(h) for h in v):
+                raise TypeError(f"{name} must be a tuple of ints such as (128, 128), {got}.")
+
+
+def parse_field(name: str, text: str) -> Any:
+    """The value of field ``name`` that the command-line string ``text`` spells.
+
+    Introduced in lesson 05 (``--set KEY=VALUE`` and the generated flags of dqn_helpers.train).
+    The annotation decides: ``"64,64"``, ``"(64, 64)"`` and ``"64"`` are hidden sizes, ``"none"``
+    is None for a ``float | None`` field, ``"true"``/``"false"`` a bool. An unknown ``name`` or a
+    value of the wrong form raises ValueError naming the field, the value and the accepted form.
+    Range checks are left to DQNConfig itself.
+    """
+    kinds = field_kinds()
+    if name not in kinds:
+        raise ValueError(
+            f"unknown DQNConfig field {name!r}. Allowed fields: {', '.join(kinds)}."
+        )
+    kind = kinds[name]
+    raw = text.strip()
+    low = raw.lower()
+    try:
+        if kind == "str":
+            return text
+        if kind == "bool":
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if kind == "optional_float" and low in ("none", "null"):
+            return None
+        if kind in ("float", "optional_float"):
+            return float(raw)
+        if kind == "int":
+            return _parse_int(raw)
+        # int_tuple: 64 / 64, / 64,64 / (64, 64) / [64, 64]
+        inner = raw[1:-1] if raw[:1] + raw[-1:] in ("()", "[]") else raw
+        parts = [p.strip() for p in inner.split(",")]
+        if parts and parts[-1] == "":
+            parts.pop()
+        if not parts:
+            raise ValueError
+        return tuple(_parse_int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: {name} expects {_FORMS[kind]}.") from None
+
+
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        v = float(raw)  # 1e5 is a fine way to write 100000
+        if not v.is_integer():
+            raise
+        return int(v)
+
+
+def field_help() -> dict[str, str]:
+    """Each DQNConfig field's trailing ``# comment`` in this file, in field order.
+
+    Introduced in lesson 05: the comments are the documentation, and the command line's
+    ``--help`` shows them. A field whose source cannot be read gets ``""``.
+    """
+    names = [f.name for f in dataclasses.fields(DQNConfig)]
+    found: dict[str, str] = {}
+    try:
+        source = inspect.getsource(DQNConfig)
+    except (OSError, TypeError):
+        source = ""
+    depth = 0
+    at_line_start = True
+    current: str | None = None  # the field whose declaration this logical line holds
+    pending_name: str | None = None
+    comments: list[str] = []
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.INDENT:
+            depth += 1
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError(f"{name} must be a number, got {v!r} ({type(v).__name__}).")
-        if not math.isfinite(v):
-            raise ValueError(f"{name} must be a finite number, got {v!r}.")
-    for name in _BOOL_FIELDS:
-        v = getattr(c, name)
-        if not isinstance(v, bool):
-            raise TypeError(f"{name} must be True or False, got {v!r} ({type(v).__name__}).")
-    for name in ("env_id", "loss", "device"):
-        v = getattr(c, name)
-        if not isinstance(v, str):
-            raise TypeError(f"{name} must be a string, got {v!r} ({type(v).__name__}).")
-    if not isinstance(c.hidden, tuple) or not all(
-        isinstance(h, int) and not isinstance(h, bool) for h in c.hidden
-    ):
-        raise TypeError(f"hidden must be a tuple of ints such as (128, 128), got {c.hidden!r}.")
+        if tok.type == tokenize.DEDENT:
+            depth -= 1
+            continue
+        if tok.type == tokenize.COMMENT:
+            if current is not None:
+                comments.append(tok.string.lstrip("#").strip())
+            continue
+        if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            if current is not None and current not in found:
+                found[current] = " ".join(c for c in comments if c)
+            current, pending_name, comments, at_line_start = None, None, [], True
+            continue
+        if tok.type == tokenize.NL:
+            continue
+        if at_line_start:
+            at_line_start = False
+            if depth == 1 and tok.type == tokenize.NAME and tok.string in names:
+                pending_name = tok.string
+            continue
+        if pending_name is not None:
+            if tok.type == tokenize.OP and tok.string == ":":
+                current = pending_name
+            pending_name = None
+    return {name: found.get(name, "") for name in names}
 
 
 def _positive(name: str, v: float, hint: str) -> None:

@@ -12,6 +12,7 @@ arguments exit with status 2 before any environment or network is built.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``python -m dqn_helpers.evaluate``."""
     p = argparse.ArgumentParser(
         prog="python -m dqn_helpers.evaluate",
+        usage="%(prog)s RUN [--episodes N] [--best] [--video FILE] [options]",
         description="Play greedy episodes with a trained agent (a run folder or a .pt checkpoint) "
         "and print the returns.",
         epilog="Example: python -m dqn_helpers.evaluate runs/cp0 --episodes 20 --video cp0.mp4",
@@ -38,6 +40,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_video_path(video: str) -> None:
+    path = Path(video)
+    if path.suffix.lower() not in (".mp4", ".gif"):
+        raise ValueError(f"--video must end in .mp4 or .gif, got {video!r}.")
+    if path.is_dir():
+        raise ValueError(f"--video {video}: that is a folder; give a file such as {path / 'run.mp4'}.")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"--video {video}: {ancestor} is a file, so the video cannot be written "
+                         "under it; choose another path.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"--video {video}: {ancestor} is not writable; choose a folder you can "
+                         "write to.")
+
+
+def _check_device(device: str) -> None:
+    from dqn_helpers import device as device_lib
+
+    try:
+        device_lib.pick_device(device)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        message = str(exc).replace("pass prefer=None", "pass --device auto")
+        raise ValueError(f"--device {device}: {message}") from None
+
+
 def _validate(args: argparse.Namespace) -> Path:
     if args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}.")
@@ -47,8 +76,10 @@ def _validate(args: argparse.Namespace) -> Path:
         raise ValueError(f"--epsilon must be in [0, 1], got {args.epsilon}.")
     if args.max_video_steps < 1:
         raise ValueError(f"--max-video-steps must be >= 1, got {args.max_video_steps}.")
-    if args.video is not None and Path(args.video).suffix.lower() not in (".mp4", ".gif"):
-        raise ValueError(f"--video must end in .mp4 or .gif, got {args.video!r}.")
+    if args.video is not None:
+        _check_video_path(args.video)
+    if args.device is not None:
+        _check_device(args.device)
     run = Path(args.run)
     if not run.exists():
         raise ValueError(f"{run} does not exist: pass a run folder written by dqn_helpers.train "
@@ -72,18 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import numpy as np
 
-    from dqn_helpers import atari, checkpoints, training
+    from dqn_helpers import checkpoints, envs, evaluation
 
     try:
         agent, cfg = checkpoints.load_agent(path, device=args.device)
     except checkpoints.CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    is_atari = atari.is_atari_id(cfg.env_id)
+    is_atari = cfg.is_atari
     kw = {"frame_stack": cfg.frame_stack, "clip_rewards": False} if is_atari else {}
     n_par = min(args.episodes, 4 if is_atari else 20)
-    envs = [training.make_env(cfg.env_id, **kw) for _ in range(n_par)]
-    rows = training.evaluate_episodes(agent, envs, args.episodes, seed=args.seed, epsilon=args.epsilon)
+    eval_envs = [envs.make_env(cfg.env_id, **kw) for _ in range(n_par)]
+    rows = evaluation.evaluate_episodes(agent, eval_envs, args.episodes, seed=args.seed,
+                                        epsilon=args.epsilon)
     returns = np.array([r["return"] for r in rows])
     print(f"{cfg.env_id}: {path} ({args.episodes} greedy episodes, seed {args.seed})")
     for i, r in enumerate(rows):
@@ -97,13 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         won = sum(r["points_won"] for r in rows)
         lost = sum(r["points_lost"] for r in rows)
         print(f"points won {int(won)}, lost {int(lost)} in total")
-    for env in envs:
+    for env in eval_envs:
         env.close()
 
     if args.video:
         from dqn_helpers import video
 
-        env = training.make_env(cfg.env_id, render_mode="rgb_array", **kw)
+        env = envs.make_env(cfg.env_id, render_mode="rgb_array", **kw)
         frames = video.record_episode(env, agent.greedy, max_steps=args.max_video_steps, seed=args.seed)
         env.close()
         saved = video.save_video(frames, args.video, fps=30)

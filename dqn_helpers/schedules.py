@@ -1,13 +1,16 @@
 """Schedules for exploration (epsilon), learning rates and PER's beta.
 
-Introduced in lesson 01 (exponential per-episode decay) and lesson 05 (linear decay over steps).
+Introduced in lesson 01 (exponential per-episode decay) and lesson 05 (linear decay over steps);
+``TrainingSchedules.from_config`` builds all three for the training loop from one ``DQNConfig``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["LinearSchedule", "ExponentialSchedule"]
+__all__ = ["LinearSchedule", "ExponentialSchedule", "TrainingSchedules"]
 
 
 def _check_finite(name: str, value: float) -> float:
@@ -85,3 +88,40 @@ class ExponentialSchedule:
 
     def __repr__(self) -> str:
         return f"ExponentialSchedule(start={self.start}, end={self.end}, decay={self.decay})"
+
+
+@dataclass(frozen=True)
+class TrainingSchedules:
+    """ε, the learning rate and PER's β of one run, each as a function of the agent step.
+
+    Introduced in lesson 05. ``horizon`` is the run's planned length in agent steps: a run
+    extended on resume keeps its first horizon, so its schedules end where they always would.
+    """
+
+    epsilon_by_step: LinearSchedule
+    epsilon_by_episode: ExponentialSchedule | None  # the per-episode decay, when the config asks
+    learning_rate: LinearSchedule  # start == end for a constant rate
+    beta: LinearSchedule  # PER's importance-weight exponent, annealed to 1
+
+    @classmethod
+    def from_config(cls, config: Any, horizon: int | None = None) -> TrainingSchedules:
+        """The schedules a ``DQNConfig`` describes over ``horizon`` steps (default: total_steps)."""
+        steps = config.total_steps if horizon is None else horizon
+        epsilon = LinearSchedule(
+            config.epsilon_start, config.epsilon_end, max(1, int(config.epsilon_fraction * steps))
+        )
+        by_episode = None
+        if config.epsilon_decay is not None:
+            by_episode = ExponentialSchedule(
+                config.epsilon_start, config.epsilon_end, config.epsilon_decay
+            )
+        lr_end = config.learning_rate if config.lr_end is None else config.lr_end
+        lr = LinearSchedule(config.learning_rate, lr_end, max(1, round(config.lr_fraction * steps)))
+        beta = LinearSchedule(config.per_beta, 1.0, max(1, steps))
+        return cls(epsilon, by_episode, lr, beta)
+
+    def epsilon(self, step: int, episode: int) -> float:
+        """ε after ``step`` agent steps and ``episode`` finished episodes."""
+        if self.epsilon_by_episode is not None:
+            return self.epsilon_by_episode(episode)
+        return self.epsilon_by_step(step)

@@ -6,12 +6,16 @@ Introduced in lesson 05 (CartPole) and used again in lesson 07 (Pong)::
     python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --out runs/pong --resume
 
 The run folder gets config.json, log.csv, eval.csv, checkpoint.pt and best.pt. Every value is
-checked before any environment or network is built; a bad one exits with status 2.
+checked before any environment or network is built or any file written; a bad one exits with
+status 2 and a one-line message. Every DQNConfig field is a flag (`--field-name`, typed and
+documented from the dataclass), so a new field needs no edit here.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -22,98 +26,111 @@ from dqn_helpers import config as config_lib
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
+# The spellings users already type, kept as aliases of the generated --field-name flags.
+_ALIASES = {
+    "env_id": ["--env"],
+    "total_steps": ["--steps"],
+    "learning_rate": ["--lr"],
+    "prioritized": ["--per"],
+}
+_METAVARS = {"int": "N", "float": "X", "optional_float": "X|none", "int_tuple": "SIZES"}
+_LEGACY_ATARI = re.compile(r"^([A-Z][A-Za-z0-9]*?)(NoFrameskip|Deterministic)?-v[04]$")
+
+
+def _field_type(name: str) -> Any:
+    """argparse ``type=`` for one DQNConfig field: the annotation-driven ``config.parse_field``."""
+
+    def parse(raw: str) -> Any:
+        try:
+            return config_lib.parse_field(name, raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
 
 def _parse_set(item: str) -> tuple[str, Any]:
-    if "=" not in item:
-        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {item!r}.")
-    key, raw = item.split("=", 1)
-    low = raw.strip().lower()
-    value: Any
-    if low in ("true", "false"):
-        value = low == "true"
-    elif low in ("none", "null"):
-        value = None
-    else:
-        try:
-            value = int(raw)
-        except ValueError:
-            try:
-                value = float(raw)
-            except ValueError:
-                value = tuple(int(v) for v in raw.split(",")) if "," in raw else raw
-    return key.strip(), value
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(
+            f"--set expects KEY=VALUE with KEY a DQNConfig field (e.g. --set tau=0.01), got {item!r}."
+        )
+    fields = config_lib.field_kinds()
+    if key not in fields:
+        raise argparse.ArgumentTypeError(
+            f"--set {item}: unknown DQNConfig field {key!r}; KEY must be one of {', '.join(fields)}."
+        )
+    try:
+        return key, config_lib.parse_field(key, raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of ``python -m dqn_helpers.train``."""
+    """The argparse parser of ``python -m dqn_helpers.train``.
+
+    Every DQNConfig field is a ``--field-name`` flag, typed and documented from the dataclass
+    itself (its annotation and its ``# comment``); a flag left out keeps the preset's value.
+    """
     p = argparse.ArgumentParser(
         prog="python -m dqn_helpers.train",
+        usage="%(prog)s [--preset NAME] [--env ENV_ID] [--steps N] [--out DIR] [--resume] [options]",
         description="Train a DQN agent (CartPole or Atari) and write a run folder with config.json, "
         "log.csv, eval.csv, checkpoint.pt and best.pt.",
         epilog="Example: python -m dqn_helpers.train --env CartPole-v1 --preset cartpole "
         "--steps 30000 --seed 0 --out runs/cp0",
     )
-    p.add_argument("--env", default=None, help="Gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5 "
-                   "(default: the preset's env)")
     p.add_argument("--preset", default=None, choices=sorted(config_lib.PRESETS),
                    help="starting hyperparameters (default: pong for ALE ids, else cartpole)")
-    p.add_argument("--steps", type=int, default=None, help="total agent steps (env.step calls)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="run folder (default runs/<env>-s<seed>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run OUT holds (without it, an OUT with checkpoint.pt is refused)")
     p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="start a new run from this checkpoint's network weights (fine-tuning), "
                         "e.g. checkpoints/pong_pretrained.pt")
-    p.add_argument("--double", action=argparse.BooleanOptionalAction, default=None,
-                   help="Double DQN targets")
-    p.add_argument("--dueling", action=argparse.BooleanOptionalAction, default=None,
-                   help="dueling network head")
-    p.add_argument("--per", action=argparse.BooleanOptionalAction, default=None,
-                   help="prioritized experience replay")
-    p.add_argument("--n-step", type=int, default=None, help="n-step returns (1 = plain DQN)")
-    p.add_argument("--lr", type=float, default=None,
-                   help="Adam learning rate (the preset's annealing ratio is kept unless --lr-end)")
-    p.add_argument("--lr-end", type=float, default=None, help="anneal the learning rate to this")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--buffer-size", type=int, default=None)
-    p.add_argument("--learning-starts", type=int, default=None)
-    p.add_argument("--gamma", type=float, default=None, help="discount factor in (0, 1]")
-    p.add_argument("--target-update", type=int, default=None,
-                   help="hard target copy every C steps (0 = soft updates)")
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--eval-episodes", type=int, default=None)
-    p.add_argument("--checkpoint-every", type=int, default=None)
-    p.add_argument("--num-envs", type=int, default=None,
-                   help="environments stepped together with batched action selection (default 1)")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: 1 for small MLPs such as CartPole, where more "
                    "threads only add overhead; PyTorch's choice for Atari)")
     p.add_argument("--set", dest="sets", action="append", default=[], type=_parse_set,
-                   metavar="KEY=VALUE", help="any other DQNConfig field, e.g. --set tau=0.01 (repeatable)")
+                   metavar="KEY=VALUE",
+                   help="any DQNConfig field, e.g. --set tau=0.01 or --set hidden=64,64 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    taken = {a.dest for a in p._actions}
+    group = p.add_argument_group(
+        "hyperparameters (one flag per DQNConfig field; a flag left out keeps the preset's value)"
+    )
+    helps = config_lib.field_help()
+    for name, kind in config_lib.field_kinds().items():
+        if name in taken:
+            raise RuntimeError(f"DQNConfig field {name!r} clashes with the train flag --{name}.")
+        flags = ["--" + name.replace("_", "-"), *_ALIASES.get(name, [])]
+        text = (helps.get(name) or name.replace("_", " ")).replace("%", "%%")
+        kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS,
+                              "help": f"{text} (default: the preset's)"}
+        if kind == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
+        else:
+            kw["type"] = _field_type(name)
+            kw["metavar"] = _METAVARS.get(kind, name.upper())
+        group.add_argument(*flags, **kw)
     return p
-
-
-_FLAG_TO_FIELD = {
-    "env": "env_id", "steps": "total_steps", "seed": "seed", "double": "double",
-    "dueling": "dueling", "per": "prioritized", "n_step": "n_step", "lr": "learning_rate",
-    "lr_end": "lr_end", "batch_size": "batch_size", "buffer_size": "buffer_size",
-    "learning_starts": "learning_starts", "gamma": "gamma", "target_update": "target_update",
-    "eval_every": "eval_every", "eval_episodes": "eval_episodes",
-    "checkpoint_every": "checkpoint_every", "device": "device", "num_envs": "num_envs",
-}
 
 
 def config_from_args(args: argparse.Namespace) -> config_lib.DQNConfig:
     """The DQNConfig the flags describe (raises ValueError/TypeError on a bad value)."""
+    from dqn_helpers import atari
+
+    overrides = {name: getattr(args, name) for name in config_lib.field_kinds() if hasattr(args, name)}
+    for key, value in getattr(args, "sets", []):
+        overrides[key] = value
     preset_name = args.preset
     if preset_name is None:
-        preset_name = "pong" if (args.env or "").startswith("ALE/") else "cartpole"
-    overrides = {field: getattr(args, flag) for flag, field in _FLAG_TO_FIELD.items()
-                 if getattr(args, flag) is not None}
-    for key, value in args.sets:
-        overrides[key] = value
+        env_id = overrides.get("env_id")
+        preset_name = "pong" if isinstance(env_id, str) and atari.is_atari_id(env_id) else "cartpole"
     base = config_lib.PRESETS[preset_name]
     if "learning_rate" in overrides and "lr_end" not in overrides and base.lr_end is not None:
         # --lr alone keeps the preset's annealing ratio (e.g. 1e-3 -> 1e-4 becomes 2e-3 -> 2e-4).
@@ -123,10 +140,33 @@ def config_from_args(args: argparse.Namespace) -> config_lib.DQNConfig:
     return config_lib.preset(preset_name, **overrides)
 
 
-def _check_env_id(env_id: str) -> None:
+def _ale_has(game: str) -> bool:
     import gymnasium as gym
 
-    if env_id.startswith("ALE/"):
+    from dqn_helpers import atari
+
+    try:
+        atari.require_atari()
+    except ImportError:
+        return False
+    return f"ALE/{game}-v5" in gym.registry
+
+
+def _check_env_id(cfg: config_lib.DQNConfig) -> None:
+    import gymnasium as gym
+
+    env_id = cfg.env_id
+    legacy = _LEGACY_ATARI.match(env_id)
+    if legacy:  # never an ALE/ id: the pattern has no slash
+        game = legacy.group(1)
+        spec = gym.registry.get(env_id)
+        from_ale = spec is not None and "ale_py" in str(spec.entry_point)
+        if from_ale or (spec is None and (legacy.group(2) or _ale_has(game))):
+            raise ValueError(
+                f"{env_id!r} is a legacy Atari id; this course uses the v5 ids with its own frame "
+                f"skipping: use --env ALE/{game}-v5."
+            )
+    if cfg.is_atari:
         from dqn_helpers import atari
 
         atari.require_atari()
@@ -136,18 +176,68 @@ def _check_env_id(env_id: str) -> None:
         raise ValueError(f"unknown environment id {env_id!r}.{hint}")
 
 
+def _check_device(device: str) -> None:
+    if device == "auto":
+        return
+    from dqn_helpers import device as device_lib
+
+    try:
+        device_lib.pick_device(device)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise ValueError(f"--device {device}: " + _cli_wording(str(exc))) from None
+
+
+def _cli_wording(message: str) -> str:
+    """pick_device's advice, in command-line terms."""
+    return message.replace("pass prefer=None", "pass --device auto").replace(
+        "Pass prefer=None", "Pass --device auto")
+
+
+def _check_writable_folder(flag: str, path: Path) -> None:
+    """``path`` is a folder that exists or can be made: its nearest existing ancestor is a
+    writable folder."""
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"{flag} {path}: {ancestor} is a file, so no folder can be made under it.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: {ancestor} is not writable; choose a folder you can write to.")
+
+
+def _out_dir(args: argparse.Namespace, cfg: config_lib.DQNConfig) -> Path:
+    """The run folder, checked before anything is written to it."""
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite exclude each other: --resume continues the run "
+                         "in OUT, --overwrite replaces it.")
+    if args.out is not None and not args.out.strip():
+        raise ValueError("--out is empty: give a folder, or leave --out out for runs/<env>-s<seed>.")
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.env_id.replace('/', '_')}-s{cfg.seed}"
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file, not a folder: choose a folder path.")
+    _check_writable_folder("--out", out)
+    if (out / "checkpoint.pt").exists() and not (args.resume or args.overwrite):
+        raise ValueError(f"{out} holds a run; use --resume to continue it, --overwrite to replace "
+                         "it, or a new --out.")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 on success). Introduced in lesson 05."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         cfg = config_from_args(args)
-        _check_env_id(cfg.env_id)
+        _check_env_id(cfg)
         if args.threads is not None and args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}.")
+        _check_device(cfg.device)
+        out = _out_dir(args, cfg)
     except (ValueError, TypeError, ImportError) as exc:
-        parser.error(str(exc))  # exits with status 2 before anything is built
-    out = Path(args.out) if args.out else Path("runs") / f"{cfg.env_id.replace('/', '_')}-s{cfg.seed}"
+        parser.error(str(exc))  # exits with status 2 before anything is built or written
+    if args.resume and not (out / "checkpoint.pt").exists():
+        print(f"note: --resume, but {out} holds no checkpoint.pt: starting a fresh run.",
+              file=sys.stderr)
 
     import torch
 
@@ -161,12 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = training.train(
             cfg, out_dir=out, progress=not args.no_progress, resume=args.resume,
-            init_from=args.init_from,
+            init_from=args.init_from, overwrite=args.overwrite,
         )
     except training.TrainingDivergedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (checkpoints.CheckpointError, ValueError, FileNotFoundError) as exc:
+    except (checkpoints.CheckpointError, ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     wall = time.perf_counter() - start

@@ -1,20 +1,21 @@
 """The DQN training loop: environment + agent + replay buffer + logging + evaluation + checkpoints.
 
-Introduced in lesson 05 (CartPole); the same loop trains Pong in lesson 07. The loop follows the
+Introduced in lesson 05 (CartPole); the same loop trains Pong in lesson 07. ``train`` follows the
 algorithm's steps: (1) act ε-greedily, (2) store the transition, (3) sample a minibatch,
-(4) take a gradient step on the TD error, (5) refresh the target network.
+(4) take a gradient step on the TD error, (5) refresh the target network. ``run_seeds`` trains
+one config over several seeds in worker processes.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import functools
 import json
 import math
 import os
 import pickle
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,232 +25,25 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from dqn_helpers import atari, buffers, checkpoints, schedules
+from dqn_helpers import atari, buffers, checkpoints, envs, evaluation, schedules
 from dqn_helpers.agents import DQNAgent
 from dqn_helpers.config import DQNConfig
+from dqn_helpers.logs import TrainingLog
 
-__all__ = [
-    "EPISODE_COLUMNS",
-    "EVAL_COLUMNS",
-    "TrainResult",
-    "TrainingDivergedError",
-    "TrainingLog",
-    "evaluate",
-    "evaluate_episodes",
-    "make_env",
-    "train",
-]
+__all__ = ["TrainResult", "TrainingDivergedError", "run_seeds", "train"]
 
-EPISODE_COLUMNS = (
-    "step", "episode", "episode_return", "episode_length", "loss", "mean_max_q", "td_error",
-    "grad_norm", "epsilon", "learning_rate", "time",
-)
-EVAL_COLUMNS = ("step", "mean_return", "std_return", "episodes")
+Callback = Callable[[str, TrainingLog, DQNAgent], Any]
 
-Callback = Callable[[str, "TrainingLog", DQNAgent], Any]
+# Fields that may differ between a checkpoint and the config used to resume it.
+_RESUMABLE_CHANGES = {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device"}
+# What a finished or interrupted run leaves in its folder (removed by overwrite=True).
+_RUN_FILES = ("checkpoint.pt", "best.pt", "log.csv", "eval.csv", "config.json", "train_notes.txt")
 
 
 class TrainingDivergedError(RuntimeError):
     """The loss or the Q-values became NaN/inf: training blew up (lesson 05 shows the causes)."""
 
 
-# ------------------------------------------------------------------------------ env
-def make_env(
-    env_id: str, *, seed: int | None = None, render_mode: str | None = None, **atari_kwargs: Any
-) -> gym.Env:
-    """A Gymnasium env with a Discrete action space; ``ALE/...`` ids get the lesson 06 wrappers.
-
-    Introduced in lesson 05. ``seed`` seeds the action space (pass it to the first ``reset`` too);
-    ``atari_kwargs`` (frame_stack, clip_rewards, ...) go to ``atari.make_atari_env``.
-    """
-    if not isinstance(env_id, str) or not env_id:
-        raise ValueError(f"env_id must be a Gymnasium id such as 'CartPole-v1', got {env_id!r}.")
-    if atari.is_atari_id(env_id):
-        env = atari.make_atari_env(env_id, seed=seed, render_mode=render_mode, **atari_kwargs)
-    else:
-        if atari_kwargs:
-            raise ValueError(
-                f"{sorted(atari_kwargs)} only apply to Atari ids ('ALE/...'), not {env_id!r}."
-            )
-        try:
-            env = gym.make(env_id, render_mode=render_mode)
-        except gym.error.Error as exc:
-            raise ValueError(
-                f"unknown or unavailable environment {env_id!r}: {exc}. Examples: 'CartPole-v1', "
-                "'Acrobot-v1', 'LunarLander-v3', 'ALE/Pong-v5'."
-            ) from exc
-    space = env.action_space
-    if not isinstance(space, gym.spaces.Discrete):
-        env.close()
-        raise ValueError(
-            f"{env_id} has action space {space}, but DQN needs a Discrete action space (it picks "
-            "argmax_a Q(s, a) over a finite set of actions). Use a discrete env or discretize it."
-        )
-    if seed is not None:
-        space.seed(seed)
-    return env
-
-
-def _make_env_from_config(config: DQNConfig, seed: int | None, *, for_eval: bool = False) -> gym.Env:
-    if atari.is_atari_id(config.env_id):
-        kw: dict[str, Any] = {"frame_stack": config.frame_stack}
-        if for_eval:
-            kw["clip_rewards"] = False  # report the game's real score
-        return make_env(config.env_id, seed=seed, **kw)
-    return make_env(config.env_id, seed=seed)
-
-
-# ------------------------------------------------------------------------------ log
-class TrainingLog:
-    """One row per finished episode (``.episodes``) and per greedy evaluation (``.evals``).
-
-    Introduced in lesson 05. The one thing that flows from the loop to plots and diagnostics.
-    """
-
-    def __init__(
-        self, episodes: list[dict[str, float]] | None = None, evals: list[dict[str, float]] | None = None
-    ) -> None:
-        self.episodes: list[dict[str, float]] = list(episodes or [])
-        self.evals: list[dict[str, float]] = list(evals or [])
-
-    def column(self, name: str, table: str = "episodes") -> np.ndarray:
-        """One column as a float array, e.g. ``log.column("episode_return")``."""
-        if table not in ("episodes", "evals"):
-            raise ValueError(f"table must be 'episodes' or 'evals', got {table!r}.")
-        rows = self.episodes if table == "episodes" else self.evals
-        allowed = EPISODE_COLUMNS if table == "episodes" else EVAL_COLUMNS
-        if name not in allowed:
-            raise ValueError(f"no column {name!r} in {table}; columns are {', '.join(allowed)}.")
-        return np.array([r[name] for r in rows], dtype=float)
-
-    @property
-    def last_eval(self) -> float | None:
-        """Mean return of the latest evaluation (None before the first)."""
-        return self.evals[-1]["mean_return"] if self.evals else None
-
-    def to_dict(self) -> dict[str, list[dict[str, float]]]:
-        """Plain lists of rows (stored in checkpoints)."""
-        return {"episodes": [dict(r) for r in self.episodes], "evals": [dict(r) for r in self.evals]}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainingLog:
-        """Inverse of ``to_dict``."""
-        return cls(d.get("episodes", []), d.get("evals", []))
-
-    def to_csv(self, directory: str | os.PathLike[str]) -> None:
-        """Write ``log.csv`` (episodes) and ``eval.csv`` (evaluations) into ``directory``."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        for name, rows, cols in (
-            ("log.csv", self.episodes, EPISODE_COLUMNS),
-            ("eval.csv", self.evals, EVAL_COLUMNS),
-        ):
-            tmp = d / f".{name}.tmp"
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(tmp, d / name)
-
-    @classmethod
-    def from_csv(cls, directory: str | os.PathLike[str]) -> TrainingLog:
-        """Read ``log.csv`` / ``eval.csv`` written by ``to_csv`` (a missing eval.csv means no evals)."""
-        d = Path(directory)
-        if not (d / "log.csv").exists():
-            raise FileNotFoundError(f"no log.csv in {d}: train with out_dir={str(d)!r} first.")
-
-        def read(path: Path) -> list[dict[str, float]]:
-            if not path.exists():
-                return []
-            with open(path, newline="") as f:
-                rows = []
-                for r in csv.DictReader(f):
-                    row: dict[str, float] = {}
-                    for k, v in r.items():
-                        x = float(v) if v not in ("", None) else math.nan
-                        row[k] = int(x) if k in ("step", "episode", "episode_length", "episodes") and math.isfinite(x) else x
-                    rows.append(row)
-                return rows
-
-        return cls(read(d / "log.csv"), read(d / "eval.csv"))
-
-    def __repr__(self) -> str:
-        return f"TrainingLog({len(self.episodes)} episodes, {len(self.evals)} evaluations)"
-
-
-# ------------------------------------------------------------------------ evaluation
-def evaluate_episodes(
-    agent: DQNAgent,
-    env: gym.Env | Sequence[gym.Env],
-    episodes: int,
-    seed: int | None = None,
-    epsilon: float = 0.0,
-) -> list[dict[str, float]]:
-    """Run ``episodes`` full episodes with the (near-)greedy policy; one dict per episode.
-
-    Introduced in lesson 05. ``env`` may be a list of envs: they run side by side with one batched
-    forward pass per step, each env playing a fixed share of the episodes (no bias towards short
-    ones). Episode ``i`` is reset with ``seed + i`` when a seed is given. Rows hold ``return``,
-    ``length``, ``points_won`` and ``points_lost`` (sums of positive / negative rewards).
-    """
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"episodes must be a positive int, got {episodes!r}.")
-    envs = list(env) if isinstance(env, (list, tuple)) else [env]
-    if not envs:
-        raise ValueError("env must be an environment or a non-empty list of environments.")
-    n_par = min(len(envs), episodes)
-    results: list[dict[str, float] | None] = [None] * episodes
-    # active slots: [env index, episode index, obs, return, length, won, lost]
-    active: list[list[Any]] = []
-    for j in range(n_par):
-        obs, _ = envs[j].reset(seed=None if seed is None else seed + j)
-        active.append([j, j, obs, 0.0, 0, 0.0, 0.0])
-    while active:
-        obs_batch = np.stack([slot[2] for slot in active])
-        actions = agent.act_batch(obs_batch, epsilon)
-        still: list[list[Any]] = []
-        for slot, action in zip(active, actions):
-            j, ep = slot[0], slot[1]
-            obs, reward, terminated, truncated, _ = envs[j].step(int(action))
-            r = float(reward)
-            slot[2] = obs
-            slot[3] += r
-            slot[4] += 1
-            if r > 0:
-                slot[5] += r
-            elif r < 0:
-                slot[6] -= r
-            if terminated or truncated:
-                results[ep] = {
-                    "return": slot[3], "length": slot[4], "points_won": slot[5], "points_lost": slot[6],
-                }
-                nxt = ep + n_par
-                if nxt < episodes:
-                    obs, _ = envs[j].reset(seed=None if seed is None else seed + nxt)
-                    still.append([j, nxt, obs, 0.0, 0, 0.0, 0.0])
-            else:
-                still.append(slot)
-        active = still
-    return [r for r in results if r is not None]
-
-
-def evaluate(
-    agent: DQNAgent,
-    env: gym.Env | Sequence[gym.Env],
-    episodes: int,
-    seed: int | None = None,
-    epsilon: float = 0.0,
-) -> tuple[float, float, list[float]]:
-    """Greedy evaluation: ``(mean return, std, per-episode returns)`` over ``episodes`` episodes.
-
-    Introduced in lesson 05. Always on an env that is not the training env, never training returns.
-    """
-    rows = evaluate_episodes(agent, env, episodes, seed=seed, epsilon=epsilon)
-    returns = [r["return"] for r in rows]
-    return float(np.mean(returns)), float(np.std(returns)), returns
-
-
-# -------------------------------------------------------------------------- training
 @dataclass
 class TrainResult:
     """What ``train`` returns: the trained agent, its log, the best eval mean and the run folder."""
@@ -260,37 +54,132 @@ class TrainResult:
     out_dir: Path | None
 
 
-# Fields that may differ between a checkpoint and the config used to resume it.
-_RESUMABLE_CHANGES = {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device"}
+# --------------------------------------------------------------------------- the steps
+def train(
+    config: DQNConfig,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    callbacks: Iterable[Callback] = (),
+    progress: bool = True,
+    resume: bool = False,
+    overwrite: bool = False,
+    env: gym.Env | None = None,
+    eval_env: gym.Env | Sequence[gym.Env] | None = None,
+    init_from: str | os.PathLike[str] | None = None,
+) -> TrainResult:
+    """Train a DQN agent as ``config`` says; returns ``TrainResult(agent, log, best_eval, out_dir)``.
+
+    Introduced in lesson 05. Every ``eval_every`` steps the greedy policy plays ``eval_episodes``
+    episodes on separate envs. ``callbacks`` are called as ``cb(event, log, agent)`` with event in
+    {"episode", "eval", "end"}; a callback that returns True stops training early.
+
+    With ``out_dir`` the run writes config.json, log.csv, eval.csv, checkpoint.pt (periodic and
+    final) and best.pt (best evaluation so far). ``resume=True`` continues from
+    ``out_dir/checkpoint.pt``; a folder that already holds a run is never replaced silently:
+    pass ``resume=True`` to continue it or ``overwrite=True`` to start it again. With
+    ``config.num_envs > 1`` the loop steps a Gymnasium vector env and picks all actions with one
+    batched forward pass (lesson 07). ``init_from`` (a checkpoint file or run folder, e.g. the
+    shipped Pong agent) starts a *new* run from that network's weights (fine-tuning, lesson 07).
+    """
+    run = _Run(config, out_dir=out_dir, callbacks=callbacks, progress=progress, resume=resume,
+               overwrite=overwrite, env=env, eval_env=eval_env, init_from=init_from)
+    try:
+        while run.step < config.total_steps and not run.stop:
+            before = run.step
+            run.collect()  # Steps 1–2: act ε-greedily, store the transitions
+            run.learn(before)  # Steps 3–4: sample minibatches, gradient steps on the TD error
+            run.periodic(before)  # Step 5 (hard target copies), evaluations, checkpoints
+    except BaseException as exc:
+        run.abort(exc)
+        raise
+    run.finish()
+    return TrainResult(agent=run.agent, log=run.log, best_eval=run.best_eval, out_dir=run.out)
 
 
-def _divergence_message(config: DQNConfig, agent: DQNAgent, step: int, m: dict[str, Any], ckpt: Path | None) -> str:
-    causes = [f"the learning rate is too high (now {agent.learning_rate:g}; try 1e-4 to 1e-3)"]
-    if config.loss == "mse":
-        causes.append("the MSE loss turns large TD errors into huge gradients (use loss='huber')")
-    if config.max_grad_norm is None:
-        causes.append("there is no gradient clipping (set max_grad_norm=10)")
-    if not atari.is_atari_id(config.env_id):
-        causes.append("rewards are large and not clipped or scaled")
-    where = (
-        f" The last good checkpoint {ckpt} was left untouched."
-        if ckpt is not None and ckpt.exists() else ""
-    )
-    return (
-        f"training diverged at step {step} (gradient step {agent.updates}): loss={m['loss']:.3g}, "
-        f"mean max Q={m['mean_max_q']:.3g}, grad norm={m['grad_norm']:.3g}. Likely causes: "
-        + "; ".join(causes) + "." + where
-    )
+# ------------------------------------------------------------------- the environments
+class _SingleEnv:
+    """One environment stepped one agent step at a time (the plain DQN loop)."""
+
+    n = 1
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env = env
+        self.obs: Any = None
+        self.ret, self.length = 0.0, 0
+
+    def reset(self, seed: int) -> None:
+        self.obs, _ = self.env.reset(seed=seed)
+        self.ret, self.length = 0.0, 0
+
+    def step(self, agent: DQNAgent, epsilon: float, buffer: Any) -> list[tuple[float, int]]:
+        """Act, store the transition, and return the episode that ended here (if any)."""
+        action = agent.act(self.obs, epsilon)
+        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        buffer.add(self.obs, action, reward, next_obs, terminated, truncated)
+        self.ret += reward
+        self.length += 1
+        self.obs = next_obs
+        if not (terminated or truncated):
+            return []
+        finished = [(float(self.ret), self.length)]
+        self.reset(seed=None)  # type: ignore[arg-type]
+        return finished
+
+    def state(self) -> dict[str, Any] | None:
+        """The episode in progress, for an exact resume (None when the env cannot be pickled)."""
+        try:
+            return {"env_pickle": pickle.dumps(self.env), "obs": self.obs,
+                    "ep_return": self.ret, "ep_len": self.length}
+        except Exception:  # noqa: BLE001 - an unpicklable env just restarts its episode
+            return None
+
+    def restore(self, state: dict[str, Any]) -> None:
+        env = pickle.loads(state["env_pickle"])
+        self.env.close()
+        self.env = env
+        self.obs, self.ret, self.length = state["obs"], float(state["ep_return"]), int(state["ep_len"])
+
+    def close(self) -> None:
+        self.env.close()
 
 
-def _check_resume_config(saved: DQNConfig, given: DQNConfig) -> None:
-    a, b = saved.to_dict(), given.to_dict()
-    diffs = [f"{k} (checkpoint {a[k]!r}, now {b[k]!r})" for k in a if k not in _RESUMABLE_CHANGES and a[k] != b[k]]
-    if diffs:
-        raise ValueError(
-            "cannot resume: the config differs from the checkpoint's in " + "; ".join(diffs)
-            + f". Only {sorted(_RESUMABLE_CHANGES)} may change on resume; use a new out_dir for a new run."
-        )
+class _VectorEnv:
+    """``num_envs`` environments stepped together, one batched forward pass for all actions."""
+
+    def __init__(self, config: DQNConfig) -> None:
+        self.n = config.num_envs
+        fns = [functools.partial(envs.make_env_for, config, config.seed + i) for i in range(self.n)]
+        vector_cls = gym.vector.AsyncVectorEnv if atari.is_atari_id(config.env_id) else gym.vector.SyncVectorEnv
+        self.env = vector_cls(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        self.obs: Any = None
+        self.returns = np.zeros(self.n)
+        self.lengths = np.zeros(self.n, dtype=np.int64)
+
+    def reset(self, seed: int) -> None:
+        self.obs, _ = self.env.reset(seed=[seed + i for i in range(self.n)])
+        self.returns[:], self.lengths[:] = 0.0, 0
+
+    def step(self, agent: DQNAgent, epsilon: float, buffer: _StreamBuffers) -> list[tuple[float, int]]:
+        actions = agent.act_batch(self.obs, epsilon)
+        next_obs, rewards, terms, truncs, infos = self.env.step(actions)
+        done = np.logical_or(terms, truncs)
+        final = infos.get("final_obs") if done.any() else None
+        for i in range(self.n):  # each env's stream goes to its own buffer
+            nxt = final[i] if done[i] else next_obs[i]
+            buffer.parts[i].add(self.obs[i], int(actions[i]), float(rewards[i]), nxt,
+                                bool(terms[i]), bool(truncs[i]))
+        self.returns += rewards
+        self.lengths += 1
+        self.obs = next_obs
+        finished = [(float(self.returns[i]), int(self.lengths[i])) for i in np.flatnonzero(done)]
+        self.returns[done], self.lengths[done] = 0.0, 0
+        return finished
+
+    def state(self) -> None:
+        return None  # vector envs restart their episodes on resume
+
+    def close(self) -> None:
+        self.env.close()
 
 
 class _StreamBuffers:
@@ -303,19 +192,19 @@ class _StreamBuffers:
 
     def __init__(self, parts: list[Any]) -> None:
         self.parts = parts
-        self._sizes: list[int] = []
+        self.sizes: list[int] = []
 
     def __len__(self) -> int:
         return min(len(b) for b in self.parts) * len(self.parts)
 
     def sample(self, batch_size: int) -> Any:
         n = len(self.parts)
-        self._sizes = [batch_size // n + (i < batch_size % n) for i in range(n)]
-        batches = [b.sample(k) for b, k in zip(self.parts, self._sizes) if k > 0]
+        self.sizes = [batch_size // n + (i < batch_size % n) for i in range(n)]
+        batches = [b.sample(k) for b, k in zip(self.parts, self.sizes) if k > 0]
         return type(batches[0])(*(torch.cat(field) for field in zip(*batches)))
 
     def update_priorities(self, indices: torch.Tensor, td_errors: torch.Tensor) -> None:
-        sizes = [k for k in self._sizes if k > 0]
+        sizes = [k for k in self.sizes if k > 0]
         for b, idx, td in zip(self.parts, indices.split(sizes), td_errors.split(sizes)):
             b.update_priorities(idx, td)
 
@@ -328,404 +217,511 @@ class _StreamBuffers:
         for b in self.parts:
             b.beta = value
 
+    def state_dict(self) -> None:
+        return None
 
-def train(
-    config: DQNConfig,
-    *,
-    out_dir: str | os.PathLike[str] | None = None,
-    callbacks: Iterable[Callback] = (),
-    progress: bool = True,
-    resume: bool = False,
-    env: gym.Env | None = None,
-    eval_env: gym.Env | Sequence[gym.Env] | None = None,
-    init_from: str | os.PathLike[str] | None = None,
-) -> TrainResult:
-    """Train a DQN agent as ``config`` says; returns ``TrainResult(agent, log, best_eval, out_dir)``.
 
-    Introduced in lesson 05. Every ``eval_every`` steps the greedy policy plays ``eval_episodes``
-    episodes on separate envs. ``callbacks`` are called as ``cb(event, log, agent)`` with event in
-    {"episode", "eval", "end"}; a callback that returns True stops training early. With ``out_dir``
-    the run writes config.json, log.csv, eval.csv, checkpoint.pt (periodic + final) and best.pt
-    (best evaluation so far); ``resume=True`` continues from ``out_dir/checkpoint.pt``. With
-    ``config.num_envs > 1`` the loop steps a Gymnasium vector env and picks all actions with one
-    batched forward pass (lesson 07). ``init_from`` (a checkpoint file or run folder, e.g. the
-    shipped Pong agent) starts a *new* run from that network's weights instead of a random
-    initialisation (fine-tuning, lesson 07): online and target networks both get them; the
-    optimizer, schedules, buffer and step count start fresh. It cannot be combined with a resume.
-    """
-    if not isinstance(config, DQNConfig):
-        raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
-    n_envs = config.num_envs
-    if n_envs > 1 and env is not None:
-        raise ValueError(f"num_envs={n_envs} builds its own vector env; do not pass env= as well.")
-    callbacks = list(callbacks)
-    init_ckpt: dict[str, Any] | None = None
-    if init_from is not None:
-        init_path = checkpoints.resolve_checkpoint_path(init_from, "final")
-        if not init_path.exists():
-            raise FileNotFoundError(
-                f"init_from={str(init_from)!r}: no such checkpoint. Give a .pt file (e.g. "
-                "checkpoints/pong_pretrained.pt) or a run folder that holds checkpoint.pt."
+# ------------------------------------------------------------------- metrics of a run
+@dataclass
+class _UpdateMetrics:
+    """The update metrics summed over one episode's gradient steps (logged as their means)."""
+
+    loss: float = 0.0
+    mean_max_q: float = 0.0
+    td_error: float = 0.0
+    grad_norm: float = 0.0
+    count: int = 0
+
+    def add(self, m: dict[str, Any]) -> None:
+        self.loss += m["loss"]
+        self.mean_max_q += m["mean_max_q"]
+        self.td_error += m["td_error"]
+        self.grad_norm += m["grad_norm"]
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        k = self.count
+        names = ("loss", "mean_max_q", "td_error", "grad_norm")
+        return {name: getattr(self, name) / k if k else math.nan for name in names}
+
+
+def _diverged(m: dict[str, Any]) -> bool:
+    return not (math.isfinite(m["loss"]) and math.isfinite(m["mean_max_q"])
+                and math.isfinite(m["grad_norm"]))
+
+
+def _divergence_message(config: DQNConfig, agent: DQNAgent, step: int, m: dict[str, Any],
+                        ckpt: Path | None) -> str:
+    causes = [f"the learning rate is too high (now {agent.learning_rate:g}; try 1e-4 to 1e-3)"]
+    if config.loss == "mse":
+        causes.append("the MSE loss turns large TD errors into huge gradients (use loss='huber')")
+    if config.max_grad_norm is None:
+        causes.append("there is no gradient clipping (set max_grad_norm=10)")
+    if config.target_update == 0 and config.tau >= 0.5:
+        causes.append(f"the soft target update tau={config.tau} makes the target follow too fast")
+    where = (f" The last good checkpoint {ckpt} was left untouched."
+             if ckpt is not None and ckpt.exists() else "")
+    return (
+        f"training diverged at step {step} (gradient step {agent.updates}): loss={m['loss']:.3g}, "
+        f"mean max Q={m['mean_max_q']:.3g}, grad norm={m['grad_norm']:.3g}. Likely causes: "
+        + "; ".join(causes) + "." + where
+    )
+
+
+# --------------------------------------------------------------------------- setting up
+def _check_resume_config(saved: DQNConfig, given: DQNConfig) -> None:
+    a, b = saved.to_dict(), given.to_dict()
+    diffs = [f"{k} (checkpoint {a[k]!r}, now {b[k]!r})"
+             for k in a if k not in _RESUMABLE_CHANGES and a[k] != b[k]]
+    if diffs:
+        raise ValueError(
+            "cannot resume: the config differs from the checkpoint's in " + "; ".join(diffs)
+            + f". Only {sorted(_RESUMABLE_CHANGES)} may change on resume; use a new out_dir for a new run."
+        )
+
+
+def _load_resume_checkpoint(config: DQNConfig, path: Path, from_init: bool) -> dict[str, Any]:
+    ckpt = checkpoints.load_checkpoint(path)
+    if ckpt.get("exported"):
+        raise checkpoints.CheckpointError(
+            f"{path} is an exported agent (checkpoints.export_agent): it holds the network only, "
+            "without the optimizer and schedules a resume needs. Resume from the run's own "
+            "checkpoint.pt, or start a new run."
+        )
+    if from_init:
+        raise ValueError(
+            f"init_from is for a new run, but {path} exists and resume=True would continue it. "
+            "Drop init_from to resume, or choose a new out_dir to fine-tune."
+        )
+    _check_resume_config(DQNConfig.from_dict(ckpt["config"]), config)
+    if int(ckpt["step"]) >= config.total_steps:
+        raise ValueError(
+            f"cannot resume: {path} is already at step {int(ckpt['step']):,}, and total_steps is "
+            f"{config.total_steps:,}. Pass a larger total_steps (--steps) to train on."
+        )
+    return ckpt
+
+
+def _load_init_checkpoint(init_from: str | os.PathLike[str]) -> dict[str, Any]:
+    path = checkpoints.resolve_checkpoint_path(init_from, "final")
+    if not path.exists():
+        raise FileNotFoundError(
+            f"init_from={str(init_from)!r}: no such checkpoint. Give a .pt file (e.g. "
+            "checkpoints/pong_pretrained.pt) or a run folder that holds checkpoint.pt."
+        )
+    return checkpoints.load_checkpoint(path)
+
+
+def _prepare_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"out_dir {out} is a file; give a folder for the run.")
+    if (out / "checkpoint.pt").exists() and not resume:
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} already holds a run (checkpoint.pt). Use resume=True (--resume) to "
+                "continue it, overwrite=True (--overwrite) to replace it, or a new out_dir."
             )
-        init_ckpt = checkpoints.load_checkpoint(init_path)
-    out = Path(out_dir) if out_dir is not None else None
-    ckpt_path = out / "checkpoint.pt" if out is not None else None
+        for name in _RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
 
-    def note(msg: str) -> None:
-        if progress:
-            from tqdm.auto import tqdm as _tqdm
 
-            _tqdm.write(msg)
-        if out is not None:
-            with open(out / "train_notes.txt", "a") as f:
-                f.write(msg + "\n")
-
-    ckpt: dict[str, Any] | None = None
-    min_buffer = config.batch_size  # transitions the buffer must hold before an update
-    schedule_steps = config.total_steps  # the horizon of the ε, learning-rate and β schedules
-    if resume:
-        if out is None:
-            raise ValueError("resume=True needs out_dir: the folder that holds checkpoint.pt.")
-        if ckpt_path is not None and ckpt_path.exists():
-            ckpt = checkpoints.load_checkpoint(ckpt_path)
-            if ckpt.get("exported"):
-                raise checkpoints.CheckpointError(
-                    f"{ckpt_path} is an exported agent (checkpoints.export_agent): it holds the "
-                    "network only, without the optimizer and schedules a resume needs. Resume from "
-                    "the run's own checkpoint.pt, or start a new run."
-                )
-            if init_ckpt is not None:
-                raise ValueError(
-                    f"init_from is for a new run, but {ckpt_path} exists and resume=True would "
-                    "continue it. Drop init_from to resume, or choose a new out_dir to fine-tune."
-                )
-            saved_config = DQNConfig.from_dict(ckpt["config"])
-            _check_resume_config(saved_config, config)
-            # A run extended on resume keeps its original ε / learning-rate / β schedules: they
-            # have ended (or go on) exactly as before, instead of being stretched to the new length.
-            schedule_steps = saved_config.total_steps
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        if resume and ckpt is None:
-            note(f"resume: no checkpoint.pt in {out}, starting a fresh run.")
-
-    # ---- build everything
-    env_given = env is not None
-    venv: Any = None
-    if n_envs > 1:
-        fns = [functools.partial(_make_env_from_config, config, config.seed + i) for i in range(n_envs)]
-        vector_cls = gym.vector.AsyncVectorEnv if atari.is_atari_id(config.env_id) else gym.vector.SyncVectorEnv
-        venv = vector_cls(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-        obs_space, act_space = venv.single_observation_space, venv.single_action_space
-        if not isinstance(act_space, gym.spaces.Discrete):
-            venv.close()
-            raise ValueError(f"{config.env_id} has action space {act_space}; DQN needs Discrete.")
-    else:
-        if env is None:
-            env = _make_env_from_config(config, config.seed)
-        elif not isinstance(env.action_space, gym.spaces.Discrete):
-            raise ValueError(
-                f"env has action space {env.action_space}, but DQN needs a Discrete action space."
-            )
-        obs_space, act_space = env.observation_space, env.action_space
-    obs_shape = tuple(obs_space.shape or ())
-    n_actions = int(act_space.n)
-    agent = DQNAgent(config.replace(total_steps=schedule_steps), obs_shape, n_actions)
+def _make_buffer(config: DQNConfig, obs_shape: tuple[int, ...], n_envs: int, device: Any) -> Any:
     frames = len(obs_shape) == 3
 
     def new_buffer(capacity: int, seed: int) -> Any:
         return buffers.make_buffer(
             capacity, obs_shape, np.uint8 if frames else np.float32, frames=frames,
             prioritized=config.prioritized, alpha=config.per_alpha, beta=config.per_beta,
-            n_step=config.n_step, gamma=config.gamma, device=agent.device, seed=seed,
+            n_step=config.n_step, gamma=config.gamma, device=device, seed=seed,
         )
 
-    if n_envs > 1:
-        per_env = max(config.buffer_size // n_envs, config.batch_size)
-        buffer: Any = _StreamBuffers([new_buffer(per_env, config.seed + 1 + i) for i in range(n_envs)])
-    else:
-        buffer = new_buffer(config.buffer_size, config.seed + 1)
+    if n_envs == 1:
+        return new_buffer(config.buffer_size, config.seed + 1)
+    per_env = max(config.buffer_size // n_envs, config.batch_size)
+    return _StreamBuffers([new_buffer(per_env, config.seed + 1 + i) for i in range(n_envs)])
 
-    eval_envs: list[gym.Env] | None = None
-    if eval_env is not None:
-        eval_envs = list(eval_env) if isinstance(eval_env, (list, tuple)) else [eval_env]
 
-    def get_eval_envs() -> list[gym.Env]:
-        nonlocal eval_envs
-        if eval_envs is None:
-            n = min(config.eval_episodes, 8 if frames else 32)
-            if env_given:
-                spec_id = env.spec.id if env.spec is not None else None
-                eval_envs = [make_env(spec_id) if spec_id else copy.deepcopy(env) for _ in range(n)]
-            else:
-                eval_envs = [_make_env_from_config(config, None, for_eval=True) for _ in range(n)]
-        return eval_envs
+def _make_stepper(config: DQNConfig, env: gym.Env | None) -> _SingleEnv | _VectorEnv:
+    if config.num_envs > 1:
+        if env is not None:
+            raise ValueError(f"num_envs={config.num_envs} builds its own vector env; "
+                             "do not pass env= as well.")
+        stepper = _VectorEnv(config)
+        space = stepper.env.single_action_space
+        if not isinstance(space, gym.spaces.Discrete):
+            stepper.close()
+            raise ValueError(f"{config.env_id} has action space {space}; DQN needs Discrete.")
+        return stepper
+    if env is None:
+        env = envs.make_env_for(config, config.seed)
+    elif not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ValueError(
+            f"env has action space {env.action_space}, but DQN needs a Discrete action space."
+        )
+    return _SingleEnv(env)
 
-    # An env whose state can be pickled (classic control) resumes exactly, buffer included;
-    # Atari and vector envs restart their episodes on resume and refill the buffer.
-    exact_resume = n_envs == 1 and not env_given and not atari.is_atari_id(config.env_id)
 
-    log = TrainingLog()
-    step, episode = 0, 0
-    best_eval: float | None = None
-    elapsed_before = 0.0
-    sums = [0.0, 0.0, 0.0, 0.0]  # loss, mean max Q, |δ|, grad norm summed over this episode's updates
-    n_updates_ep = 0
-    obs: Any = None
-    ep_return, ep_len = 0.0, 0
-    if ckpt is not None:
-        checkpoints.restore_agent(ckpt, agent)
-        log = TrainingLog.from_dict(ckpt["log"] or {})
-        step, episode = int(ckpt["step"]), int(ckpt["episode"])
-        loop = ckpt["extra"].get("loop", {})
-        best_eval = loop.get("best_eval")
-        elapsed_before = float(loop.get("elapsed", 0.0))
-        checkpoints.restore_rng_states(ckpt["rng"])
-        env_bytes = loop.get("env_pickle") if exact_resume else None
-        if env_bytes is not None:
-            try:
-                restored = pickle.loads(env_bytes)
-                env.close()
-                env = restored
-                obs, ep_return, ep_len = loop["obs"], float(loop["ep_return"]), int(loop["ep_len"])
-                sums = [float(x) for x in loop.get("metric_sums", sums)]
-                n_updates_ep = int(loop.get("metric_count", 0))
-            except Exception as exc:  # noqa: BLE001 - fall back to a fresh episode
-                note(f"resume: could not restore the environment ({exc}); starting new episodes.")
-                obs = None
-        if obs is None:
-            note(f"resume at step {step}: the episode(s) in progress were dropped; new ones start.")
-        if obs is not None and ckpt.get("buffer") is not None:
-            buffer.load_state_dict(ckpt["buffer"])
-        else:
-            # An empty buffer refills before updates resume, as at the start of a run.
-            refill_min = min_buffer = max(config.batch_size, config.learning_starts)
-            note(
-                f"resume at step {step}: the checkpoint holds no replay buffer, so it starts empty "
-                f"and refills (updates resume after {refill_min} new transitions)."
+# ---------------------------------------------------------------------------- the run
+class _Run:
+    """Everything one training run holds; ``train`` calls its steps in order."""
+
+    def __init__(
+        self, config: DQNConfig, *, out_dir: Any, callbacks: Iterable[Callback], progress: bool,
+        resume: bool, overwrite: bool, env: gym.Env | None, eval_env: Any, init_from: Any,
+    ) -> None:
+        if not isinstance(config, DQNConfig):
+            raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
+        self.config = config
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.out = Path(out_dir) if out_dir is not None else None
+        if self.out is not None and str(out_dir) == "":
+            raise ValueError("out_dir is an empty string; give a folder name, or None for no files.")
+        self.ckpt_path = self.out / "checkpoint.pt" if self.out is not None else None
+        if resume and overwrite:
+            raise ValueError("resume=True continues a run and overwrite=True replaces it: pick one.")
+
+        # checkpoints to start from: a run to resume, or a network to fine-tune
+        init_ckpt = _load_init_checkpoint(init_from) if init_from is not None else None
+        ckpt = None
+        horizon = config.total_steps  # the ε / learning-rate / β schedules end here
+        if resume and self.out is None:
+            raise ValueError("resume=True needs out_dir: the folder that holds checkpoint.pt.")
+        if resume and self.ckpt_path is not None and self.ckpt_path.exists():
+            ckpt = _load_resume_checkpoint(config, self.ckpt_path, init_ckpt is not None)
+            # a run extended on resume keeps its first schedules instead of stretching them
+            horizon = DQNConfig.from_dict(ckpt["config"]).total_steps
+        if self.out is not None:
+            _prepare_out_dir(self.out, resume, overwrite)
+            (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+            if resume and ckpt is None:
+                self.note(f"resume: no checkpoint.pt in {self.out}, starting a fresh run.",
+                          always=True)
+        if config.learning_starts >= config.total_steps:
+            warnings.warn(
+                f"learning_starts={config.learning_starts:,} >= total_steps="
+                f"{config.total_steps:,}: this run will not take a single gradient step.",
+                stacklevel=3,
             )
-        note(f"resumed from {ckpt_path} at step {step} (episode {episode}).")
-    elif init_ckpt is not None:
-        checkpoints.restore_agent(checkpoints.weights_only(init_ckpt), agent)
-        note(
-            f"initialised the online and target networks from {init_from} (step "
-            f"{int(init_ckpt['step']):,} of the run that trained it); everything else starts fresh."
+
+        # build everything
+        self.env_given = env is not None
+        self.stepper = _make_stepper(config, env)
+        space = (self.stepper.env.single_observation_space if isinstance(self.stepper, _VectorEnv)
+                 else self.stepper.env.observation_space)
+        act_space = (self.stepper.env.single_action_space if isinstance(self.stepper, _VectorEnv)
+                     else self.stepper.env.action_space)
+        obs_shape = tuple(space.shape or ())
+        self.agent = DQNAgent(config, obs_shape, int(act_space.n))
+        self.buffer = _make_buffer(config, obs_shape, self.stepper.n, self.agent.device)
+        self.schedules = schedules.TrainingSchedules.from_config(config, horizon)
+        self.eval_envs: list[gym.Env] | None = None
+        self.own_eval_envs = eval_env is None
+        if eval_env is not None:
+            self.eval_envs = list(eval_env) if isinstance(eval_env, (list, tuple)) else [eval_env]
+        # An env whose state can be pickled (classic control) resumes exactly, buffer included;
+        # Atari and vector envs restart their episodes on resume and refill the buffer.
+        self.exact_resume = (self.stepper.n == 1 and not self.env_given
+                             and not atari.is_atari_id(config.env_id))
+
+        self.log = TrainingLog()
+        self.step, self.episode = 0, 0
+        self.best_eval: float | None = None
+        self.metrics = _UpdateMetrics()
+        self.min_buffer = config.batch_size  # transitions the buffer must hold before an update
+        self.elapsed_before = 0.0
+        self.stop = False
+        started = False
+        if ckpt is not None:
+            started = self._restore(ckpt)
+        elif init_ckpt is not None:
+            checkpoints.restore_agent(checkpoints.weights_only(init_ckpt), self.agent)
+            self.note(f"initialised the online and target networks from {init_from} (step "
+                      f"{int(init_ckpt['step']):,} of the run that trained it); everything else "
+                      "starts fresh.")
+        if not started:
+            seed = config.seed if ckpt is None else config.seed + 7919 * (self.episode + 1)
+            self.stepper.reset(seed)
+        self.epsilon = self.schedules.epsilon(self.step, self.episode)
+        self.learning_starts = max(config.learning_starts, config.batch_size)
+        self.last_return = self.log.episodes[-1]["episode_return"] if self.log.episodes else math.nan
+        self.t0 = time.perf_counter()
+
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=config.total_steps, initial=self.step, disable=not progress,
+                        unit="step", dynamic_ncols=True, desc=config.env_id, mininterval=0.5)
+
+    def _restore(self, ckpt: dict[str, Any]) -> bool:
+        """Continue from a checkpoint; True when the episode in progress was restored too."""
+        checkpoints.restore_agent(ckpt, self.agent)
+        self.log = TrainingLog.from_dict(ckpt["log"] or {})
+        self.step, self.episode = int(ckpt["step"]), int(ckpt["episode"])
+        loop = ckpt["extra"].get("loop", {})
+        self.best_eval = loop.get("best_eval")
+        self.elapsed_before = float(loop.get("elapsed", 0.0))
+        restored = False
+        if self.exact_resume and loop.get("env_pickle") is not None:
+            try:
+                self.stepper.restore(loop)  # type: ignore[union-attr]
+                sums = loop.get("metric_sums")
+                if sums is not None:
+                    self.metrics = _UpdateMetrics(*map(float, sums), int(loop.get("metric_count", 0)))
+                restored = True
+            except Exception as exc:  # noqa: BLE001 - fall back to a fresh episode
+                self.note(f"resume: could not restore the environment ({exc}); starting new episodes.")
+        if not restored:
+            self.note(f"resume at step {self.step}: the episode(s) in progress were dropped; "
+                      "new ones start.")
+        if restored and ckpt.get("buffer") is not None:
+            self.buffer.load_state_dict(ckpt["buffer"])
+        else:  # an empty buffer refills before updates resume, as at the start of a run
+            self.min_buffer = max(self.config.batch_size, self.config.learning_starts)
+            self.note(f"resume at step {self.step}: the checkpoint holds no replay buffer, so it "
+                      f"starts empty and refills (updates resume after {self.min_buffer} new "
+                      "transitions).")
+        self.note(f"resumed from {self.ckpt_path} at step {self.step} (episode {self.episode}).")
+        return restored
+
+    # ------------------------------------------------------------------ the steps
+    def collect(self) -> None:
+        """Steps 1–2: act ε-greedily in the env(s) and store the transitions."""
+        finished = self.stepper.step(self.agent, self.epsilon, self.buffer)
+        self.step += self.stepper.n
+        for ret, length in finished:
+            self.end_episode(ret, length)
+        self.epsilon = self.schedules.epsilon(self.step, self.episode)
+
+    def learn(self, before: int) -> None:
+        """Steps 3–4: every ``train_freq`` agent steps, ``gradient_steps`` minibatch updates."""
+        c = self.config
+        if self.step < self.learning_starts or len(self.buffer) < self.min_buffer:
+            return
+        n_updates = (self.step // c.train_freq - before // c.train_freq) * c.gradient_steps
+        if n_updates == 0:
+            return
+        if c.lr_end is not None:
+            self.agent.set_learning_rate(self.schedules.learning_rate(self.step))
+        if c.prioritized:
+            self.buffer.beta = self.schedules.beta(self.step)
+        for _ in range(n_updates):
+            batch = self.buffer.sample(c.batch_size)
+            m = self.agent.learn(batch)
+            if _diverged(m):
+                raise TrainingDivergedError(
+                    _divergence_message(c, self.agent, self.step, m, self.ckpt_path))
+            if c.prioritized:
+                self.buffer.update_priorities(batch.indices, m["td_errors"])
+            self.metrics.add(m)
+
+    def periodic(self, before: int) -> None:
+        """Step 5 (hard target copies; soft ones happen in ``agent.learn``), evals, checkpoints."""
+        c, step = self.config, self.step
+
+        def crossed(period: int) -> bool:
+            return bool(period) and step // period != before // period
+
+        if crossed(c.target_update):
+            self.agent.update_target()
+        if crossed(c.eval_every):
+            self.run_eval()
+        if crossed(c.checkpoint_every) and self.out is not None:
+            self.log.to_csv(self.out)
+            self.save(self.ckpt_path, with_buffer=True)  # type: ignore[arg-type]
+        if crossed(1000):
+            self.bar.update(step - self.bar.n)
+
+    # ----------------------------------------------------------- what the steps use
+    def end_episode(self, ret: float, length: int) -> None:
+        self.episode += 1
+        self.log.episodes.append({
+            "step": self.step, "episode": self.episode, "episode_return": ret,
+            "episode_length": length, **self.metrics.means(), "epsilon": self.epsilon,
+            "learning_rate": self.agent.learning_rate, "time": self.elapsed(),
+        })
+        self.metrics = _UpdateMetrics()
+        self.last_return = ret
+        self.show_progress()
+        self.fire("episode")
+
+    def run_eval(self) -> None:
+        """Greedy evaluation on envs that do not train; best.pt follows the best mean."""
+        c = self.config
+        mean, std, returns = evaluation.evaluate(self.agent, self.get_eval_envs(), c.eval_episodes,
+                                                 seed=c.seed + 100_000)
+        self.log.evals.append({"step": self.step, "mean_return": mean, "std_return": std,
+                               "episodes": len(returns)})
+        improved = self.best_eval is None or mean > self.best_eval
+        if improved:
+            self.best_eval = mean
+        if self.out is not None:
+            self.log.to_csv(self.out)
+            if improved:
+                self.save(self.out / "best.pt", with_buffer=False)
+        self.show_progress()
+        self.fire("eval")
+
+    def get_eval_envs(self) -> list[gym.Env]:
+        if self.eval_envs is None:
+            frames = len(self.agent.obs_shape) == 3
+            n = min(self.config.eval_episodes, 8 if frames else 32)
+            if self.env_given:
+                train_env = self.stepper.env
+                spec_id = train_env.spec.id if train_env.spec is not None else None
+                self.eval_envs = [envs.make_env(spec_id) if spec_id else copy.deepcopy(train_env)
+                                  for _ in range(n)]
+            else:
+                self.eval_envs = [envs.make_env_for(self.config, None, for_eval=True)
+                                  for _ in range(n)]
+        return self.eval_envs
+
+    def save(self, path: Path, with_buffer: bool) -> None:
+        """An atomic checkpoint; refuses to overwrite a good one with NaN weights."""
+        if not self.agent.parameters_finite():
+            nan = {"loss": math.nan, "mean_max_q": math.nan, "grad_norm": math.nan}
+            raise TrainingDivergedError(
+                _divergence_message(self.config, self.agent, self.step, nan, self.ckpt_path))
+        loop: dict[str, Any] = {"best_eval": self.best_eval, "elapsed": self.elapsed()}
+        keep_buffer = False
+        if self.exact_resume and with_buffer:
+            env_state = self.stepper.state()
+            if env_state is not None:
+                m = self.metrics
+                loop.update(env_state, metric_sums=[m.loss, m.mean_max_q, m.td_error, m.grad_norm],
+                            metric_count=m.count)
+                keep_buffer = self.config.save_buffer
+        checkpoints.save_checkpoint(
+            path, agent=self.agent, config=self.config, step=self.step, episode=self.episode,
+            log=self.log, buffer=self.buffer if keep_buffer else None, extra={"loop": loop},
         )
-    if obs is None:
-        reset_seed = config.seed if ckpt is None else config.seed + 7919 * (episode + 1)
-        if venv is not None:
-            obs, _ = venv.reset(seed=[reset_seed + i for i in range(n_envs)])
-        else:
-            obs, _ = env.reset(seed=reset_seed)
 
-    # ---- schedules
-    eps_linear = schedules.LinearSchedule(
-        config.epsilon_start, config.epsilon_end, max(1, int(config.epsilon_fraction * schedule_steps))
-    )
-    eps_episode = (
-        schedules.ExponentialSchedule(config.epsilon_start, config.epsilon_end, config.epsilon_decay)
-        if config.epsilon_decay is not None else None
-    )
-    epsilon = eps_episode(episode) if eps_episode else eps_linear(step)
+    def fire(self, event: str) -> None:
+        for cb in self.callbacks:
+            if cb(event, self.log, self.agent) is True:
+                self.stop = True
 
-    total = config.total_steps
-    learning_starts = max(config.learning_starts, config.batch_size)
-    train_freq, gradient_steps, batch_size = config.train_freq, config.gradient_steps, config.batch_size
-    target_update = config.target_update
-    eval_every, ckpt_every = config.eval_every, config.checkpoint_every
-    prioritized = config.prioritized
-    anneal_lr = config.lr_end is not None
-    t0 = time.perf_counter()
-    stop = False
+    def note(self, msg: str, *, always: bool = False) -> None:
+        """Tell the user (progress bar, or stderr when ``always``) and keep it in train_notes.txt."""
+        if self.progress:
+            from tqdm.auto import tqdm
 
+            tqdm.write(msg)
+        elif always:
+            import sys
+
+            print(msg, file=sys.stderr)
+        if self.out is not None and self.out.is_dir():
+            with open(self.out / "train_notes.txt", "a") as f:
+                f.write(msg + "\n")
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.t0
+
+    def show_progress(self) -> None:
+        self.bar.update(self.step - self.bar.n)
+        last_eval = "-" if not self.log.evals else f"{self.log.evals[-1]['mean_return']:.1f}"
+        self.bar.set_postfix(ret=f"{self.last_return:.1f}", eval=last_eval,
+                             eps=f"{self.epsilon:.3f}", refresh=False)
+
+    # -------------------------------------------------------------------- the end
+    def finish(self) -> None:
+        """A final evaluation of the final network, the final checkpoint, then close everything."""
+        if self.config.eval_every and (not self.log.evals or self.log.evals[-1]["step"] != self.step):
+            self.run_eval()
+        self.bar.update(self.step - self.bar.n)
+        self.bar.close()
+        if self.out is not None:
+            self.log.to_csv(self.out)
+            self.save(self.ckpt_path, with_buffer=True)  # type: ignore[arg-type]
+        self.fire("end")
+        self.close()
+
+    def abort(self, exc: BaseException) -> None:
+        """On an error: keep the log up to the blow-up (checkpoint.pt stays the last good one)."""
+        self.bar.close()
+        if isinstance(exc, TrainingDivergedError) and self.out is not None:
+            self.log.to_csv(self.out)
+        if isinstance(self.stepper, _VectorEnv):
+            self.stepper.close()
+
+    def close(self) -> None:
+        if not self.env_given:
+            self.stepper.close()
+        if self.own_eval_envs and self.eval_envs is not None:
+            for e in self.eval_envs:
+                e.close()
+
+
+# ----------------------------------------------------------------------- several seeds
+def _train_one_seed(config: DQNConfig, seed: int, out_dir: str | None, keep_agent: bool) -> Any:
+    """Worker body of ``run_seeds``: one torch thread, one seed, no progress bar."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = None if out_dir is None else Path(out_dir) / f"seed{seed}"
+        result = train(config.replace(seed=seed), out_dir=out, progress=False, overwrite=True)
+    finally:
+        torch.set_num_threads(threads)
+    return result if keep_agent else result.log
+
+
+def _cores_available() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def run_seeds(
+    config: DQNConfig,
+    seeds: Sequence[int],
+    n_jobs: int | None = None,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    keep_agents: bool = False,
+) -> list[Any]:
+    """Train ``config`` once per seed, in parallel worker processes; the logs in seed order.
+
+    Introduced in lesson 02 (comparing settings over seeds). Each worker uses one torch thread,
+    so the numbers are the same as training the seeds one after another (``n_jobs=1`` does just
+    that, in this process). ``n_jobs`` defaults to the cores available. The workers are
+    joblib's: on a cluster, the same call runs on Ray or Dask inside
+    ``with joblib.parallel_config(backend="ray"):`` (or ``"dask"``), once that backend is
+    registered (``ray.util.joblib.register_ray()``). ``out_dir`` gives each seed a run folder
+    ``out_dir/seed<S>``; ``keep_agents=True`` returns ``TrainResult``s instead of logs.
+    """
+    import joblib
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
-               desc=config.env_id, mininterval=0.5)
-
-    def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - t0
-
-    def fire(event: str) -> None:
-        nonlocal stop
-        for cb in callbacks:
-            if cb(event, log, agent) is True:
-                stop = True
-
-    def save(path: Path, with_buffer: bool) -> None:
-        if not agent.parameters_finite():
-            nan = {"loss": math.nan, "mean_max_q": math.nan, "grad_norm": math.nan}
-            raise TrainingDivergedError(_divergence_message(config, agent, step, nan, ckpt_path))
-        loop_state: dict[str, Any] = {"best_eval": best_eval, "elapsed": elapsed()}
-        keep_buffer = False
-        if exact_resume and with_buffer:
-            try:
-                loop_state["env_pickle"] = pickle.dumps(env)
-                loop_state.update(obs=obs, ep_return=ep_return, ep_len=ep_len,
-                                  metric_sums=list(sums), metric_count=n_updates_ep)
-                keep_buffer = config.save_buffer
-            except Exception:  # noqa: BLE001 - an unpicklable env just restarts its episode
-                pass
-        checkpoints.save_checkpoint(
-            path, agent=agent, config=config, step=step, episode=episode, log=log,
-            buffer=buffer if keep_buffer else None, extra={"loop": loop_state},
-        )
-
-    def run_eval() -> None:
-        nonlocal best_eval
-        mean, std, returns = evaluate(agent, get_eval_envs(), config.eval_episodes,
-                                      seed=config.seed + 100_000)
-        log.evals.append({"step": step, "mean_return": mean, "std_return": std,
-                          "episodes": len(returns)})
-        improved = best_eval is None or mean > best_eval
-        if improved:
-            best_eval = mean
-        if out is not None:
-            log.to_csv(out)
-            if improved:
-                save(out / "best.pt", with_buffer=False)
-        bar.set_postfix(ret=f"{ep_return_last:.1f}", eval=f"{mean:.1f}", eps=f"{epsilon:.3f}",
-                        refresh=False)
-        fire("eval")
-
-    def end_episode(ret: float, length: int) -> None:
-        nonlocal episode, sums, n_updates_ep, ep_return_last, epsilon
-        episode += 1
-        if n_updates_ep:
-            k = n_updates_ep
-            metrics = [sums[0] / k, sums[1] / k, sums[2] / k, sums[3] / k]
-        else:
-            metrics = [math.nan] * 4
-        log.episodes.append({
-            "step": step, "episode": episode, "episode_return": float(ret),
-            "episode_length": int(length), "loss": metrics[0], "mean_max_q": metrics[1],
-            "td_error": metrics[2], "grad_norm": metrics[3], "epsilon": epsilon,
-            "learning_rate": agent.learning_rate, "time": elapsed(),
-        })
-        sums = [0.0, 0.0, 0.0, 0.0]
-        n_updates_ep = 0
-        ep_return_last = float(ret)
-        if eps_episode is not None:
-            epsilon = eps_episode(episode)
-        bar.update(step - bar.n)
-        bar.set_postfix(ret=f"{ep_return_last:.1f}",
-                        eval="-" if not log.evals else f"{log.evals[-1]['mean_return']:.1f}",
-                        eps=f"{epsilon:.3f}", refresh=False)
-        if callbacks:
-            fire("episode")
-
-    def learn_burst(n_updates: int) -> None:
-        # Steps 3–4: sample minibatches and take gradient steps.
-        nonlocal n_updates_ep
-        if anneal_lr:
-            agent.set_learning_rate(agent.learning_rate_at(step))
-        if prioritized:
-            buffer.beta = config.per_beta + (1.0 - config.per_beta) * min(1.0, step / schedule_steps)
-        for _ in range(n_updates):
-            batch = buffer.sample(batch_size)
-            m = agent.learn(batch)
-            if not (math.isfinite(m["loss"]) and math.isfinite(m["mean_max_q"])
-                    and math.isfinite(m["grad_norm"])):
-                raise TrainingDivergedError(_divergence_message(config, agent, step, m, ckpt_path))
-            if prioritized:
-                buffer.update_priorities(batch.indices, m["td_errors"])
-            sums[0] += m["loss"]
-            sums[1] += m["mean_max_q"]
-            sums[2] += m["td_error"]
-            sums[3] += m["grad_norm"]
-            n_updates_ep += 1
-
-    def periodic(prev: int) -> None:
-        # Step 5 (hard target copies; soft updates happen inside agent.learn), evals, checkpoints.
-        if target_update and step // target_update != prev // target_update:
-            agent.update_target()
-        if eval_every and step // eval_every != prev // eval_every:
-            bar.update(step - bar.n)
-            run_eval()
-        if ckpt_every and out is not None and step // ckpt_every != prev // ckpt_every:
-            log.to_csv(out)
-            save(ckpt_path, with_buffer=True)  # type: ignore[arg-type]
-        if step // 1000 != prev // 1000:
-            bar.update(step - bar.n)
-
-    ep_return_last = log.episodes[-1]["episode_return"] if log.episodes else math.nan
+    if not isinstance(config, DQNConfig):
+        raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed, e.g. range(3).")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}.")
+    if n_jobs is None:
+        n_jobs = _cores_available()
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive int or None (all cores), got {n_jobs!r}.")
+    n_jobs = min(n_jobs, len(seeds))
+    folder = None if out_dir is None else str(out_dir)
+    bar = tqdm(total=len(seeds), disable=not progress, unit="seed",
+               desc=f"{config.env_id} × {len(seeds)} seeds ({n_jobs} workers)")
     try:
-        if venv is None:
-            # ------------------------------------------------ one environment, one step at a time
-            while step < total and not stop:
-                # Step 1: act ε-greedily.  Step 2: store the transition.
-                action = agent.act(obs, epsilon)
-                next_obs, reward, terminated, truncated, _ = env.step(action)
-                buffer.add(obs, action, reward, next_obs, terminated, truncated)
-                step += 1
-                ep_return += reward
-                ep_len += 1
-                obs = next_obs
-                if terminated or truncated:
-                    end_episode(ep_return, ep_len)
-                    ep_return, ep_len = 0.0, 0
-                    obs, _ = env.reset()
-                if eps_episode is None:
-                    epsilon = eps_linear(step)
-                if step >= learning_starts and step % train_freq == 0 and len(buffer) >= min_buffer:
-                    learn_burst(gradient_steps)
-                # cheap inline test first: periodic() only when a period boundary is crossed
-                if ((target_update and step % target_update == 0) or (eval_every and step % eval_every == 0)
-                        or (ckpt_every and step % ckpt_every == 0) or step % 1000 == 0):
-                    periodic(step - 1)
-        else:
-            # ---------------------------------- a vector of envs: one batched forward for all actions
-            returns = np.zeros(n_envs)
-            lengths = np.zeros(n_envs, dtype=np.int64)
-            owed = 0.0  # gradient steps due (num_envs agent steps per vector step)
-            while step < total and not stop:
-                actions = agent.act_batch(obs, epsilon)
-                next_obs, rewards, terms, truncs, infos = venv.step(actions)
-                done = np.logical_or(terms, truncs)
-                final = infos.get("final_obs") if done.any() else None
-                for i in range(n_envs):
-                    nxt = final[i] if done[i] else next_obs[i]
-                    buffer.parts[i].add(obs[i], int(actions[i]), float(rewards[i]), nxt,
-                                        bool(terms[i]), bool(truncs[i]))
-                prev = step
-                step += n_envs
-                returns += rewards
-                lengths += 1
-                obs = next_obs
-                for i in np.flatnonzero(done):
-                    end_episode(float(returns[i]), int(lengths[i]))
-                    returns[i], lengths[i] = 0.0, 0
-                if eps_episode is None:
-                    epsilon = eps_linear(step)
-                if step >= learning_starts and len(buffer) >= min_buffer:
-                    owed += n_envs * gradient_steps / train_freq
-                    if owed >= 1.0:
-                        k = int(owed)
-                        owed -= k
-                        learn_burst(k)
-                periodic(prev)
-    except BaseException as exc:
-        bar.close()
-        if isinstance(exc, TrainingDivergedError) and out is not None:
-            log.to_csv(out)  # the log up to the blow-up, for plotting; checkpoint.pt untouched
-        raise
+        if n_jobs == 1:
+            results = []
+            for s in seeds:
+                results.append(_train_one_seed(config, s, folder, keep_agents))
+                bar.update(1)
+            return results
+        jobs = (joblib.delayed(_train_one_seed)(config, s, folder, keep_agents) for s in seeds)
+        results = []
+        for r in joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+            results.append(r)
+            bar.update(1)
+        return results
     finally:
-        if venv is not None:
-            venv.close()
-
-    # ---- the end: a final evaluation of the final network, then the final checkpoint
-    if eval_every and (not log.evals or log.evals[-1]["step"] != step):
-        run_eval()
-    bar.update(step - bar.n)
-    bar.close()
-    if out is not None:
-        log.to_csv(out)
-        save(ckpt_path, with_buffer=True)  # type: ignore[arg-type]
-    fire("end")
-    if not env_given and env is not None:
-        env.close()
-    if eval_env is None and eval_envs is not None:
-        for e in eval_envs:
-            e.close()
-    return TrainResult(agent=agent, log=log, best_eval=best_eval, out_dir=out)
+        bar.close()

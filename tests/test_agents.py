@@ -110,9 +110,8 @@ def test_target_updates_hard_and_soft() -> None:
     with torch.no_grad():
         for p in agent.online.parameters():
             p.add_(1.0)
-    assert not agent.maybe_update_target(7)
     assert not torch.equal(agent.online.head.bias, agent.target.head.bias)
-    assert agent.maybe_update_target(20)
+    agent.update_target()
     for a, b in zip(agent.online.parameters(), agent.target.parameters()):
         assert torch.equal(a, b)
 
@@ -149,15 +148,23 @@ def test_seeding_is_local_and_reproducible() -> None:
     assert not torch.equal(a.online.head.bias, c.online.head.bias)
 
 
-def test_learning_rate_annealing() -> None:
-    agent = _agent(learning_rate=1e-3, lr_end=1e-4, total_steps=1000, lr_fraction=0.5)
-    assert agent.learning_rate_at(0) == pytest.approx(1e-3)
-    assert agent.learning_rate_at(250) == pytest.approx(5.5e-4)
-    assert agent.learning_rate_at(500) == pytest.approx(1e-4)
-    assert agent.learning_rate_at(900) == pytest.approx(1e-4)
+def test_learning_rate_can_be_set() -> None:
+    agent = _agent(learning_rate=1e-3)
     agent.set_learning_rate(2e-4)
     assert agent.learning_rate == pytest.approx(2e-4)
-    assert _agent(learning_rate=1e-3).learning_rate_at(10_000) == 1e-3
+
+
+def test_bad_observations_and_epsilon_are_refused() -> None:
+    agent = _agent()
+    with pytest.raises(ValueError, match=r"shape \(5,\).*built for \(2,\)"):
+        agent.act(np.zeros(5, np.float32), 0.0)
+    for eps in (2.0, -1.0):
+        with pytest.raises(ValueError, match="epsilon must be a probability"):
+            agent.act(np.zeros(2, np.float32), eps)
+        with pytest.raises(ValueError, match="epsilon must be a probability"):
+            agent.act_batch(np.zeros((3, 2), np.float32), eps)
+    with pytest.raises(ValueError, match="batch of shape"):
+        agent.act_batch(np.zeros((3, 5), np.float32), 0.0)
 
 
 def test_dueling_and_cnn_agents_build() -> None:
@@ -176,133 +183,3 @@ def test_bad_arguments() -> None:
         agents.DQNAgent(config.DQNConfig(), (2,), 0)
 
 
-def test_fast_cpu_greedy_path_tracks_the_weights() -> None:
-    agent = _agent(hidden=(16, 16), learning_rate=0.05)
-    probe = np.random.default_rng(1).normal(size=(200, 2)).astype(np.float32)
-
-    def agrees() -> bool:
-        return [agent.greedy(o) for o in probe] == agent.q_values(probe).argmax(1).tolist()
-
-    assert agrees()
-    for _ in range(20):  # in-place optimizer steps are seen by the numpy views
-        agent.learn(_batch())
-    assert agrees()
-    other = _agent(hidden=(16, 16), seed=9)
-    agent.online.load_state_dict(other.online.state_dict())
-    assert agrees()
-    agent.online = other.online  # a swapped network is noticed
-    assert agrees()
-    duel = _agent(hidden=(16, 16), dueling=True)  # fast path through the advantage stream
-    assert duel._fast_policy() is not None  # noqa: SLF001
-    assert [duel.greedy(o) for o in probe] == duel.q_values(probe).argmax(1).tolist()
-
-
-def _random_batch(n: int, obs_dim: int, n_actions: int, seed: int) -> buffers.Batch:
-    g = torch.Generator().manual_seed(seed)
-    return buffers.Batch(
-        obs=3 * torch.randn(n, obs_dim, generator=g),
-        actions=torch.randint(0, n_actions, (n,), generator=g),
-        rewards=torch.randn(n, generator=g),
-        next_obs=3 * torch.randn(n, obs_dim, generator=g),
-        terminated=torch.rand(n, generator=g) < 0.3,
-        indices=torch.arange(n),
-        weights=torch.rand(n, generator=g) + 0.1,
-        discounts=torch.full((n,), 0.97),
-    )
-
-
-@pytest.mark.parametrize("loss", ["huber", "mse"])
-@pytest.mark.parametrize("double", [False, True])
-@pytest.mark.parametrize("prioritized", [False, True])
-@pytest.mark.parametrize("max_grad_norm", [None, 0.5])
-def test_hand_written_mlp_gradients_match_autograd(
-    loss: str, double: bool, prioritized: bool, max_grad_norm: float | None
-) -> None:
-    """The CPU MLP update skips autograd (speed); it must be the same update, step for step."""
-    import copy
-
-    cfg = config.DQNConfig(hidden=(16, 16), learning_rate=1e-2, loss=loss, double=double,
-                           prioritized=prioritized, max_grad_norm=max_grad_norm, target_update=0,
-                           tau=0.1, device="cpu", seed=3)
-    fast = agents.DQNAgent(cfg, (4,), 3, device="cpu")
-    slow = agents.DQNAgent(cfg, (4,), 3, device="cpu")
-    slow.manual_gradients = False
-    assert fast._manual_layers() is not None
-    for step in range(4):
-        batch = _random_batch(32, 4, 3, seed=step)
-        slow.load_state_dict(copy.deepcopy(fast.state_dict()))  # same weights and Adam moments
-        m_fast, m_slow = fast.learn(batch), slow.learn(batch)
-        for key in ("loss", "mean_max_q", "td_error", "grad_norm"):
-            assert m_fast[key] == pytest.approx(m_slow[key], rel=1e-5, abs=1e-6), key
-        torch.testing.assert_close(m_fast["td_errors"], m_slow["td_errors"])
-        for p, q in zip(fast.online.parameters(), slow.online.parameters()):
-            torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6)
-            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
-        for p, q in zip(fast.target.parameters(), slow.target.parameters()):  # soft update too
-            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
-
-
-def test_hand_written_gradients_only_where_they_apply() -> None:
-    """Dueling heads, hooks and frozen layers take autograd; the default MLP does not."""
-    cfg = config.DQNConfig(hidden=(8, 8), device="cpu")
-    assert agents.DQNAgent(cfg, (4,), 2, device="cpu")._manual_layers() is not None
-    dueling = agents.DQNAgent(config.DQNConfig(hidden=(8, 8), dueling=True, device="cpu"), (4,), 2,
-                              device="cpu")
-    assert dueling._manual_layers() is None
-    hooked = agents.DQNAgent(cfg, (4,), 2, device="cpu")
-    seen: list[int] = []
-    hooked.online.body[0].register_forward_hook(lambda m, i, o: seen.append(1))
-    assert hooked._manual_layers() is None
-    hooked.learn(_random_batch(8, 4, 2, seed=0))
-    assert seen, "a forward hook must see the update's forward pass"
-    frozen = agents.DQNAgent(cfg, (4,), 2, device="cpu")
-    assert frozen._manual_layers() is not None
-    frozen.online.body[0].weight.requires_grad_(False)
-    assert frozen._manual_layers() is None  # noticed even after the cache was built
-    before = frozen.online.body[0].weight.detach().clone()
-    frozen.learn(_random_batch(8, 4, 2, seed=0))
-    assert torch.equal(frozen.online.body[0].weight, before)
-
-
-def test_fast_adam_step_follows_a_reloaded_optimizer_state() -> None:
-    """Adam is stepped without Optimizer.step's wrapper; load_state_dict must still take effect."""
-    import copy
-
-    cfg = config.DQNConfig(hidden=(8, 8), learning_rate=1e-2, device="cpu")
-    agent = agents.DQNAgent(cfg, (4,), 2, device="cpu")
-    agent.learn(_random_batch(16, 4, 2, seed=0))
-    snapshot = copy.deepcopy(agent.state_dict())
-    for seed in (1, 2):
-        agent.learn(_random_batch(16, 4, 2, seed=seed))
-    agent.load_state_dict(copy.deepcopy(snapshot))  # back in time: weights and Adam moments
-    fresh = agents.DQNAgent(cfg, (4,), 2, device="cpu")
-    fresh.load_state_dict(copy.deepcopy(snapshot))
-    batch = _random_batch(16, 4, 2, seed=3)
-    agent.learn(batch)
-    fresh.learn(batch)
-    for p, q in zip(agent.online.parameters(), fresh.online.parameters()):
-        torch.testing.assert_close(p, q)
-    state = agent.optimizer.state[next(agent.online.parameters())]
-    assert float(state["step"]) == 2.0  # the snapshot's 1 step + this one
-
-
-def test_manual_updates_leave_ordinary_tensors_behind() -> None:
-    """The hand-written update runs in inference mode; nothing it leaves may stay an inference
-    tensor that a later ordinary update (autograd path, Optimizer.step) would have to modify."""
-    cfg = config.DQNConfig(hidden=(8, 8), learning_rate=1e-2, device="cpu")
-    agent = agents.DQNAgent(cfg, (4,), 2, device="cpu")
-    for seed in range(3):
-        agent.learn(_random_batch(16, 4, 2, seed=seed))
-    assert agent._adam_cache is not None  # the direct fused-Adam path is in use
-    for p in agent.online.parameters():
-        assert not p.is_inference() and not p.grad.is_inference()
-        state = agent.optimizer.state[p]
-        assert not any(t.is_inference() for t in (state["exp_avg"], state["exp_avg_sq"], state["step"]))
-    steps = [float(agent.optimizer.state[p]["step"]) for p in agent.online.parameters()]
-    assert steps == [3.0] * len(steps)  # one shared counter, advanced once per update
-    # an ordinary optimizer step, then the autograd path (a hook forces it), still work
-    agent.optimizer.zero_grad(set_to_none=False)  # in place, on the gradients the update left
-    agent.optimizer.step()
-    agent.online.register_forward_hook(lambda *args: None)
-    agent.learn(_random_batch(16, 4, 2, seed=9))
-    assert float(agent.optimizer.state[next(agent.online.parameters())]["step"]) == 5.0

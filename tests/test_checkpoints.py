@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dqn_helpers import agents, checkpoints, config, training
+from dqn_helpers import agents, checkpoints, config, logs, training
 
 OBS = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
 
@@ -63,7 +63,7 @@ def test_resume_reproduces_an_uninterrupted_run(
 ) -> None:
     _, full = trained
 
-    def crash_after_900(event: str, log: training.TrainingLog, agent: agents.DQNAgent) -> None:
+    def crash_after_900(event: str, log: logs.TrainingLog, agent: agents.DQNAgent) -> None:
         if event == "episode" and log.episodes[-1]["step"] > 900:
             raise KeyboardInterrupt  # a crash between the checkpoints at 800 and 1200
 
@@ -75,7 +75,7 @@ def test_resume_reproduces_an_uninterrupted_run(
     assert np.array_equal(resumed.agent.q_values(OBS), full.agent.q_values(OBS))
     assert resumed.agent.updates == full.agent.updates
     def strip(rows: list[dict[str, float]]) -> list[list[float]]:
-        return [[r[k] for k in training.EPISODE_COLUMNS if k != "time"] for r in rows]
+        return [[r[k] for k in logs.EPISODE_COLUMNS if k != "time"] for r in rows]
 
     np.testing.assert_array_equal(strip(resumed.log.episodes), strip(full.log.episodes))
     assert resumed.log.evals == full.log.evals
@@ -228,6 +228,7 @@ def test_export_of_a_pong_network_is_small(tmp_path: Path) -> None:
     assert np.allclose(loaded.q_values(x), agent.q_values(x), atol=1e-2)
 
 
+@pytest.mark.filterwarnings("ignore:learning_starts=")  # no updates, on purpose
 def test_ship_script_records_a_fine_tuned_agent_and_its_parent(tmp_path: Path) -> None:
     import importlib.util
     import json

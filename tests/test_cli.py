@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import gymnasium as gym
 import pytest
 import torch
 
+from dqn_helpers import config as config_lib
 from dqn_helpers import evaluate as evaluate_cli
 from dqn_helpers import train as train_cli
 from dqn_helpers import training
@@ -82,24 +87,242 @@ def test_evaluate_cli_prints_returns_and_writes_a_video(
         (["--env", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
         (["--stesp", "100"], "unrecognized arguments: --stesp"),
         (["--lr", "-1"], "learning_rate must be > 0"),
-        (["--set", "gama=0.9"], "unknown DQNConfig field"),
+        (["--set", "gama=0.9"], "unknown DQNConfig field 'gama'"),
         (["--n-step", "0"], "n_step must be >= 1"),
+        (["--set", "hidden=abc"], "hidden='abc': hidden expects layer sizes such as 64, 64,64"),
+        (["--set", "hidden=64,x"], "hidden='64,x'"),
+        (["--set", "hidden"], "--set expects KEY=VALUE"),
+        (["--set", "gamma=high"], "gamma='high': gamma expects a number"),
+        (["--set", "double=maybe"], "double='maybe': double expects true or false"),
+        (["--hidden", "()"], "hidden expects layer sizes"),
+        (["--steps", "1.5"], "total_steps='1.5': total_steps expects an integer"),
+        (["--lr-end", "fast"], "lr_end expects a number such as 0.5, or none"),
+        (["--loss", "l1"], "loss must be one of"),
+        (["--env", "PongNoFrameskip-v4"], "legacy Atari id; this course uses the v5 ids"),
+        (["--env", "BreakoutDeterministic-v4"], "use --env ALE/Breakout-v5"),
+        (["--device", "gpu"], "device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got 'gpu'"),
+        (["--threads", "0"], "--threads must be >= 1"),
+        (["--out", ""], "--out is empty"),
+        (["--out", "  "], "--out is empty"),
+        (["--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
     ],
 )
 def test_train_cli_rejects_bad_values_before_any_work(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("training started despite a bad flag")
 
     monkeypatch.setattr(training, "train", must_not_run)
-    monkeypatch.setattr(training, "make_env", must_not_run)
+    monkeypatch.setattr(gym, "make", must_not_run)  # no environment is built either
+    monkeypatch.chdir(tmp_path)  # the default run folder would go here
     start = time.perf_counter()
     with pytest.raises(SystemExit) as info:
         train_cli.main(argv)
     assert info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    # The usage line, then the message on one line; nothing written.
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("usage:") and message in lines[1], err
+    assert list(tmp_path.iterdir()) == []
     assert time.perf_counter() - start < 5.0
+
+
+def _expect_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], cli=train_cli) -> str:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 2, err  # usage, then one line of message
+    return err.strip().splitlines()[-1]
+
+
+def test_train_cli_device_cuda_without_cuda_exits_2_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "run"
+    for device in ("cuda", "cuda:0"):
+        msg = _expect_exit_2(capsys, ["--device", device, "--out", str(out)])
+        assert f"--device {device}:" in msg and "CUDA is not available" in msg
+        assert "--device auto" in msg and "prefer=None" not in msg
+    assert not out.exists()
+
+
+def test_train_cli_device_index_that_does_not_exist_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    out = tmp_path / "run"
+    msg = _expect_exit_2(capsys, ["--device", "cuda:7", "--out", str(out)])
+    assert "--device cuda:7" in msg and "only 1 CUDA device(s) exist" in msg
+    assert not out.exists()
+
+
+def test_train_cli_out_that_is_a_file_or_under_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = tmp_path / "afile.txt"
+    afile.write_text("not a folder\n")
+    msg = _expect_exit_2(capsys, ["--out", str(afile)])
+    assert f"--out {afile} is an existing file, not a folder" in msg
+    msg = _expect_exit_2(capsys, ["--out", str(afile / "run")])
+    assert f"{afile} is a file, so no folder can be made under it" in msg
+    assert afile.read_text() == "not a folder\n"
+
+
+def test_train_cli_out_in_a_read_only_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: chmod does not stop writes (see the simulated test below)")
+        msg = _expect_exit_2(capsys, ["--out", str(ro / "run")])
+        assert f"{ro} is not writable" in msg
+        msg = _expect_exit_2(capsys, ["--out", str(ro)])
+        assert f"{ro} is not writable" in msg
+    finally:
+        ro.chmod(0o700)
+
+
+def test_train_cli_out_in_an_unwritable_folder_simulated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same check as above, also where tests run as root (os.access says no for one folder)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+
+    def access(path: object, mode: int, **kw: object) -> bool:
+        if Path(path) == locked and mode & os.W_OK:  # type: ignore[arg-type]
+            return False
+        return real_access(path, mode, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    msg = _expect_exit_2(capsys, ["--out", str(locked / "a" / "run")])
+    assert f"{locked} is not writable; choose a folder you can write to" in msg
+    assert list(locked.iterdir()) == []
+
+
+def test_train_cli_refuses_an_out_that_holds_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"a finished run")
+    msg = _expect_exit_2(capsys, ["--out", str(out)])
+    assert (f"{out} holds a run; use --resume to continue it, --overwrite to replace it, "
+            "or a new --out") in msg
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
+
+
+def _fake_train(calls: list[dict]):
+    def fake(cfg: object, **kwargs: object) -> object:
+        calls.append({"config": cfg, **kwargs})
+        return SimpleNamespace(log=SimpleNamespace(evals=[], episodes=[]), best_eval=0.0)
+
+    return fake
+
+
+def test_train_cli_passes_overwrite_to_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict] = []
+    monkeypatch.setattr(training, "train", _fake_train(calls))
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"a finished run")
+    assert train_cli.main(["--out", str(out), "--overwrite", "--no-progress"]) == 0
+    assert calls[-1]["overwrite"] is True and calls[-1]["resume"] is False
+    assert train_cli.main(["--out", str(tmp_path / "new"), "--no-progress"]) == 0
+    assert calls[-1]["overwrite"] is False
+    assert train_cli.main(["--out", str(out), "--resume", "--no-progress"]) == 0
+    assert calls[-1]["overwrite"] is False and calls[-1]["resume"] is True
+    capsys.readouterr()
+
+
+TINY = ["--env", "CartPole-v1", "--steps", "200", "--eval-every", "0", "--learning-starts", "50",
+        "--batch-size", "16", "--no-progress"]
+
+
+def test_train_cli_resume_without_checkpoint_says_so_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "fresh"
+    assert train_cli.main([*TINY, "--out", str(out), "--resume"]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if "holds no checkpoint.pt" in line]
+    assert notes == [f"note: --resume, but {out} holds no checkpoint.pt: starting a fresh run."]
+    assert (out / "checkpoint.pt").exists()
+
+
+def test_parser_has_one_flag_per_config_field_with_help() -> None:
+    parser = train_cli.build_parser()
+    by_dest = {a.dest: a for a in parser._actions}
+    helps = config_lib.field_help()
+    for f in dataclasses.fields(config_lib.DQNConfig):
+        assert f.name in by_dest, f"DQNConfig.{f.name} has no flag"
+        action = by_dest[f.name]
+        assert "--" + f.name.replace("_", "-") in action.option_strings
+        assert helps[f.name] and action.help.startswith(helps[f.name].replace("%", "%%"))
+        assert action.help.endswith("(default: the preset's)")
+    aliases = {"--env": "env_id", "--steps": "total_steps", "--lr": "learning_rate",
+               "--per": "prioritized", "--no-per": "prioritized"}
+    for flag, dest in aliases.items():
+        assert flag in by_dest[dest].option_strings
+    help_text = parser.format_help()
+    for flag in ("--preset", "--out", "--resume", "--overwrite", "--init-from", "--threads",
+                 "--no-progress", "--set", "--lr-end", "--double", "--dueling", "--n-step",
+                 "--batch-size", "--buffer-size", "--learning-starts", "--gamma", "--target-update",
+                 "--eval-every", "--eval-episodes", "--checkpoint-every", "--num-envs", "--device",
+                 "--seed"):
+        assert flag in help_text
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--set", "hidden=64"], {"hidden": (64,)}),
+        (["--set", "hidden=64,"], {"hidden": (64,)}),
+        (["--set", "hidden=(64, 64)"], {"hidden": (64, 64)}),
+        (["--set", "hidden=[32,16]"], {"hidden": (32, 16)}),
+        (["--hidden", "64,64"], {"hidden": (64, 64)}),
+        (["--hidden", "48"], {"hidden": (48,)}),
+        (["--env", "CartPole-v0", "--steps", "1e4"], {"env_id": "CartPole-v0", "total_steps": 10_000}),
+        (["--env-id", "Acrobot-v1", "--total-steps", "500"], {"env_id": "Acrobot-v1", "total_steps": 500}),
+        (["--per"], {"prioritized": True}),
+        (["--no-per"], {"prioritized": False}),
+        (["--no-prioritized", "--no-double"], {"prioritized": False, "double": False}),
+        (["--no-save-buffer"], {"save_buffer": False}),
+        (["--max-grad-norm", "none"], {"max_grad_norm": None}),
+        (["--set", "max_grad_norm=None"], {"max_grad_norm": None}),
+        (["--epsilon-decay", "0.99"], {"epsilon_decay": 0.99}),
+        (["--tau", "0.02", "--set", "tau=0.03"], {"tau": 0.03}),  # --set wins
+        (["--set", "double=false"], {"double": False}),
+        # --lr alone keeps the cartpole preset's 3e-3 -> 1e-5 ratio; --lr-end none makes it constant.
+        (["--lr", "6e-3"], {"learning_rate": 6e-3, "lr_end": pytest.approx(2e-5)}),
+        (["--lr", "6e-3", "--lr-end", "none"], {"learning_rate": 6e-3, "lr_end": None}),
+        (["--learning-rate", "6e-3", "--lr-end", "1e-4"], {"learning_rate": 6e-3, "lr_end": 1e-4}),
+    ],
+)
+def test_generated_flags_and_set_build_the_config(argv: list[str], expected: dict) -> None:
+    cfg = train_cli.config_from_args(train_cli.build_parser().parse_args(argv))
+    for name, value in expected.items():
+        assert getattr(cfg, name) == value, name
+    untouched = config_lib.preset("cartpole")
+    for f in dataclasses.fields(cfg):
+        if f.name not in expected and f.name != "lr_end":
+            assert getattr(cfg, f.name) == getattr(untouched, f.name), f.name
+
+
+def test_default_preset_follows_is_atari() -> None:
+    parse = train_cli.build_parser().parse_args
+    assert train_cli.config_from_args(parse(["--env", "ALE/Pong-v5"])) == config_lib.preset("pong")
+    assert train_cli.config_from_args(parse([])) == config_lib.preset("cartpole")
 
 
 @pytest.mark.parametrize(

@@ -53,12 +53,106 @@ def test_bad_values_say_what_and_what_is_allowed(field: str, value: object, frag
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [("total_steps", 1.5), ("batch_size", "64"), ("double", 1), ("gamma", "0.99"), ("seed", True)],
+    ("field", "value", "expected"),
+    [
+        ("total_steps", 1.5, "must be an int"),
+        ("batch_size", "64", "must be an int"),
+        ("seed", True, "must be an int"),
+        ("double", 1, "must be True or False"),
+        ("save_buffer", "yes", "must be True or False"),
+        ("gamma", "0.99", "must be a number"),
+        ("tau", None, "must be a number"),
+        ("lr_end", "x", "must be a number or None"),
+        ("epsilon_decay", True, "must be a number or None"),
+        ("loss", 3, "must be a string"),
+        ("env_id", None, "must be a string"),
+        ("hidden", (64.0, 64), "must be a tuple of ints such as (128, 128)"),
+        ("hidden", 64, "must be a tuple of ints"),
+        ("hidden", (True,), "must be a tuple of ints"),
+    ],
 )
-def test_wrong_types_raise_type_error(field: str, value: object) -> None:
-    with pytest.raises(TypeError, match=field):
+def test_wrong_types_raise_type_error(field: str, value: object, expected: str) -> None:
+    """Checked from the annotations; the message names the field, the value got and the type wanted."""
+    with pytest.raises(TypeError) as info:
         config.DQNConfig(**{field: value})
+    message = str(info.value)
+    assert message.startswith(f"{field} {expected}"), message
+    assert f"got {value!r} ({type(value).__name__})" in message
+
+
+@pytest.mark.parametrize("field", ["learning_rate", "lr_end", "gamma"])
+def test_non_finite_numbers_are_rejected(field: str) -> None:
+    with pytest.raises(ValueError, match=f"{field} must be a finite number"):
+        config.DQNConfig(**{field: float("nan")})
+
+
+def test_field_kinds_follow_the_annotations() -> None:
+    kinds = config.field_kinds()
+    assert list(kinds) == [f.name for f in dataclasses.fields(config.DQNConfig)]
+    assert kinds["total_steps"] == "int" and kinds["gamma"] == "float"
+    assert kinds["lr_end"] == kinds["max_grad_norm"] == kinds["epsilon_decay"] == "optional_float"
+    assert kinds["double"] == kinds["save_buffer"] == "bool"
+    assert kinds["env_id"] == kinds["loss"] == kinds["device"] == "str"
+    assert kinds["hidden"] == "int_tuple"
+    # Every field's default passes its own type check, and None is allowed exactly where annotated.
+    for name, kind in kinds.items():
+        if kind != "optional_float":
+            with pytest.raises(TypeError, match=name):
+                config.DQNConfig(**{name: None})
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "value"),
+    [
+        ("hidden", "64", (64,)),
+        ("hidden", "64,", (64,)),
+        ("hidden", "64,64", (64, 64)),
+        ("hidden", "(64, 64)", (64, 64)),
+        ("hidden", "[256]", (256,)),
+        ("total_steps", "50_000", 50_000),
+        ("total_steps", "1e5", 100_000),
+        ("gamma", "0.9", 0.9),
+        ("lr_end", "none", None),
+        ("lr_end", "None", None),
+        ("lr_end", "1e-4", 1e-4),
+        ("double", "true", True),
+        ("double", "False", False),
+        ("env_id", "ALE/Pong-v5", "ALE/Pong-v5"),
+    ],
+)
+def test_parse_field_reads_command_line_text(field: str, text: str, value: object) -> None:
+    assert config.parse_field(field, text) == value
+    config.DQNConfig(**{field: config.parse_field(field, text)})  # a value of the right type
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "fragments"),
+    [
+        ("hidden", "abc", ["hidden='abc'", "64, 64,64 or (64, 64)"]),
+        ("hidden", "()", ["hidden='()'"]),
+        ("hidden", "64,,64", ["hidden='64,,64'"]),
+        ("total_steps", "1.5", ["total_steps='1.5'", "an integer"]),
+        ("gamma", "none", ["gamma='none'", "a number"]),
+        ("double", "2", ["double='2'", "true or false"]),
+        ("gama", "0.9", ["unknown DQNConfig field 'gama'", "gamma"]),
+    ],
+)
+def test_parse_field_errors_name_the_field_value_and_form(field: str, text: str, fragments: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        config.parse_field(field, text)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_is_atari_asks_the_atari_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dqn_helpers import atari
+
+    asked: list[str] = []
+    monkeypatch.setattr(atari, "is_atari_id", lambda env_id: asked.append(env_id) or True)
+    assert config.DQNConfig(env_id="CartPole-v1").is_atari is True
+    assert asked == ["CartPole-v1"]
+    monkeypatch.undo()
+    assert config.preset("pong").is_atari and not config.preset("cartpole").is_atari
 
 
 def test_epsilon_end_above_start_is_rejected() -> None:
@@ -84,12 +178,14 @@ def test_from_dict_rejects_unknown_keys_listing_allowed_ones() -> None:
 
 
 def test_every_field_has_a_comment() -> None:
-    import inspect
-
-    source = inspect.getsource(config.DQNConfig)
-    for f in dataclasses.fields(config.DQNConfig):
-        line = next(ln for ln in source.splitlines() if ln.strip().startswith(f"{f.name}:"))
-        assert "#" in line, f"field {f.name} has no comment"
+    """The trailing comments are the fields' documentation (and the train CLI's --help)."""
+    helps = config.field_help()
+    assert list(helps) == [f.name for f in dataclasses.fields(config.DQNConfig)]
+    for name, text in helps.items():
+        assert text.strip(), f"field {name} has no comment"
+        assert not text.startswith("#")
+    assert helps["gamma"] == "discount factor γ"
+    assert helps["hidden"] == "MLP hidden sizes (vector observations only)"
 
 
 def test_presets_and_overrides() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dqn_helpers import agents, buffers, checkpoints, config, training
+from dqn_helpers import agents, buffers, checkpoints, config, envs, evaluation, logs, training
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -33,7 +33,7 @@ def test_a_short_cartpole_run_learns(tmp_path: Path) -> None:
         assert (tmp_path / name).exists(), name
     header = (tmp_path / "eval.csv").read_text().splitlines()[0]
     assert header == "step,mean_return,std_return,episodes"
-    log = training.TrainingLog.from_csv(tmp_path)
+    log = logs.TrainingLog.from_csv(tmp_path)
     assert len(log.episodes) == len(result.log.episodes)
     assert log.column("step")[-1] <= 8_000
     # learning happened: the Q-values grew from ~0 towards the discounted return scale
@@ -66,7 +66,7 @@ def test_callbacks_get_every_event_and_can_stop_training() -> None:
                            hidden=(16,), eval_every=500, eval_episodes=3, device="cpu")
     events: list[str] = []
 
-    def record(event: str, log: training.TrainingLog, agent: agents.DQNAgent) -> None:
+    def record(event: str, log: logs.TrainingLog, agent: agents.DQNAgent) -> None:
         events.append(event)
         assert isinstance(agent, agents.DQNAgent)
         if event == "episode":
@@ -100,6 +100,7 @@ def test_vector_envs_collect_with_batched_actions(tmp_path: Path) -> None:
     assert "refills" in (tmp_path / "train_notes.txt").read_text()
 
 
+@pytest.mark.filterwarnings("ignore:learning_starts=")  # no updates, on purpose
 def test_truncated_episodes_are_not_stored_as_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[buffers.ReplayBuffer] = []
     real = buffers.make_buffer
@@ -129,34 +130,34 @@ def test_truncated_episodes_are_not_stored_as_terminal(monkeypatch: pytest.Monke
 
 
 def test_make_env_checks() -> None:
-    env = training.make_env("CartPole-v1", seed=0)
+    env = envs.make_env("CartPole-v1", seed=0)
     assert isinstance(env.action_space, gym.spaces.Discrete)
     with pytest.raises(ValueError, match=r"Box.*DQN needs a Discrete action space"):
-        training.make_env("Pendulum-v1")
+        envs.make_env("Pendulum-v1")
     with pytest.raises(ValueError, match="unknown or unavailable environment 'NoSuchEnv-v0'"):
-        training.make_env("NoSuchEnv-v0")
+        envs.make_env("NoSuchEnv-v0")
     with pytest.raises(ValueError, match="only apply to Atari"):
-        training.make_env("CartPole-v1", frame_stack=4)
+        envs.make_env("CartPole-v1", frame_stack=4)
 
 
 def test_parallel_evaluation_matches_one_env_at_a_time() -> None:
     agent = agents.DQNAgent(config.DQNConfig(hidden=(8,), seed=4, device="cpu"), (4,), 2)
-    one = training.evaluate(agent, training.make_env("CartPole-v1"), 7, seed=100)
-    many = training.evaluate(agent, [training.make_env("CartPole-v1") for _ in range(3)], 7, seed=100)
+    one = evaluation.evaluate(agent, envs.make_env("CartPole-v1"), 7, seed=100)
+    many = evaluation.evaluate(agent, [envs.make_env("CartPole-v1") for _ in range(3)], 7, seed=100)
     assert one[2] == many[2], "episode i is reset with seed + i however the episodes are spread"
     assert one[0] == pytest.approx(np.mean(one[2])) and one[1] == pytest.approx(np.std(one[2]))
-    rows = training.evaluate_episodes(agent, training.make_env("CartPole-v1"), 2, seed=0)
+    rows = evaluation.evaluate_episodes(agent, envs.make_env("CartPole-v1"), 2, seed=0)
     assert set(rows[0]) == {"return", "length", "points_won", "points_lost"}
 
 
 def test_training_log_csv_round_trip(tmp_path: Path) -> None:
-    log = training.TrainingLog()
-    row = dict.fromkeys(training.EPISODE_COLUMNS, 1.5)
+    log = logs.TrainingLog()
+    row = dict.fromkeys(logs.EPISODE_COLUMNS, 1.5)
     row.update(step=10, episode=1, episode_length=10, loss=float("nan"))
     log.episodes.append(row)
     log.evals.append({"step": 10, "mean_return": 9.5, "std_return": 0.5, "episodes": 2})
     log.to_csv(tmp_path)
-    again = training.TrainingLog.from_csv(tmp_path)
+    again = logs.TrainingLog.from_csv(tmp_path)
     assert again.evals == log.evals
     assert again.episodes[0]["step"] == 10 and np.isnan(again.episodes[0]["loss"])
     assert again.column("mean_return", table="evals").tolist() == [9.5]
@@ -164,7 +165,7 @@ def test_training_log_csv_round_trip(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="columns are"):
         again.column("reward")
     with pytest.raises(FileNotFoundError, match="no log.csv"):
-        training.TrainingLog.from_csv(tmp_path / "nothing")
+        logs.TrainingLog.from_csv(tmp_path / "nothing")
 
 
 def _tiny(**kw: object) -> config.DQNConfig:
@@ -174,6 +175,7 @@ def _tiny(**kw: object) -> config.DQNConfig:
     return config.DQNConfig(**base)  # type: ignore[arg-type]
 
 
+@pytest.mark.filterwarnings("ignore:learning_starts=")  # no updates, on purpose
 def test_init_from_starts_a_new_run_from_a_trained_network(tmp_path: Path) -> None:
     source = training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False).agent
     # No updates in the new run (learning_starts > total_steps): its networks must be the source's.
@@ -184,7 +186,7 @@ def test_init_from_starts_a_new_run_from_a_trained_network(tmp_path: Path) -> No
         assert torch.equal(tuned.online.state_dict()[name], w), name
         assert torch.equal(tuned.target.state_dict()[name], w), name
     assert any(not torch.equal(scratch.online.state_dict()[k], w) for k, w in source.online.state_dict().items())
-    log = training.TrainingLog.from_csv(tmp_path / "b")
+    log = logs.TrainingLog.from_csv(tmp_path / "b")
     assert int(log.column("step")[-1]) <= 300  # a new run: the step count starts at 0
     assert "initialised the online and target networks" in (tmp_path / "b" / "train_notes.txt").read_text()
     # With updates, the tuned run moves away from the source weights.
@@ -192,6 +194,7 @@ def test_init_from_starts_a_new_run_from_a_trained_network(tmp_path: Path) -> No
     assert any(not torch.equal(moved.online.state_dict()[k], w) for k, w in source.online.state_dict().items())
 
 
+@pytest.mark.filterwarnings("ignore:learning_starts=")  # no updates, on purpose
 def test_init_from_reads_an_exported_half_precision_agent(tmp_path: Path) -> None:
     training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False)
     exported = checkpoints.export_agent(tmp_path / "a", tmp_path / "small.pt", which="final", half=True)
@@ -211,3 +214,33 @@ def test_init_from_rejects_a_missing_file_a_resume_and_another_network(tmp_path:
                        init_from=tmp_path / "a")
     with pytest.raises(checkpoints.CheckpointError, match="does not fit this agent"):
         training.train(_tiny(hidden=(8,)), progress=False, init_from=tmp_path / "a")
+
+
+def test_a_run_that_cannot_learn_says_so() -> None:
+    cfg = _tiny(total_steps=300, learning_starts=1_000)
+    with pytest.warns(UserWarning, match="not take a single gradient step"):
+        result = training.train(cfg, progress=False)
+    assert np.isnan(result.log.column("loss")).all()
+
+
+def test_a_finished_run_is_never_replaced_silently(tmp_path: Path) -> None:
+    cfg = _tiny(total_steps=300, eval_every=0)
+    training.train(cfg, out_dir=tmp_path, progress=False)
+    before = (tmp_path / "log.csv").read_text()
+    with pytest.raises(FileExistsError, match="resume=True.*overwrite=True"):
+        training.train(cfg.replace(seed=1), out_dir=tmp_path, progress=False)
+    assert (tmp_path / "log.csv").read_text() == before
+    training.train(cfg.replace(seed=1), out_dir=tmp_path, progress=False, overwrite=True)
+    assert (tmp_path / "log.csv").read_text() != before
+    assert not (tmp_path / "best.pt").exists(), "overwrite removes the old run's files"
+    with pytest.raises(ValueError, match="pick one"):
+        training.train(cfg, out_dir=tmp_path, progress=False, resume=True, overwrite=True)
+
+
+def test_resume_past_the_end_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    cfg = _tiny(total_steps=400, eval_every=0)
+    training.train(cfg, out_dir=tmp_path, progress=False)
+    saved = (tmp_path / "config.json").read_text()
+    with pytest.raises(ValueError, match="already at step 400.*larger total_steps"):
+        training.train(cfg.replace(total_steps=300), out_dir=tmp_path, progress=False, resume=True)
+    assert (tmp_path / "config.json").read_text() == saved
