@@ -25,22 +25,7 @@ def lesson() -> dict:
     return run_cells(NB, *LESSON_CODE)
 
 
-# ---------------------------------------------------------------- exercises: stub fails with a hint, solution passes
-
-@pytest.mark.parametrize(("exercise", "checker", "hint"), [
-    ("1.1", checks.check_q_learning_update, "NotImplementedError"),
-    ("1.2", checks.check_epsilon_greedy, "always pick action 1"),
-])
-def test_stub_fails_with_hint_and_solution_passes(exercise, checker, hint, capsys):
-    name = {"1.1": "q_learning_update", "1.2": "epsilon_greedy"}[exercise]
-    ns = run_cells(NB, "parameters", f"stub-{exercise}")
-    assert checker(ns[name]) is False
-    out = capsys.readouterr().out
-    assert "❌" in out and "Hint" in out and hint in out
-    run_cells(NB, f"solution-{exercise}", namespace=ns)
-    assert checker(ns[name]) is True
-    assert "✅" in capsys.readouterr().out
-
+# ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
 
 def test_update_checker_names_the_terminal_mistake(capsys):
     def no_terminal_case(q, s, a, r, s_next, terminated, alpha, gamma):

@@ -34,22 +34,7 @@ def lesson() -> dict:
     return _run(*LESSON_CODE)
 
 
-# ---------------------------------------------------------------- exercises: stub fails with a hint, solution passes
-
-@pytest.mark.parametrize(("exercise", "name", "checker", "hint"), [
-    ("2.1", "discretize", checks.check_discretize, "NotImplementedError"),
-    ("2.2", "make_q_network", checks.check_q_network, "NotImplementedError"),
-    ("2.3", "td_target", checks.check_td_target, "3.25"),
-])
-def test_stub_fails_with_hint_and_solution_passes(exercise, name, checker, hint, capsys):
-    ns = _run("parameters", f"stub-{exercise}")
-    assert checker(ns[name]) is False
-    out = capsys.readouterr().out
-    assert "❌" in out and "Hint" in out and hint in out
-    _run(f"solution-{exercise}", namespace=ns)
-    assert checker(ns[name]) is True
-    assert "✅" in capsys.readouterr().out
-
+# ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
 
 def test_checkers_name_the_typical_mistakes(capsys):
     def reversed_digits(obs, low, high, n_bins):

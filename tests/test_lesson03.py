@@ -25,21 +25,7 @@ def lesson() -> dict:
     return run_cells(NB, *LEARNER)
 
 
-# ---------------------------------------------------------------- exercises: stub fails with a hint, solution passes
-
-@pytest.mark.parametrize(("exercise", "name", "checker"), [
-    ("3.1", "ReplayBuffer", checks.check_replay_buffer),
-    ("3.2", "autocorrelation", checks.check_autocorrelation),
-])
-def test_stub_fails_with_hint_and_solution_passes(exercise, name, checker, capsys):
-    ns = run_cells(NB, "parameters", f"stub-{exercise}")
-    assert checker(ns[name]) is False
-    out = capsys.readouterr().out
-    assert "❌" in out and "Hint" in out and "NotImplementedError" in out
-    run_cells(NB, f"solution-{exercise}", namespace=ns)
-    assert checker(ns[name]) is True
-    assert "✅" in capsys.readouterr().out
-
+# ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
 
 def _solved_buffer() -> type:
     return run_cells(NB, "parameters", "solution-3.1")["ReplayBuffer"]

@@ -28,22 +28,7 @@ def lesson() -> dict:
     return run_cells(NB, *LESSON_CODE[1:], namespace=ns)
 
 
-# ---------------------------------------------------------------- exercises: stub fails with a hint, solution passes
-
-@pytest.mark.parametrize(("exercise", "name", "checker"), [
-    ("4.1", "hard_update", checks.check_hard_update),
-    ("4.2", "soft_update", checks.check_soft_update),
-    ("4.3", "td_target", checks.check_target_td_target),
-])
-def test_stub_fails_with_hint_and_solution_passes(exercise, name, checker, capsys):
-    ns = run_cells(NB, "parameters", f"stub-{exercise}")
-    assert checker(ns[name]) is False
-    out = capsys.readouterr().out
-    assert "❌" in out and "Hint" in out and "NotImplementedError" in out
-    run_cells(NB, f"solution-{exercise}", namespace=ns)
-    assert checker(ns[name]) is True
-    assert "✅" in capsys.readouterr().out
-
+# ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
 
 def test_checkers_name_common_mistakes(capsys):
     def rebinds(target_network, online_network):

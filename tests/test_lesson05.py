@@ -1,4 +1,4 @@
-"""Lesson 05 (DQN on CartPole): exercise checkers (stub fails, solution passes) and the hyperparameter panel."""
+"""Lesson 05 (DQN on CartPole): the hyperparameter panel (exercise stubs and solutions: test_exercises.py)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,8 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
 
-from dqn_helpers import checks, config, training, widgets  # noqa: E402
-
-NB = "05_dqn_cartpole"
-
-
-# ------------------------------------------------------------------------------- exercises
-@pytest.fixture(scope="module")
-def notebook():
-    return load(NB)
-
-
-@pytest.mark.parametrize(("k", "checker"), [("5.1", "check_dqn_loss"), ("5.2", "check_linear_epsilon")])
-def test_exercise_stub_fails_with_a_hint_and_solution_passes(notebook, capsys, k, checker):
-    ns = run_cells(notebook, "parameters", f"stub-{k}")
-    name = {"5.1": "dqn_loss", "5.2": "epsilon_at"}[k]
-    assert getattr(checks, checker)(ns[name]) is False
-    out = capsys.readouterr().out
-    assert "❌" in out and "NotImplementedError" in out
-    run_cells(notebook, f"solution-{k}", namespace=ns)
-    assert getattr(checks, checker)(ns[name]) is True
-    assert "✅" in capsys.readouterr().out
+from dqn_helpers import config, training, widgets  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------- panel
