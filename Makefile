@@ -1,6 +1,6 @@
 # DQN Course: two commands do everything.
 #   make lab   -> create/refresh .venv, install the course, open JupyterLab on notebooks/
-#   make test  -> create/refresh .venv, then: clean notebooks, lint, unit tests, notebooks in fast mode
+#   make test  -> create/refresh .venv, then: clean notebooks, lint + format, unit tests, notebooks in fast mode
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,10 +45,11 @@ test: $(STAMP)
 	@echo ">> 1/4 notebooks are committed without outputs"
 	@test -n "$(NOTEBOOKS)" || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
 	$(BIN)/nbstripout --verify $(NOTEBOOKS)
-	@echo ">> 2/4 lint (ruff)"
+	@echo ">> 2/4 lint and format (ruff)"
 	$(BIN)/ruff check dqn_helpers tests benchmarks notebooks checkpoints
-	@echo ">> 3/4 unit tests"
-	$(BIN)/python -m pytest tests/ -q -p no:cacheprovider
+	$(BIN)/ruff format --check dqn_helpers tests benchmarks checkpoints
+	@echo ">> 3/4 unit tests (the slowest listed at the end)"
+	$(BIN)/python -m pytest tests/ -q -p no:cacheprovider --durations=10
 	@echo ">> 4/4 every notebook in fast mode (DQN_FAST=1)"
 	DQN_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
 	    --nbval-cell-timeout=$(CELL_TIMEOUT) $(NOTEBOOKS)
@@ -63,6 +64,7 @@ execute: $(STAMP)
 	done
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[bench]'
 	for b in benchmarks/bench_*.py; do echo ">> $$b"; $(BIN)/python "$$b"; done
 
 strip: $(STAMP)

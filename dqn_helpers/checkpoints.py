@@ -1,16 +1,24 @@
 """Save and load training state safely: atomic writes, a format version, and clear errors.
 
 Introduced in lesson 05 (resuming a run, loading a trained agent); lesson 07 loads a pretrained
-Pong agent with ``load_agent``. Checkpoints are pickled with ``torch.save``: only load files you
-trust (a pickle can run code).
+Pong agent with ``load_agent``. A checkpoint holds tensors and plain data only (numbers, strings,
+lists, dicts): it is read with ``torch.load(weights_only=True)``, so loading one never runs code,
+whoever wrote it. Its zip checksums are verified on every load (a flipped bit is an error, not a
+quietly different agent), and a downloaded file can be checked against a SHA-256 (``sha256``).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from dqn_helpers import device as device_lib
@@ -28,19 +36,67 @@ __all__ = [
     "resolve_checkpoint_path",
     "export_agent",
     "weights_only",
+    "sha256",
+    "verify_sha256",
 ]
 
 FORMAT = "dqn_helpers.checkpoint"
-FORMAT_VERSION = 1
+#: 2: plain data only (no pickled environment, no global RNG states). 1: the first format.
+FORMAT_VERSION = 2
+_NUMPY_TAG = "__numpy__"  # a numpy array stored as a tensor, turned back into an array on load
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, of another format, or does not fit the agent."""
 
 
+def _to_plain(obj: Any) -> Any:
+    """Numpy arrays and scalars become tensors and Python numbers (what weights_only loads)."""
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_plain(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return {_NUMPY_TAG: torch.from_numpy(np.ascontiguousarray(obj)).clone()}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _from_plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {_NUMPY_TAG}:
+            return obj[_NUMPY_TAG].numpy()
+        return {k: _from_plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_from_plain(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_from_plain(v) for v in obj)
+    return obj
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``.NAME.tmp-PID`` files that a killed save left behind (their process is gone)."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp-(\d+)$")
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        m = pattern.match(tmp.name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)  # raises when no such process exists
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:  # another user's live process
+            pass
+
+
 def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``."""
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    A crash, a kill or a full disk during the save leaves the previous file as it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -48,10 +104,36 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        kept = f" The previous {path.name} is intact." if path.exists() else ""
+        why = "the disk is full" if exc.errno == errno.ENOSPC else str(exc)
+        raise CheckpointError(
+            f"could not write {path}: {why}.{kept} Free some space (or choose another folder) "
+            "and resume."
+        ) from exc
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file, as hex (recorded beside a shipped checkpoint, e.g. in its JSON)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike[str], expected: str) -> None:
+    """Raise ``CheckpointError`` unless the file's SHA-256 is ``expected`` (e.g. after a download)."""
+    actual = sha256(path)
+    if actual != expected.lower():
+        raise CheckpointError(
+            f"{path} has SHA-256 {actual}, but {expected} was expected: the download is incomplete "
+            "or the file is not the one published. Delete it and download it again."
+        )
 
 
 def save_checkpoint(
@@ -85,7 +167,7 @@ def save_checkpoint(
         "buffer": buffer.state_dict() if buffer is not None else None,
         "extra": extra or {},
     }
-    return _atomic_save(payload, path)
+    return _atomic_save(_to_plain(payload), path)
 
 
 def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> dict[str, Any]:
@@ -111,15 +193,27 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             f"checkpoint {path} is empty (0 bytes): the save or the copy never finished. "
             "Delete it and retrain, or use another checkpoint (e.g. best.pt in the same folder)."
         )
+    _check_zip_checksums(path, size)
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - every unpickling/zip error becomes one clear message
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        what = f" (it asks for {found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"refused to load {path}: it holds Python objects other than tensors and plain "
+            f"data{what}, and unpickling those could run code on your machine; dqn_helpers "
+            "checkpoints never hold any. If it is an old checkpoint of your own (format 1, "
+            "written before loading became safe), retrain; if it came from elsewhere, do not "
+            "load it."
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - every unzip/unpickling error becomes one clear message
         raise CheckpointError(
             f"could not read checkpoint {path} ({size:,} bytes): {type(exc).__name__}: {exc}. "
             "The file is truncated or corrupt (an interrupted save, copy or download), or it is not "
             "a PyTorch file at all. Download or copy it again, use another checkpoint (best.pt), "
             "or retrain."
         ) from exc
+    obj = _from_plain(obj)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         what = (
             f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict)
@@ -140,6 +234,23 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
     if missing:
         raise CheckpointError(f"{path} is an incomplete checkpoint: missing {missing}. Retrain.")
     return obj
+
+
+def _check_zip_checksums(path: Path, size: int) -> None:
+    """A checkpoint is a zip archive with a CRC-32 per entry; torch.load does not check them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except zipfile.BadZipFile:
+        return  # not a zip: torch.load below says what it is
+    except Exception as exc:  # noqa: BLE001 - a damaged header or entry is corruption too
+        bad = f"{type(exc).__name__}: {exc}"
+    if bad is not None:
+        raise CheckpointError(
+            f"checkpoint {path} ({size:,} bytes) is corrupt: the checksum of its part {bad!r} does "
+            "not match its content (flipped bits on disk, or a damaged copy or download). Copy or "
+            "download it again, use another checkpoint (best.pt), or retrain."
+        )
 
 
 def _describe(obs_shape: Any, n_actions: Any, cfg: dict[str, Any]) -> str:
@@ -164,11 +275,23 @@ def restore_agent(ckpt: dict[str, Any], agent: DQNAgent) -> None:
         problem: str | None = "observation shape or number of actions differ"
     else:
         problem = agent.weight_mismatch(state.get("online", {}))
+    if problem is not None and saved == built:
+        raise CheckpointError(
+            f"the checkpoint's weights do not match its own config ({saved}): {problem}. The file "
+            "was edited or written by other code; retrain, or use another checkpoint."
+        )
     if problem is not None:
         raise CheckpointError(
             f"checkpoint does not fit this agent: it was trained on {saved}; you built {built} "
             f"({problem}). Build the agent from the checkpoint's config "
             "(checkpoints.load_agent does this) or use the same env and network settings."
+        )
+    bad = [k for k, v in state["online"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(
+            f"the checkpoint's network holds NaN or infinite weights (in {', '.join(bad[:3])}): "
+            "training had diverged when it was saved. Use an earlier checkpoint (best.pt) or "
+            "retrain with a lower learning rate."
         )
     try:
         agent.load_state_dict(state)
@@ -207,6 +330,18 @@ def export_agent(
     file cannot resume training: it has no optimizer state.
     """
     path = resolve_checkpoint_path(source, which)
+    destination = Path(destination)
+    if destination.exists():
+        try:
+            existing = load_checkpoint(destination)
+        except CheckpointError:
+            existing = None
+        if existing is not None and not existing.get("exported"):
+            raise CheckpointError(
+                f"{destination} is a training checkpoint (it can resume a run); exporting over it "
+                "would replace it with a network-only file. Choose another destination, e.g. "
+                f"{destination.with_name('agent.pt')}."
+            )
     ckpt = load_checkpoint(path)
     online = ckpt["agent"].get("online")
     if not isinstance(online, dict) or not online:
@@ -227,7 +362,7 @@ def export_agent(
         "agent": {"online": weights},
         "info": dict(info or {}),
     }
-    return _atomic_save(payload, Path(destination))
+    return _atomic_save(_to_plain(payload), destination)
 
 
 def resolve_checkpoint_path(run_dir_or_path: str | os.PathLike[str], which: str = "final") -> Path:

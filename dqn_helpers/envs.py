@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from dqn_helpers import atari
 from dqn_helpers.config import DQNConfig
 
-__all__ = ["make_env", "make_env_for"]
+__all__ = ["env_state", "make_env", "make_env_for", "restore_env_state"]
 
 
 def make_env(
@@ -73,3 +74,78 @@ def make_env_for(config: DQNConfig, seed: int | None = None, *, for_eval: bool =
             kwargs["clip_rewards"] = False
         return make_env(config.env_id, seed=seed, **kwargs)
     return make_env(config.env_id, seed=seed)
+
+
+# ------------------------------------------------------------------ exact resume (lesson 05)
+# What an env holds besides its simulation state: rebuilt by make_env, never stored.
+_NOT_STATE = {
+    "env", "_saved_kwargs", "_action_space", "_observation_space", "_metadata", "_cached_spec",
+    "action_space", "observation_space", "spec", "metadata", "render_mode", "screen", "clock",
+}
+
+
+_GENERATOR = "__generator__"  # a numpy Generator, stored as its bit generator's state
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biuf"
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _levels(env: gym.Env) -> list[Any]:
+    levels = [env]
+    while isinstance(levels[-1], gym.Wrapper):
+        levels.append(levels[-1].env)
+    return levels
+
+
+def env_state(env: gym.Env) -> list[dict[str, Any]] | None:
+    """An env's state as plain data (numbers and arrays), for an exact resume; None if it has more.
+
+    Introduced in lesson 05. Classic-control envs (CartPole, Acrobot, MountainCar) hold only
+    numbers, arrays and a random generator, wrappers included, so the episode in progress can be
+    stored in a checkpoint without pickling the env (loading a pickle can run code). An env that
+    holds anything else (a physics engine, an emulator) gives None: the run resumes with new
+    episodes instead.
+    """
+    state = []
+    for level in _levels(env):
+        fields: dict[str, Any] = {}
+        for name, value in vars(level).items():
+            if name in _NOT_STATE:
+                continue
+            if isinstance(value, np.random.Generator):
+                fields[name] = {_GENERATOR: value.bit_generator.state}
+            elif _plain(value):
+                fields[name] = value
+            else:
+                return None
+        state.append({"type": type(level).__name__, "fields": fields})
+    return state
+
+
+def restore_env_state(env: gym.Env, state: list[dict[str, Any]]) -> None:
+    """Put a state from ``env_state`` into a freshly made env of the same id (ValueError if not)."""
+    levels = _levels(env)
+    if [type(level).__name__ for level in levels] != [s["type"] for s in state]:
+        raise ValueError(
+            "the stored env state is for wrappers "
+            f"{[s['type'] for s in state]}, this env has {[type(lv).__name__ for lv in levels]}."
+        )
+    for level, saved in zip(levels, state):
+        for name, value in saved["fields"].items():
+            if isinstance(value, dict) and set(value) == {_GENERATOR}:
+                bit_state = value[_GENERATOR]
+                bits = getattr(np.random, bit_state["bit_generator"])()  # e.g. PCG64
+                bits.state = bit_state
+                value = np.random.Generator(bits)
+            elif isinstance(value, np.ndarray):
+                value = value.copy()
+            setattr(level, name, value)

@@ -13,7 +13,6 @@ import functools
 import json
 import math
 import os
-import pickle
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -126,17 +125,15 @@ class _SingleEnv:
         return finished
 
     def state(self) -> dict[str, Any] | None:
-        """The episode in progress, for an exact resume (None when the env cannot be pickled)."""
-        try:
-            return {"env_pickle": pickle.dumps(self.env), "obs": self.obs,
-                    "ep_return": self.ret, "ep_len": self.length}
-        except Exception:  # noqa: BLE001 - an unpicklable env just restarts its episode
+        """The episode in progress as plain data, for an exact resume (None when it has more)."""
+        env_state = envs.env_state(self.env)
+        if env_state is None:
             return None
+        return {"env_state": env_state, "obs": self.obs, "ep_return": self.ret,
+                "ep_len": self.length}
 
     def restore(self, state: dict[str, Any]) -> None:
-        env = pickle.loads(state["env_pickle"])
-        self.env.close()
-        self.env = env
+        envs.restore_env_state(self.env, state["env_state"])
         self.obs, self.ret, self.length = state["obs"], float(state["ep_return"]), int(state["ep_len"])
 
     def close(self) -> None:
@@ -462,7 +459,7 @@ class _Run:
         self.best_eval = loop.get("best_eval")
         self.elapsed_before = float(loop.get("elapsed", 0.0))
         restored = False
-        if self.exact_resume and loop.get("env_pickle") is not None:
+        if self.exact_resume and loop.get("env_state") is not None:
             try:
                 self.stepper.restore(loop)  # type: ignore[union-attr]
                 sums = loop.get("metric_sums")
