@@ -17,8 +17,10 @@ from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation, TimeLi
 __all__ = [
     "AtariNotAvailableError",
     "ATARI_INSTALL_COMMAND",
+    "FRAME_SIZE",
     "require_atari",
     "is_atari_id",
+    "legacy_atari_hint",
     "preprocess_frame",
     "max_pool_last_two",
     "action_meanings",
@@ -31,6 +33,7 @@ ATARI_INSTALL_COMMAND = 'pip install "ale-py>=0.10"'
 """The one command that installs the Arcade Learning Environment, ROMs included (lesson 06)."""
 
 FRAME_SIZE = 84
+"""Side of the square preprocessed frame, as in the 2015 Nature paper (lesson 06)."""
 
 
 class AtariNotAvailableError(ImportError):
@@ -55,23 +58,44 @@ def require_atari() -> Any:
     return ale_py
 
 
-_LEGACY_ATARI = re.compile(r"^[A-Z][A-Za-z]*(NoFrameskip|Deterministic)?-v[04]$")
-
-
 def is_atari_id(env_id: str) -> bool:
-    """True for Atari ids such as ``"ALE/Pong-v5"`` or ``"PongNoFrameskip-v4"``. Introduced in lesson 06."""
-    if not isinstance(env_id, str):
-        return False
-    if env_id.startswith("ALE/"):
-        return True
-    if not _LEGACY_ATARI.match(env_id):
-        return False
-    try:
-        require_atari()
-        entry_point = gym.spec(env_id).entry_point
-    except (AtariNotAvailableError, gym.error.Error):
-        return False
-    return "ale_py" in str(entry_point)
+    """True for the Atari ids the course builds on, ``"ALE/<Game>-v5"`` (e.g. ``"ALE/Pong-v5"``).
+
+    Introduced in lesson 06; the package's one rule for "is this Atari?". Legacy ids such as
+    ``"PongNoFrameskip-v4"`` are not: see ``legacy_atari_hint``.
+    """
+    return isinstance(env_id, str) and env_id.startswith("ALE/")
+
+
+# Gym's pre-v5 Atari names: Pong-v0, Pong-v4, PongNoFrameskip-v4, PongDeterministic-v4, ...
+_LEGACY_ATARI = re.compile(r"^([A-Z][A-Za-z0-9]*?)(NoFrameskip|Deterministic)?-v[04]$")
+
+
+def legacy_atari_hint(env_id: str) -> str | None:
+    """For a legacy Atari id (``"PongNoFrameskip-v4"``, ``"Pong-v4"``): why it is refused and the v5 id.
+
+    Introduced in lesson 06; ``None`` for every other id. A plain ``<Name>-v0``/``-v4`` id counts only
+    when ale-py registers it, so classic-control ids such as ``"CartPole-v0"`` are left alone.
+    """
+    match = _LEGACY_ATARI.match(env_id) if isinstance(env_id, str) else None
+    if match is None:
+        return None
+    game, suffix = match.groups()
+    if not suffix:  # "Pong-v4" is Atari, "CartPole-v0" is not: ask the registry
+        spec = gym.registry.get(env_id)
+        if spec is None:
+            try:
+                require_atari()  # registers ale-py's ids, legacy ones included
+            except AtariNotAvailableError:
+                return None
+            spec = gym.registry.get(env_id)
+        if spec is None or "ale_py" not in str(spec.entry_point):
+            return None
+    return (
+        f"{env_id!r} is a legacy Atari id; this course uses the v5 ids, on which its pipeline "
+        f"(frame skip, max-pooling, no-op starts, frame stack) is built: use 'ALE/{game}-v5' "
+        "(e.g. 'ALE/Pong-v5'), with sticky=0.0 for the deterministic games of the 2015 Nature paper."
+    )
 
 
 def preprocess_frame(frame_rgb: np.ndarray) -> np.ndarray:
@@ -79,9 +103,9 @@ def preprocess_frame(frame_rgb: np.ndarray) -> np.ndarray:
 
     Introduced in lesson 06 as the reference for what ``make_atari_env`` does. Gymnasium's
     ``AtariPreprocessing`` takes ALE's own grayscale screen instead of converting RGB with OpenCV's
-    weights (0.299 R + 0.587 G + 0.114 B); with ale-py 0.12 the two agree exactly (0 gray levels on
-    Pong, Breakout, Space Invaders, Seaquest, Ms. Pac-Man), so a frame differs only by the max-pool
-    over the last two skipped frames (see ``max_pool_last_two``).
+    weights (0.299 R + 0.587 G + 0.114 B); the two agree to within a gray level (tests/test_atari.py
+    checks it on Pong), so a frame differs only by the max-pool over the last two skipped frames
+    (see ``max_pool_last_two``).
     """
     import cv2
 
@@ -193,8 +217,11 @@ def make_atari_env(
     ``max_episode_steps`` counts agent steps (each = ``frame_skip`` frames); ``seed`` seeds the env
     (one ``reset(seed=seed)`` here) and its action space, so the same seed gives the same episodes.
     """
+    legacy = legacy_atari_hint(env_id)
+    if legacy is not None:
+        raise ValueError(legacy)
     require_atari()
-    if not isinstance(env_id, str) or not is_atari_id(env_id):
+    if not is_atari_id(env_id):
         raise ValueError(
             f"make_atari_env needs an Atari id such as 'ALE/Pong-v5' or 'ALE/Breakout-v5', "
             f"got {env_id!r}. For other environments use gymnasium.make."
@@ -211,8 +238,9 @@ def make_atari_env(
         )
 
     # AtariPreprocessing reads ALE's screen itself, so the inner env's own observation is unused:
-    # asking for grayscale (33 KB instead of 100 KB per frame) makes each step ~15% faster. ALE is
-    # well tested, so gymnasium's passive env checker is skipped too. render() still gives RGB.
+    # asking for grayscale makes ALE copy a third of the bytes (one channel instead of three) on
+    # every frame. ALE is well tested, so gymnasium's passive env checker is skipped too. render()
+    # still gives RGB.
     env = gym.make(
         env_id,
         frameskip=1,

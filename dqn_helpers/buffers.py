@@ -7,6 +7,7 @@ hands batches over as torch tensors on the buffer's `device`.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -121,7 +122,9 @@ def _make_rng(seed: Any) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seed))
 
 
-def _as_obs(name: str, x: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _as_obs(
+    name: str, x: Any, shape: tuple[int, ...], dtype: np.dtype, dtype_hint: str | None = None
+) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     arr = np.asarray(x)
@@ -130,8 +133,24 @@ def _as_obs(name: str, x: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.nd
             f"{name} has shape {arr.shape}, but this buffer stores observations of shape {shape}. "
             "Build the buffer with the environment's observation_space.shape."
         )
-    if arr.dtype == dtype:
-        return arr
+    if arr.dtype != dtype:
+        arr = _cast_obs(name, arr, dtype, dtype_hint)
+    if dtype.kind == "f" and not _all_finite(arr):  # integer storage holds no NaN: no check
+        raise ValueError(
+            f"{name} contains NaN or inf: stored, it would poison every update that samples it. "
+            "Check the environment (or the observation wrapper) that produced it."
+        )
+    return arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """No NaN or inf in ``arr``, cheap enough to check on every add."""
+    if arr.size <= 64:  # small vectors (CartPole's 4 numbers): a Python loop beats numpy's overhead
+        return all(map(math.isfinite, arr.ravel().tolist()))
+    return bool(np.isfinite(arr).all())
+
+
+def _cast_obs(name: str, arr: np.ndarray, dtype: np.dtype, dtype_hint: str | None) -> np.ndarray:
     if np.issubdtype(dtype, np.integer) and np.issubdtype(arr.dtype, np.integer):
         info = np.iinfo(dtype)
         if arr.size and (arr.min() < info.min or arr.max() > info.max):
@@ -141,12 +160,22 @@ def _as_obs(name: str, x: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.nd
             )
         return arr.astype(dtype)
     if not np.can_cast(arr.dtype, dtype, casting="same_kind"):
+        hint = dtype_hint or (
+            f"Pass {dtype} observations, or build the buffer with obs_dtype=np.{arr.dtype}."
+        )
         raise TypeError(
             f"{name} has dtype {arr.dtype}, which cannot be stored as {dtype} without losing "
-            f"information. Pass {dtype} observations (e.g. uint8 frames 0-255) or build the "
-            f"buffer with obs_dtype={arr.dtype}."
+            f"information. {hint}"
         )
-    return arr.astype(dtype)
+    with np.errstate(over="ignore"):  # a value too large for dtype becomes inf, refused by _as_obs
+        return arr.astype(dtype)
+
+
+# FrameReplayBuffer has no obs_dtype: it stores uint8 frames, one byte per pixel.
+_FRAME_DTYPE_HINT = (
+    "FrameReplayBuffer stores uint8 frames (0-255), as atari.make_atari_env produces them: "
+    "pass the env's observations as they are, not converted or scaled to floats."
+)
 
 
 def _as_action(action: Any) -> int:
@@ -206,7 +235,7 @@ def _gather(storage: np.ndarray, index: np.ndarray, pin: bool = False) -> torch.
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    """Exact equality of two arrays of the same shape and dtype (memcmp; ~2x np.array_equal)."""
+    """Exact equality of two arrays of the same shape and dtype: one memcmp, no bool array."""
     return a.tobytes() == b.tobytes()
 
 
@@ -604,9 +633,12 @@ class _BufferBase:
     def _valid_mask(self) -> np.ndarray | None:
         return None
 
-    def _get(self, indices: Any) -> Batch:
-        """Transitions at storage positions `indices`, checked, weights 1 (for tests/inspection)."""
-        idx = np.array(indices, dtype=np.int64).reshape(-1)  # a copy: the batch owns it
+    def get(self, indices: Any) -> Batch:
+        """The transitions stored at positions `indices` (e.g. a batch's `indices`), weights 1.
+
+        For looking inside the buffer (lesson 03); a position holding no transition raises IndexError.
+        """
+        idx = np.array(_to_numpy(indices), dtype=np.int64).reshape(-1)  # a copy: the batch owns it
         valid = self._valid_mask()
         if idx.size and (
             idx.min() < 0
@@ -1017,8 +1049,8 @@ class FrameReplayBuffer(_BufferBase):
         truncated: Any = False,
     ) -> None:
         """Store one step of stacked uint8 observations (stack, H, W), newest frame last."""
-        obs = _as_obs("obs", obs, self.obs_shape, self.obs_dtype)
-        next_obs = _as_obs("next_obs", next_obs, self.obs_shape, self.obs_dtype)
+        obs = _as_obs("obs", obs, self.obs_shape, self.obs_dtype, _FRAME_DTYPE_HINT)
+        next_obs = _as_obs("next_obs", next_obs, self.obs_shape, self.obs_dtype, _FRAME_DTYPE_HINT)
         action, reward = _as_action(action), _as_reward(reward)
         terminated, truncated = _as_flag("terminated", terminated), _as_flag("truncated", truncated)
         if not _same(next_obs[:-1], obs[1:]):

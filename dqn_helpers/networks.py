@@ -12,17 +12,18 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from dqn_helpers.atari import FRAME_SIZE  # the CNN's input is the lesson 06 preprocessed frame
+
 __all__ = [
     "QNetwork",
     "NatureCNN",
     "DuelingHead",
     "build_q_network",
     "conv_output_size",
-    "FRAME_SIZE",
 ]
 
-FRAME_SIZE = 84
-"""Side of the square preprocessed Atari frame (lesson 06)."""
+# Float frames above this cannot be in [0, 1]: they are raw 0-255 pixels (the scale of uint8 frames).
+_FLOAT_FRAME_MAX = 1.5
 
 # The Nature DQN (Mnih et al., 2015) convolutions: (out_channels, kernel, stride).
 _NATURE_CONVS: tuple[tuple[int, int, int], ...] = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
@@ -149,7 +150,7 @@ class NatureCNN(nn.Module):
     """The Nature DQN network: 3 convolutions + a 512-unit layer, from (batch, frames, 84, 84) to Q-values.
 
     Introduced in lesson 06. uint8 input (0–255) is divided by 255 inside ``forward`` (on the device,
-    so the replay buffer can keep compact uint8 frames); float input is assumed already in [0, 1].
+    so the replay buffer can keep compact uint8 frames); float input must already be in [0, 1].
     """
 
     def __init__(self, n_actions: int, in_frames: int = 4, dueling: bool = False) -> None:
@@ -223,15 +224,22 @@ class NatureCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        if x.dtype == torch.uint8:
+        if x.dtype == torch.uint8:  # the fast path: frames as the env and the replay buffer keep them
             x = x.float() / 255.0
         elif not x.is_floating_point():
             raise TypeError(
                 f"NatureCNN expects uint8 frames (0–255) or floats already scaled to [0, 1]; got "
                 f"dtype {x.dtype}. Keep frames as uint8 (torch.as_tensor(obs) on a uint8 array does)."
             )
+        elif x.numel() and (top := float(x.amax())) > _FLOAT_FRAME_MAX:
+            raise ValueError(
+                f"NatureCNN got float frames with values up to {top:g}, so they look like raw 0–255 "
+                "pixels, which would make every Q-value about 255 times too large. Pass uint8 frames "
+                "(torch.as_tensor(obs) on the env's uint8 observation; the network scales them by "
+                "1/255 itself), or floats already scaled to [0, 1] (x / 255.0)."
+            )
         if x.device.type == "cpu":
-            # Same numbers, ~15% faster convolutions on CPU (oneDNN prefers channels-last layout).
+            # oneDNN's CPU convolutions prefer the channels-last layout: same numbers, less time.
             x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.convs(x))
 
@@ -248,6 +256,13 @@ def build_q_network(
     Introduced in lesson 06 (so the same training loop handles CartPole and Pong).
     """
     shape = tuple(int(s) for s in obs_shape)
+    if shape == ():
+        raise ValueError(
+            "no Q-network for observations of shape (): each observation is a single integer (a "
+            "Discrete observation space, e.g. FrozenLake's state number), which a network cannot "
+            "read as a quantity. One-hot encode it into a vector of length n (the number of states, "
+            "observation_space.n), or learn a Q-table as lesson 01 does."
+        )
     if len(shape) == 1:
         return QNetwork(shape[0], n_actions, hidden=hidden, dueling=dueling)
     if len(shape) == 3 and shape[1:] == (FRAME_SIZE, FRAME_SIZE):

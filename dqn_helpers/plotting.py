@@ -1,7 +1,7 @@
 """Plots for the course: learning curves with seed bands, Q-tables, training dashboards.
 
-Functions take arrays or a ``training.TrainingLog``-like object (anything with ``.episodes`` /
-``.evals`` rows) and return a matplotlib Figure. Nothing global is changed on import.
+Functions take arrays or a training log (a ``logs.TrainingLog``, a ``TrainResult`` or a run folder,
+read with ``logs.as_log``) and return a matplotlib Figure. Nothing global is changed on import.
 Each lesson owns one section below.
 """
 
@@ -13,7 +13,29 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plt", "np", "Figure", "Sequence"]
+from dqn_helpers import logs
+
+__all__ = [
+    "moving_average",
+    "plot_curves_with_band",
+    "plot_q_table",
+    "plot_state_slice",
+    "plot_consecutive_vs_random",
+    "plot_buffer_filling",
+    "plot_minibatch_coverage",
+    "plot_autocorrelation",
+    "plot_target_drift",
+    "plot_training",
+    "figure_to_image",
+    "LivePlot",
+    "plot_runs_overlay",
+    "eval_curves",
+    "eval_table",
+    "format_eval_table",
+    "plot_image_row",
+    "plot_stack_motion",
+    "plot_memory_bars",
+]
 
 # ---------------------------------------------------------------- shared (several lessons)
 
@@ -391,24 +413,13 @@ def plot_target_drift(
 
 # ---------------------------------------------------------------- lessons 05/07 (training dashboards)
 
-
-def _column(rows: Sequence[dict], key: str) -> np.ndarray:
-    """One column of log rows as floats; missing or None entries become NaN (e.g. loss before learning)."""
-    out = np.full(len(rows), np.nan)
-    for i, row in enumerate(rows):
-        value = row.get(key)
-        if value is not None and value != "":
-            out[i] = float(value)
-    return out
+# Below this many points a line series also gets a marker on each point: one point draws no line.
+_FEW_POINTS = 20
 
 
-def _check_log(log: object, name: str = "log") -> None:
-    """Raise a TypeError unless ``log`` looks like a ``training.TrainingLog`` (has .episodes and .evals)."""
-    if not (hasattr(log, "episodes") and hasattr(log, "evals")):
-        raise TypeError(
-            f"{name} must be a training.TrainingLog (anything with .episodes and .evals row lists), "
-            f"got {type(log).__name__}. Pass result.log, not the TrainResult itself."
-        )
+def _marker(values: np.ndarray) -> str | None:
+    """``"o"`` for a series with few finite points (a fast-mode run), so even a single point shows."""
+    return "o" if np.count_nonzero(np.isfinite(values)) < _FEW_POINTS else None
 
 
 def plot_training(
@@ -421,42 +432,41 @@ def plot_training(
 ) -> Figure:
     """Training dashboard against env steps: returns (+ greedy evals ± std), TD loss, mean max-Q, ε.
 
-    Draws into ``fig`` (cleared first) when given, else a new pyplot figure. ``threshold`` adds a
-    dashed target line to the return panel. Introduced in lesson 05; reused for Pong in lesson 07.
+    ``log`` is a ``logs.TrainingLog``, a ``TrainResult`` or a run folder. Draws into ``fig`` (cleared
+    first) when given, else a new pyplot figure. ``threshold`` adds a dashed target line to the return
+    panel. Introduced in lesson 05; reused for Pong in lesson 07.
     """
-    _check_log(log)
+    log = logs.as_log(log)
     if fig is None:
         fig = plt.figure(figsize=(11, 6.5), layout="constrained")
     else:
         fig.clear()
     axes = fig.subplots(2, 2, sharex=True)
     ax_ret, ax_loss, ax_q, ax_eps = axes.ravel()
-    episodes, evals = list(log.episodes), list(log.evals)
-    steps = _column(episodes, "step")
-    if episodes:
-        returns = _column(episodes, "episode_return")
+    steps = log.column("step")
+    if len(steps):
+        returns = log.column("episode_return")
         ax_ret.plot(steps, returns, color="tab:blue", alpha=0.25, linewidth=0.8)
-        ax_ret.plot(steps, moving_average(returns, max(1, min(smooth, len(returns)))),
-                    color="tab:blue", label=f"training episodes (mean of last {smooth})")
-    if evals:
-        eval_steps, mean = _column(evals, "step"), _column(evals, "mean_return")
-        std = np.nan_to_num(_column(evals, "std_return"))
+        ax_ret.plot(steps, moving_average(returns, max(1, min(smooth, len(returns)))), color="tab:blue",
+                    marker=_marker(returns), markersize=3, label=f"training episodes (mean of last {smooth})")
+    if log.evals:
+        eval_steps, mean, std = _eval_points(log)
         ax_ret.fill_between(eval_steps, mean - std, mean + std, color="tab:orange", alpha=0.25, linewidth=0)
         ax_ret.plot(eval_steps, mean, "o-", color="tab:orange", markersize=3, label="greedy evaluation ± std")
     if threshold is not None:
         ax_ret.axhline(threshold, color="gray", linestyle="--", linewidth=1, label=f"target {threshold:g}")
     ax_ret.set_ylabel("episode return")
-    if episodes or evals or threshold is not None:
+    if log.episodes or log.evals or threshold is not None:
         ax_ret.legend(loc="upper left", fontsize=8)
     for ax, key, label, color in ((ax_loss, "loss", "TD loss (mean per episode)", "tab:red"),
                                   (ax_q, "mean_max_q", "mean max-Q of the batch", "tab:green"),
                                   (ax_eps, "epsilon", "ε (exploration)", "tab:purple")):
-        values = _column(episodes, key)
-        ax.plot(steps, values, color=color, linewidth=1)
+        values = log.column(key)
+        ax.plot(steps, values, color=color, linewidth=1, marker=_marker(values), markersize=3)
         ax.set_ylabel(label)
         if key == "loss" and np.any(np.isfinite(values) & (values > 0)):
             ax.set_yscale("log")
-    if not episodes:
+    if not log.episodes:
         ax_ret.text(0.5, 0.5, "waiting for the first episode…", transform=ax_ret.transAxes,
                     ha="center", va="center", color="gray")
     ax_eps.set_ylim(-0.03, 1.03)
@@ -542,10 +552,10 @@ class LivePlot:
         self._next_time = time.monotonic() + max(self.every_s, pause)
 
 
-def _eval_points(log: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _eval_points(log: logs.TrainingLog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, mean_return, std_return) of a log's greedy evaluations."""
-    evals = list(log.evals)
-    return _column(evals, "step"), _column(evals, "mean_return"), np.nan_to_num(_column(evals, "std_return"))
+    return (log.column("step", "evals"), log.column("mean_return", "evals"),
+            np.nan_to_num(log.column("std_return", "evals")))
 
 
 def plot_runs_overlay(
@@ -557,8 +567,9 @@ def plot_runs_overlay(
 ) -> Figure:
     """Overlay the greedy-evaluation curves (± std) of several runs ``{label: log}``; return the Figure.
 
-    A run without evaluations shows its smoothed training return, dashed. Introduced in lesson 05
-    (the hyperparameter panel and guided experiments).
+    Each log is a ``logs.TrainingLog``, a ``TrainResult`` or a run folder. A run without evaluations
+    shows its smoothed training return, dashed. Introduced in lesson 05 (the hyperparameter panel and
+    guided experiments).
     """
     if not isinstance(runs, dict):
         raise TypeError(f"runs must be a dict {{label: TrainingLog}}, got {type(runs).__name__}.")
@@ -566,16 +577,16 @@ def plot_runs_overlay(
         fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     else:
         fig = ax.figure
-    for label, log in runs.items():
-        _check_log(log, f"runs[{label!r}]")
+    for label, run in runs.items():
+        log = logs.as_log(run, f"runs[{label!r}]")
         steps, mean, std = _eval_points(log)
         if len(steps):
             (line,) = ax.plot(steps, mean, "o-", markersize=3, label=label)
             ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
         elif log.episodes:
-            returns = _column(log.episodes, "episode_return")
-            ax.plot(_column(log.episodes, "step"), moving_average(returns, max(1, min(smooth, len(returns)))),
-                    "--", label=f"{label} (training return)")
+            returns = log.column("episode_return")
+            ax.plot(log.column("step"), moving_average(returns, max(1, min(smooth, len(returns)))), "--",
+                    marker=_marker(returns), markersize=3, label=f"{label} (training return)")
     if threshold is not None:
         ax.axhline(threshold, color="gray", linestyle="--", linewidth=1)
     ax.set_xlabel("environment step")
@@ -586,14 +597,15 @@ def plot_runs_overlay(
     return fig
 
 
-def eval_curves(logs: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+def eval_curves(run_logs: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
     """Greedy-eval curves of several runs on their common steps: (steps, array (n_runs, n_points)).
 
-    Feed it to ``plot_curves_with_band`` for a seed band. Introduced in lesson 05.
+    Each run is a ``logs.TrainingLog``, a ``TrainResult`` or a run folder. Feed the result to
+    ``plot_curves_with_band`` for a seed band. Introduced in lesson 05.
     """
-    if not logs:
-        raise ValueError("logs is empty: pass at least one TrainingLog.")
-    points = [_eval_points(log)[:2] for log in logs]
+    if not run_logs:
+        raise ValueError("run_logs is empty: pass at least one TrainingLog or run folder.")
+    points = [_eval_points(logs.as_log(run, f"run_logs[{i}]"))[:2] for i, run in enumerate(run_logs)]
     common = sorted(set.intersection(*(set(steps.tolist()) for steps, _ in points)))
     if not common:
         raise ValueError("these runs share no evaluation step; train them with the same eval_every.")
@@ -610,9 +622,8 @@ def eval_table(
     CartPole bar of lesson 05). Introduced in lesson 05.
     """
     rows = []
-    for label, log in runs.items():
-        _check_log(log, f"runs[{label!r}]")
-        steps, mean, _ = _eval_points(log)
+    for label, run in runs.items():
+        steps, mean, _ = _eval_points(logs.as_log(run, f"runs[{label!r}]"))
         reached = np.flatnonzero(mean >= threshold)
         first = int(steps[reached[0]]) if len(reached) else None
         best = float(np.nanmax(mean)) if len(mean) else float("nan")

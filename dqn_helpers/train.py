@@ -226,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 on success). Introduced in lesson 05."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from dqn_helpers import checkpoints, training
+
     try:
         cfg = config_from_args(args)
         _check_env_id(cfg)
@@ -233,15 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--threads must be >= 1, got {args.threads}.")
         _check_device(cfg.device)
         out = _out_dir(args, cfg)
-    except (ValueError, TypeError, ImportError) as exc:
+        # the checks train() makes on the folder and the checkpoints (resume, fine-tuning)
+        training.preflight(cfg, out_dir=out, resume=args.resume, overwrite=args.overwrite,
+                           init_from=args.init_from)
+    except (ValueError, TypeError, ImportError, OSError, checkpoints.CheckpointError) as exc:
         parser.error(str(exc))  # exits with status 2 before anything is built or written
-    if args.resume and not (out / "checkpoint.pt").exists():
-        print(f"note: --resume, but {out} holds no checkpoint.pt: starting a fresh run.",
-              file=sys.stderr)
 
     import torch
-
-    from dqn_helpers import checkpoints, training
 
     threads = args.threads if args.threads is not None else (None if cfg.is_atari else 1)
     if threads is not None:
@@ -256,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except training.TrainingDivergedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # train() saved the run and said how to resume it
+        print(f"stopped by Ctrl-C; continue with the same command plus --resume (--out {out}).",
+              file=sys.stderr)
+        return 130
     except (checkpoints.CheckpointError, ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

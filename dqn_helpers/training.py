@@ -29,7 +29,10 @@ from dqn_helpers.agents import DQNAgent
 from dqn_helpers.config import DQNConfig
 from dqn_helpers.logs import TrainingLog
 
-__all__ = ["TrainResult", "TrainingDivergedError", "run_seeds", "train"]
+__all__ = [
+    "Preflight", "Q_BOUND_FACTOR", "TrainResult", "TrainingDivergedError", "preflight",
+    "q_value_bound", "run_seeds", "train",
+]
 
 Callback = Callable[[str, TrainingLog, DQNAgent], Any]
 
@@ -105,6 +108,7 @@ class _SingleEnv:
         self.env = env
         self.obs: Any = None
         self.ret, self.length = 0.0, 0
+        self.reward_max = 0.0  # the largest |reward| seen (for the Q-value bound)
 
     def reset(self, seed: int) -> None:
         self.obs, _ = self.env.reset(seed=seed)
@@ -115,6 +119,8 @@ class _SingleEnv:
         action = agent.act(self.obs, epsilon)
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
         buffer.add(self.obs, action, reward, next_obs, terminated, truncated)
+        if abs(reward) > self.reward_max:
+            self.reward_max = abs(float(reward))
         self.ret += reward
         self.length += 1
         self.obs = next_obs
@@ -151,6 +157,7 @@ class _VectorEnv:
         self.obs: Any = None
         self.returns = np.zeros(self.n)
         self.lengths = np.zeros(self.n, dtype=np.int64)
+        self.reward_max = 0.0  # the largest |reward| seen (for the Q-value bound)
 
     def reset(self, seed: int) -> None:
         self.obs, _ = self.env.reset(seed=[seed + i for i in range(self.n)])
@@ -165,6 +172,7 @@ class _VectorEnv:
             nxt = final[i] if done[i] else next_obs[i]
             buffer.parts[i].add(self.obs[i], int(actions[i]), float(rewards[i]), nxt,
                                 bool(terms[i]), bool(truncs[i]))
+        self.reward_max = max(self.reward_max, float(np.abs(rewards).max()))
         self.returns += rewards
         self.lengths += 1
         self.obs = next_obs
@@ -242,6 +250,16 @@ class _UpdateMetrics:
         return {name: getattr(self, name) / k if k else math.nan for name in names}
 
 
+#: Warn when the mean max-Q passes this many times the largest value any state can have,
+#: r_max / (1 − γ): far beyond it the Q-values are diverging, even while they stay finite.
+Q_BOUND_FACTOR = 10.0
+
+
+def q_value_bound(reward_max: float, gamma: float) -> float:
+    """The largest discounted return possible with rewards of at most ``reward_max``: r_max / (1 − γ)."""
+    return math.inf if gamma >= 1.0 else reward_max / (1.0 - gamma)
+
+
 def _diverged(m: dict[str, Any]) -> bool:
     return not (math.isfinite(m["loss"]) and math.isfinite(m["mean_max_q"])
                 and math.isfinite(m["grad_norm"]))
@@ -309,15 +327,58 @@ def _load_init_checkpoint(init_from: str | os.PathLike[str]) -> dict[str, Any]:
     return checkpoints.load_checkpoint(path)
 
 
-def _prepare_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
+@dataclass
+class Preflight:
+    """What ``preflight`` found: the run folder and the checkpoints a run starts from."""
+
+    out: Path | None
+    resume_from: dict[str, Any] | None  # the checkpoint a resume continues
+    init_from: dict[str, Any] | None  # the checkpoint whose network a fine-tuning run starts from
+    horizon: int  # the ε / learning-rate / β schedules end here (a resumed run keeps its first)
+
+
+def preflight(
+    config: DQNConfig,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    init_from: str | os.PathLike[str] | None = None,
+) -> Preflight:
+    """Every check ``train`` makes on its run folder and checkpoints, before it writes anything.
+
+    Introduced in lesson 05 (the command line runs it first, so a bad folder or checkpoint is
+    refused before any work). Raises ValueError, FileExistsError, NotADirectoryError,
+    FileNotFoundError or ``checkpoints.CheckpointError`` with what to do instead.
+    """
+    if not isinstance(config, DQNConfig):
+        raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
+    if out_dir is not None and str(out_dir).strip() == "":
+        raise ValueError("out_dir is an empty string; give a folder name, or None for no files.")
+    if resume and overwrite:
+        raise ValueError("resume=True continues a run and overwrite=True replaces it: pick one.")
+    out = Path(out_dir) if out_dir is not None else None
+    if resume and out is None:
+        raise ValueError("resume=True needs out_dir: the folder that holds checkpoint.pt.")
+    if out is not None and out.exists() and not out.is_dir():
         raise NotADirectoryError(f"out_dir {out} is a file; give a folder for the run.")
-    if (out / "checkpoint.pt").exists() and not resume:
-        if not overwrite:
+    init_ckpt = _load_init_checkpoint(init_from) if init_from is not None else None
+    resume_ckpt, horizon = None, config.total_steps
+    ckpt_path = out / "checkpoint.pt" if out is not None else None
+    if ckpt_path is not None and ckpt_path.exists():
+        if not (resume or overwrite):
             raise FileExistsError(
                 f"{out} already holds a run (checkpoint.pt). Use resume=True (--resume) to "
                 "continue it, overwrite=True (--overwrite) to replace it, or a new out_dir."
             )
+        if resume:
+            resume_ckpt = _load_resume_checkpoint(config, ckpt_path, init_ckpt is not None)
+            horizon = DQNConfig.from_dict(resume_ckpt["config"]).total_steps
+    return Preflight(out, resume_ckpt, init_ckpt, horizon)
+
+
+def _prepare_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
+    if overwrite and not resume:
         for name in _RUN_FILES:
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -372,23 +433,11 @@ class _Run:
         self.config = config
         self.callbacks = list(callbacks)
         self.progress = progress
-        self.out = Path(out_dir) if out_dir is not None else None
-        if self.out is not None and str(out_dir) == "":
-            raise ValueError("out_dir is an empty string; give a folder name, or None for no files.")
+        start = preflight(config, out_dir=out_dir, resume=resume, overwrite=overwrite,
+                          init_from=init_from)
+        self.out = start.out
         self.ckpt_path = self.out / "checkpoint.pt" if self.out is not None else None
-        if resume and overwrite:
-            raise ValueError("resume=True continues a run and overwrite=True replaces it: pick one.")
-
-        # checkpoints to start from: a run to resume, or a network to fine-tune
-        init_ckpt = _load_init_checkpoint(init_from) if init_from is not None else None
-        ckpt = None
-        horizon = config.total_steps  # the ε / learning-rate / β schedules end here
-        if resume and self.out is None:
-            raise ValueError("resume=True needs out_dir: the folder that holds checkpoint.pt.")
-        if resume and self.ckpt_path is not None and self.ckpt_path.exists():
-            ckpt = _load_resume_checkpoint(config, self.ckpt_path, init_ckpt is not None)
-            # a run extended on resume keeps its first schedules instead of stretching them
-            horizon = DQNConfig.from_dict(ckpt["config"]).total_steps
+        ckpt, init_ckpt = start.resume_from, start.init_from
         if self.out is not None:
             _prepare_out_dir(self.out, resume, overwrite)
             (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
@@ -412,7 +461,7 @@ class _Run:
         obs_shape = tuple(space.shape or ())
         self.agent = DQNAgent(config, obs_shape, int(act_space.n))
         self.buffer = _make_buffer(config, obs_shape, self.stepper.n, self.agent.device)
-        self.schedules = schedules.TrainingSchedules.from_config(config, horizon)
+        self.schedules = schedules.TrainingSchedules.from_config(config, start.horizon)
         self.eval_envs: list[gym.Env] | None = None
         self.own_eval_envs = eval_env is None
         if eval_env is not None:
@@ -429,6 +478,7 @@ class _Run:
         self.min_buffer = config.batch_size  # transitions the buffer must hold before an update
         self.elapsed_before = 0.0
         self.stop = False
+        self.q_warned = False
         started = False
         if ckpt is not None:
             started = self._restore(ckpt)
@@ -532,15 +582,30 @@ class _Run:
     # ----------------------------------------------------------- what the steps use
     def end_episode(self, ret: float, length: int) -> None:
         self.episode += 1
+        means = self.metrics.means()
         self.log.episodes.append({
             "step": self.step, "episode": self.episode, "episode_return": ret,
-            "episode_length": length, **self.metrics.means(), "epsilon": self.epsilon,
+            "episode_length": length, **means, "epsilon": self.epsilon,
             "learning_rate": self.agent.learning_rate, "time": self.elapsed(),
         })
+        self.check_q_values(means["mean_max_q"])
         self.metrics = _UpdateMetrics()
         self.last_return = ret
         self.show_progress()
         self.fire("episode")
+
+    def check_q_values(self, mean_max_q: float) -> None:
+        """Warn once when the Q-values pass any value a state can have by a wide margin."""
+        bound = q_value_bound(self.stepper.reward_max, self.config.gamma)
+        if self.q_warned or not bound > 0 or not mean_max_q > Q_BOUND_FACTOR * bound:
+            return
+        self.q_warned = True
+        msg = (f"step {self.step:,}: the mean max-Q is {mean_max_q:.3g}, more than "
+               f"{Q_BOUND_FACTOR:g}x r_max/(1-γ) = {bound:.3g}, the most any state can be worth: "
+               "the Q-values are diverging (lower the learning rate, use the Huber loss, gradient "
+               "clipping and a target network).")
+        warnings.warn(msg, stacklevel=2)
+        self.note(msg)
 
     def run_eval(self) -> None:
         """Greedy evaluation on envs that do not train; best.pt follows the best mean."""
@@ -635,10 +700,20 @@ class _Run:
         self.close()
 
     def abort(self, exc: BaseException) -> None:
-        """On an error: keep the log up to the blow-up (checkpoint.pt stays the last good one)."""
+        """On an error: keep the log up to the blow-up (checkpoint.pt stays the last good one).
+
+        On Ctrl-C (KeyboardInterrupt) the run is saved first, so that nothing is lost: the
+        episode in progress and the replay buffer are left out (they may be mid-step), so a
+        resume starts new episodes and refills the buffer.
+        """
         self.bar.close()
         if isinstance(exc, TrainingDivergedError) and self.out is not None:
             self.log.to_csv(self.out)
+        if isinstance(exc, KeyboardInterrupt) and self.out is not None:
+            self.log.to_csv(self.out)
+            self.save(self.ckpt_path, with_buffer=False)  # type: ignore[arg-type]
+            self.note(f"interrupted at step {self.step:,}: saved {self.ckpt_path}; continue with "
+                      "resume=True (python -m dqn_helpers.train ... --resume).", always=True)
         if isinstance(self.stepper, _VectorEnv):
             self.stepper.close()
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-__all__ = ["widgets"]
+from dqn_helpers import logs
+
+__all__ = ["TabularQPanel", "TargetUpdatePanel", "HyperparameterPanel"]
 
 # ---------------------------------------------------------------- lesson 01 (tabular Q-learning)
 
@@ -237,7 +239,7 @@ def _options_with(value: float, choices: list[float]) -> list[float]:
 class HyperparameterPanel:
     """The lesson's hyperparameter table as widgets; "Train" runs ``train_fn(config)`` and overlays its curve.
 
-    ``train_fn(config)`` returns a TrainingLog (or a TrainResult); every run is kept in ``runs``
+    ``train_fn(config)`` returns a TrainingLog (or a TrainResult, or a run folder); every run is kept in ``runs``
     ``{label: log}`` and drawn on one figure so you can compare. Introduced in lesson 05.
     """
 
@@ -344,9 +346,11 @@ class HyperparameterPanel:
                 result = self.train_fn(config)
         finally:
             self.train_button.disabled = False
-        log = getattr(result, "log", result)
-        if not (hasattr(log, "episodes") and hasattr(log, "evals")):
-            raise TypeError(f"train_fn must return a TrainingLog or a TrainResult, got {type(result).__name__}.")
+        try:
+            log = logs.as_log(result)
+        except TypeError:
+            raise TypeError(f"train_fn must return a TrainingLog, a TrainResult or a run folder, "
+                            f"got {type(result).__name__}.") from None
         self.runs[label], self.configs[label] = log, config
         self.redraw()
         best = max((row["mean_return"] for row in log.evals), default=float("nan"))
@@ -363,10 +367,8 @@ class HyperparameterPanel:
             self.status.value = f"<b style='color:#b00'>Not trained:</b> {html.escape(str(exc))}"
 
     def add_run(self, label: str, log: object) -> None:
-        """Add a run trained elsewhere (e.g. the lesson's reference run) to the comparison."""
-        if not (hasattr(log, "episodes") and hasattr(log, "evals")):
-            raise TypeError(f"log must be a TrainingLog (pass result.log), got {type(log).__name__}.")
-        self.runs[str(label)] = log
+        """Add a run trained elsewhere (e.g. the lesson's reference run, or its run folder) to the comparison."""
+        self.runs[str(label)] = logs.as_log(log)
         self.redraw()
 
     def clear(self) -> None:

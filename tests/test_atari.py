@@ -189,11 +189,46 @@ def test_max_episode_steps_counts_agent_steps():
     assert flags == [False, False, False, False, True]
 
 
-def test_is_atari_id():
+def test_all_names_what_the_module_defines():
+    assert {"FRAME_SIZE", "legacy_atari_hint", "is_atari_id", "make_atari_env"} <= set(atari.__all__)
+    assert all(hasattr(atari, name) for name in atari.__all__)
+    assert atari.FRAME_SIZE == 84
+
+
+def test_is_atari_id_is_the_ale_prefix():
     assert atari.is_atari_id("ALE/Pong-v5")
-    assert atari.is_atari_id("PongNoFrameskip-v4")
+    assert atari.is_atari_id("ALE/Breakout-v5")
+    assert not atari.is_atari_id("PongNoFrameskip-v4")  # legacy ids are refused, not Atari here
+    assert not atari.is_atari_id("Pong-v4")
     assert not atari.is_atari_id("CartPole-v1")
     assert not atari.is_atari_id(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("env_id", "game"),
+    [
+        ("PongNoFrameskip-v4", "Pong"),
+        ("Pong-v4", "Pong"),
+        ("Pong-v0", "Pong"),
+        ("BreakoutNoFrameskip-v4", "Breakout"),
+        ("SpaceInvadersDeterministic-v4", "SpaceInvaders"),
+    ],
+)
+def test_legacy_atari_ids_get_a_hint_and_make_atari_env_refuses_them(env_id, game):
+    hint = atari.legacy_atari_hint(env_id)
+    assert hint is not None
+    assert "legacy Atari id" in hint and f"'ALE/{game}-v5'" in hint and "'ALE/Pong-v5'" in hint
+    assert "sticky=0.0" in hint and "2015" in hint
+    with pytest.raises(ValueError) as info:
+        atari.make_atari_env(env_id)
+    assert str(info.value) == hint
+
+
+@pytest.mark.parametrize(
+    "env_id", ["ALE/Pong-v5", "CartPole-v0", "CartPole-v1", "MountainCar-v0", "Acrobot-v1", "", 42]
+)
+def test_legacy_atari_hint_leaves_other_ids_alone(env_id):
+    assert atari.legacy_atari_hint(env_id) is None
 
 
 @pytest.mark.parametrize(

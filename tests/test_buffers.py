@@ -68,6 +68,28 @@ def assert_batch_matches(batch: buffers.Batch, expected: list[dict]) -> None:
     )
 
 
+def stored_positions(buf) -> list[int]:
+    """Storage positions that hold a transition, oldest first, read from the public state_dict."""
+    state = buf.state_dict()
+    cap = buf.capacity
+    if isinstance(buf, buffers.FrameReplayBuffer):  # one slot per frame; some hold no transition
+        written, valid = state["written"], state["storage"]["valid"].numpy()
+        start = written % cap if written >= cap else 0
+        return [s for s in ((start + j) % cap for j in range(min(written, cap))) if valid[s]]
+    start = state["pos"] if state["size"] == cap else 0  # full: the oldest is the next overwritten
+    return [(start + j) % cap for j in range(state["size"])]
+
+
+def priorities(buf) -> np.ndarray:
+    """The sum tree's leaf priorities p**alpha, one per storage position (public state_dict)."""
+    return buf.state_dict()["sampler"]["tree"]["priorities"].numpy()
+
+
+def full_windows(batch: buffers.Batch, buf) -> np.ndarray:
+    """Which transitions of a batch span all n_step steps (not shortened by an episode end)."""
+    return np.isclose(batch.discounts.numpy(), buf.gamma**buf.n_step, rtol=1e-6)
+
+
 def random_vector_stream(rng: np.random.Generator, n_steps: int, obs_dim: int = 3):
     """Steps of random episodes (length 1..9) ending by termination or truncation."""
     obs = rng.normal(size=obs_dim).astype(np.float32)
@@ -151,7 +173,8 @@ def test_vector_buffer_matches_naive_reference(prioritized, n_step, seed):
             # the k-th stored transition lives at position k % capacity (circular overwrite)
             expected = [ref.out[k] for k in range(len(ref.out))][-capacity:]
             slots = [k % capacity for k in range(len(ref.out))][-capacity:]
-            assert_batch_matches(buf._get(slots), expected)
+            assert slots == stored_positions(buf)
+            assert_batch_matches(buf.get(slots), expected)
             batch = buf.sample(min(5, len(buf)))  # sampling must not disturb storage
             assert_batch_matches(batch, [expected[slots.index(int(i))] for i in batch.indices])
     assert len(ref.out) > 3 * capacity  # wrap-around happened several times
@@ -203,8 +226,7 @@ def _run_episode(buf, kind, rewards, terminated=False, truncated=False):
 
 
 def _stored(buf):
-    slots = np.flatnonzero(buf._valid) if isinstance(buf, buffers.FrameReplayBuffer) else None
-    batch = buf._get(np.arange(len(buf)) if slots is None else slots)
+    batch = buf.get(stored_positions(buf))
     order = np.argsort(batch.actions.numpy())  # action = start step, so this is time order
     return {k: getattr(batch, k).numpy()[order] for k in batch._fields}
 
@@ -301,24 +323,19 @@ class FrameModel:
         return [t for t in self.ref.out if t["tag"] >= oldest_kept]
 
 
-def frame_slots_by_age(buf: buffers.FrameReplayBuffer) -> list[int]:
-    start = buf._written % buf.capacity if buf._written >= buf.capacity else 0
-    order = [(start + j) % buf.capacity for j in range(min(buf._written, buf.capacity))]
-    return [s for s in order if buf._valid[s]]
-
-
 def check_frame_buffer(buf: buffers.FrameReplayBuffer, model: FrameModel, rng) -> None:
     """Stored transitions == exactly the alive suffix of the reference, rebuilt bit for bit."""
     expected = model.alive()
-    slots = frame_slots_by_age(buf)
+    slots = stored_positions(buf)
     assert len(buf) == len(slots) == len(expected)
     assert expected == model.ref.out[len(model.ref.out) - len(expected) :]  # a suffix
     if not slots:
         return
-    assert_batch_matches(buf._get(slots), expected)
-    full = [k for k, s in enumerate(slots) if buf._steps[s] == buf.n_step]
+    everything = buf.get(slots)
+    assert_batch_matches(everything, expected)
+    full = np.flatnonzero(full_windows(everything, buf)).tolist()
     if buf.n_step > 1 and 0 < len(full) < len(slots):  # only full windows: the one-window gather
-        assert_batch_matches(buf._get([slots[k] for k in full]), [expected[k] for k in full])
+        assert_batch_matches(buf.get([slots[k] for k in full]), [expected[k] for k in full])
     by_slot = dict(zip(slots, expected))
     batch = buf.sample(min(16, len(buf)))
     assert_batch_matches(batch, [by_slot[int(i)] for i in batch.indices])
@@ -375,7 +392,7 @@ def test_frame_buffer_stack_1_and_unflagged_episode_switch():
     a0, a1, b0, b1 = (np.array([[v]], np.uint8) for v in (1, 2, 7, 8))
     buf.add(np.concatenate([a0, a0]), 0, 0.0, np.concatenate([a0, a1]), False)
     buf.add(np.concatenate([b0, b0]), 1, 0.0, np.concatenate([b0, b1]), False)
-    batch = buf._get(np.flatnonzero(buf._valid))
+    batch = buf.get(stored_positions(buf))
     assert batch.obs[:, :, 0].tolist() == [[1, 1], [7, 7]]
     assert batch.next_obs[:, :, 0].tolist() == [[1, 2], [7, 8]]
 
@@ -393,11 +410,11 @@ def test_frame_batch_obs_and_next_obs_are_views_of_one_window():
         ):
             buf.add(o, a, r, o2, te, tr)
             model.add(o, a, r, o2, te, tr)
-        slots, expected = frame_slots_by_age(buf), model.alive()
-        full = [k for k, s in enumerate(slots) if buf._steps[s] == n_step]
-        short = [k for k, s in enumerate(slots) if buf._steps[s] < n_step]
+        slots, expected = stored_positions(buf), model.alive()
+        is_full = full_windows(buf.get(slots), buf)
+        full, short = np.flatnonzero(is_full).tolist(), np.flatnonzero(~is_full).tolist()
         assert len(full) > 100 and (n_step == 1) == (not short)
-        batch = buf._get([slots[k] for k in full])
+        batch = buf.get([slots[k] for k in full])
         assert_batch_matches(batch, [expected[k] for k in full])
         # one storage; the frames s and s' share are the same bytes
         assert batch.obs.untyped_storage().data_ptr() == batch.next_obs.untyped_storage().data_ptr()
@@ -405,7 +422,7 @@ def test_frame_batch_obs_and_next_obs_are_views_of_one_window():
         assert batch.obs.dtype == torch.uint8 and batch.obs.shape == batch.next_obs.shape
         if short:  # a batch with a shortened end-of-episode window: two stacks, still exact
             mixed = [full[0], short[0]]
-            assert_batch_matches(buf._get([slots[k] for k in mixed]), [expected[k] for k in mixed])
+            assert_batch_matches(buf.get([slots[k] for k in mixed]), [expected[k] for k in mixed])
     torch.manual_seed(0)
     net = networks.NatureCNN(n_actions=6)
     with torch.no_grad():
@@ -458,7 +475,7 @@ def test_frame_buffer_on_real_pong_stream(pong_stream, n_step, prioritized, capa
             check_frame_buffer(buf, model, rng)
     assert model.written > 2 * capacity  # wrapped around
     # many random batches: every obs / next_obs is exactly one that was added
-    by_slot = dict(zip(frame_slots_by_age(buf), model.alive()))
+    by_slot = dict(zip(stored_positions(buf), model.alive()))
     for _ in range(20):
         batch = buf.sample(32)
         assert_batch_matches(batch, [by_slot[int(i)] for i in batch.indices])
@@ -566,13 +583,13 @@ def test_update_priorities_effect_and_max_priority_for_new_transitions():
     buf = buffers.PrioritizedReplayBuffer(6, (1,), alpha=1.0, beta=0.4, seed=0, eps=0.01)
     for i in range(4):
         buf.add(np.array([i], np.float32), 0, 0.0, np.array([i], np.float32), False)
-    np.testing.assert_allclose(buf._sampler.tree.priorities, [1, 1, 1, 1, 0, 0])  # start at 1
+    np.testing.assert_allclose(priorities(buf), [1, 1, 1, 1, 0, 0])  # start at 1
     buf.update_priorities(torch.tensor([0, 1, 2, 3]), torch.tensor([0.0, 0.0, 5.0, 0.0]))
-    np.testing.assert_allclose(buf._sampler.tree.priorities, [0.01, 0.01, 5.01, 0.01, 0, 0])
+    np.testing.assert_allclose(priorities(buf), [0.01, 0.01, 5.01, 0.01, 0, 0])
     idx = np.concatenate([buf.sample(4).indices.numpy() for _ in range(200)])
     assert (idx == 2).mean() > 0.95
     buf.add(np.array([9], np.float32), 0, 0.0, np.array([9], np.float32), False)
-    assert buf._sampler.tree.priorities[4] == pytest.approx(5.01)  # max priority seen so far
+    assert priorities(buf)[4] == pytest.approx(5.01)  # max priority seen so far
 
 
 def test_frame_per_ignores_overwritten_slots():
@@ -587,14 +604,20 @@ def test_frame_per_ignores_overwritten_slots():
         nxt = np.array([[t], [t + 1]], np.uint8)
         buf.add(obs, 0, 0.0, nxt, t == 8)
         obs = nxt
-    invalid = np.flatnonzero(~buf._valid)
+    valid = np.isin(np.arange(buf.capacity), stored_positions(buf))
+    invalid = np.flatnonzero(~valid)
     buf.update_priorities(
         np.concatenate([batch.indices.numpy(), invalid]), np.ones(2 + len(invalid))
     )
-    assert np.all(buf._sampler.tree.priorities[~buf._valid] == 0.0)  # still never sampled
+    assert np.all(priorities(buf)[~valid] == 0.0)  # still never sampled
+    assert np.all(priorities(buf)[valid] > 0.0)
+    for _ in range(50):
+        assert valid[buf.sample(4).indices.numpy()].all()
     # 10 frames written into 6 slots: frames 4..9 remain, so steps 5..8 (frames t-1..t+1) remain
-    assert len(buf) == buf._valid.sum() == 4
-    assert sorted(buf._get(np.flatnonzero(buf._valid)).obs[:, -1, 0].tolist()) == [5, 6, 7, 8]
+    assert len(buf) == valid.sum() == 4
+    assert sorted(buf.get(np.flatnonzero(valid)).obs[:, -1, 0].tolist()) == [5, 6, 7, 8]
+    with pytest.raises(IndexError, match="hold a stored transition"):
+        buf.get(invalid[:1])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -661,6 +684,51 @@ def test_add_and_sample_validation_messages():
     with pytest.raises(AttributeError, match="samples uniformly, so it has no update_priorities"):
         buf.update_priorities([0], [1.0])
     assert not hasattr(buf, "beta") and not buf.prioritized
+
+
+def test_frame_buffer_says_it_stores_uint8_frames():
+    frames = buffers.FrameReplayBuffer(10, frame_shape=(2, 2), stack=2)
+    f = np.zeros((2, 2, 2), np.uint8)
+    for bad in (f.astype(np.float32) / 255.0, f.astype(np.float64)):
+        with pytest.raises(TypeError) as info:
+            frames.add(bad, 0, 0.0, f, False)
+        message = str(info.value)
+        assert "uint8 frames" in message and "make_atari_env" in message
+        assert "obs_dtype" not in message  # FrameReplayBuffer has no such parameter
+    assert len(frames) == 0
+    # a ReplayBuffer does have obs_dtype, so its message may suggest it
+    small = buffers.ReplayBuffer(10, (2,), obs_dtype=np.uint8)
+    with pytest.raises(TypeError, match="obs_dtype=np.float32"):
+        small.add(np.zeros(2, np.float32), 0, 0.0, np.zeros(2, np.uint8), False)
+
+
+@pytest.mark.parametrize("kind", ["vector", "per", "n_step", "wide"])
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_non_finite_observations_are_refused(kind, bad_value):
+    dim = 100 if kind == "wide" else 3  # a wide observation takes the vectorised check
+    if kind == "per":
+        buf = buffers.PrioritizedReplayBuffer(10, (dim,), seed=0)
+    else:
+        buf = buffers.ReplayBuffer(10, (dim,), seed=0, n_step=3 if kind == "n_step" else 1)
+    ok = np.zeros(dim, np.float32)
+    bad = ok.copy()
+    bad[-1] = bad_value
+    with pytest.raises(ValueError, match="obs contains NaN or inf"):
+        buf.add(bad, 0, 0.0, ok, True)
+    with pytest.raises(ValueError, match="next_obs contains NaN or inf"):
+        buf.add(ok, 0, 0.0, bad, True)
+    assert len(buf) == 0  # nothing was stored
+    buf.add(ok, 0, 0.0, ok, True)
+    assert len(buf) == 1 and torch.isfinite(buf.sample(1).obs).all()
+
+
+def test_observations_that_overflow_the_storage_dtype_are_refused():
+    buf = buffers.ReplayBuffer(10, (2,))  # float32 storage
+    big = np.array([1e39, 0.0])  # finite as float64, inf as float32
+    with pytest.raises(ValueError, match="NaN or inf"):
+        buf.add(big, 0, 0.0, np.zeros(2), False)
+    buf.add(np.array([3e38, -3e38]), 0, 0.0, np.zeros(2), False)  # large but finite: stored
+    assert buf.get([0]).obs.tolist() == [[pytest.approx(3e38), pytest.approx(-3e38)]]
 
 
 def test_update_priorities_validation():
@@ -772,7 +840,10 @@ def test_batches_land_on_cuda():
 
 
 def test_uniform_sample_shortcut_matches_the_general_path() -> None:
-    """ReplayBuffer.sample's one-call shortcut draws and returns exactly what the layered path does."""
+    """ReplayBuffer.sample's one-call shortcut draws and returns exactly what the layered path does.
+
+    The shortcut takes a plain int batch size; a numpy integer goes through the general path.
+    """
     rng = np.random.default_rng(5)
     fast = buffers.ReplayBuffer(50, (3,), seed=11)
     slow = buffers.ReplayBuffer(50, (3,), seed=11)
@@ -783,6 +854,8 @@ def test_uniform_sample_shortcut_matches_the_general_path() -> None:
         slow.add(*args)
     for batch_size in (1, 7, 50):
         a = fast.sample(batch_size)
-        b = buffers._BufferBase.sample(slow, batch_size)
+        b = slow.sample(np.int64(batch_size))
         for name, x, y in zip(a._fields, a, b):
+            assert x.dtype == y.dtype and torch.equal(x, y), name
+        for name, x, y in zip(a._fields, a, fast.get(a.indices)):  # what is stored there
             assert x.dtype == y.dtype and torch.equal(x, y), name

@@ -65,11 +65,14 @@ def test_resume_reproduces_an_uninterrupted_run(
 ) -> None:
     _, full = trained
 
+    class Crash(Exception):
+        pass
+
     def crash_after_900(event: str, log: logs.TrainingLog, agent: agents.DQNAgent) -> None:
         if event == "episode" and log.episodes[-1]["step"] > 900:
-            raise KeyboardInterrupt  # a crash between the checkpoints at 800 and 1200
+            raise Crash  # a crash between the checkpoints at 800 and 1200
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Crash):
         training.train(_small(), out_dir=tmp_path, progress=False, callbacks=[crash_after_900])
     assert checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 800
     resumed = training.train(_small(), out_dir=tmp_path, progress=False, resume=True)
@@ -254,3 +257,20 @@ def test_ship_script_records_a_fine_tuned_agent_and_its_parent(tmp_path: Path) -
     games = info["evaluation"]
     assert len(games["returns"]) == 1 and games["points_won"] - games["points_lost"] == games["returns"][0]
     assert checkpoints.load_checkpoint(out)["info"]["steps_in_total"] == 1_350_200 and image.stat().st_size > 0
+
+
+def test_ctrl_c_saves_the_run_and_says_how_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def ctrl_c_after_900(event: str, log: logs.TrainingLog, agent: agents.DQNAgent) -> None:
+        if event == "episode" and log.episodes[-1]["step"] > 900:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_small(), out_dir=tmp_path, progress=False, callbacks=[ctrl_c_after_900])
+    step = checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")["step"]
+    assert 900 < step < 1200, "saved at the interruption, not at the last periodic checkpoint"
+    assert "--resume" in capsys.readouterr().err
+    resumed = training.train(_small(), out_dir=tmp_path, progress=False, resume=True)
+    assert resumed.log.episodes[-1]["step"] <= _small().total_steps
+    assert checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")["step"] == _small().total_steps

@@ -240,9 +240,11 @@ def test_train_cli_passes_overwrite_to_training(
     assert calls[-1]["overwrite"] is True and calls[-1]["resume"] is False
     assert train_cli.main(["--out", str(tmp_path / "new"), "--no-progress"]) == 0
     assert calls[-1]["overwrite"] is False
-    assert train_cli.main(["--out", str(out), "--resume", "--no-progress"]) == 0
-    assert calls[-1]["overwrite"] is False and calls[-1]["resume"] is True
-    capsys.readouterr()
+    n_calls = len(calls)
+    with pytest.raises(SystemExit) as info:  # --resume reads the checkpoint first: garbage here
+        train_cli.main(["--out", str(out), "--resume", "--no-progress"])
+    assert info.value.code == 2 and len(calls) == n_calls
+    assert "truncated or corrupt" in capsys.readouterr().err
 
 
 TINY = ["--env", "CartPole-v1", "--steps", "200", "--eval-every", "0", "--learning-starts", "50",
@@ -255,8 +257,8 @@ def test_train_cli_resume_without_checkpoint_says_so_on_stderr(
     out = tmp_path / "fresh"
     assert train_cli.main([*TINY, "--out", str(out), "--resume"]) == 0
     err = capsys.readouterr().err
-    notes = [line for line in err.splitlines() if "holds no checkpoint.pt" in line]
-    assert notes == [f"note: --resume, but {out} holds no checkpoint.pt: starting a fresh run."]
+    notes = [line for line in err.splitlines() if "no checkpoint.pt" in line]
+    assert notes == [f"resume: no checkpoint.pt in {out}, starting a fresh run."]
     assert (out / "checkpoint.pt").exists()
 
 
@@ -384,5 +386,7 @@ def test_train_cli_init_from_fine_tunes_and_reports_a_missing_file(
               "--n-step", "2", "--set", "hidden=32,32", "--set", "batch_size=32"]
     assert train_cli.main([*common, "--out", str(tmp_path / "ft"), "--init-from", str(cartpole_run)]) == 0
     assert "initialised the online and target networks" in (tmp_path / "ft" / "train_notes.txt").read_text()
-    assert train_cli.main([*common, "--out", str(tmp_path / "x"), "--init-from", str(tmp_path / "no.pt")]) == 1
+    with pytest.raises(SystemExit) as info:  # refused before anything is written
+        train_cli.main([*common, "--out", str(tmp_path / "x"), "--init-from", str(tmp_path / "no.pt")])
+    assert info.value.code == 2 and not (tmp_path / "x").exists()
     assert "no such checkpoint" in capsys.readouterr().err

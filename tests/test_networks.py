@@ -113,8 +113,23 @@ def test_nature_cnn_scales_uint8_inside_forward():
     net = networks.NatureCNN(n_actions=3, in_frames=2)
     frames = torch.randint(0, 256, (4, 2, 84, 84), dtype=torch.uint8)
     torch.testing.assert_close(net(frames), net(frames.float() / 255.0))
-    # Floats are NOT rescaled: raw 0–255 floats give different Q-values.
-    assert not torch.allclose(net(frames), net(frames.float()))
+    torch.testing.assert_close(net(frames), net(frames.double().float() / 255.0))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_nature_cnn_refuses_raw_0_255_floats(dtype):
+    net = networks.NatureCNN(n_actions=3, in_frames=2)
+    frames = torch.randint(0, 256, (4, 2, 84, 84), dtype=torch.uint8)
+    with pytest.raises(ValueError, match="uint8 frames") as info:
+        net(frames.to(dtype))  # raw pixels as floats: Q-values would be ~255x too large
+    assert "[0, 1]" in str(info.value) and "up to 255" in str(info.value)
+    one_bright_pixel = torch.zeros(1, 2, 84, 84)
+    one_bright_pixel[0, 1, 40, 40] = 2.0
+    with pytest.raises(ValueError, match="uint8 frames"):
+        net(one_bright_pixel)
+    # floats in [0, 1] (and a little rounding above 1) are fine
+    assert net(torch.ones(1, 2, 84, 84, dtype=torch.float32) * 1.01).shape == (1, 3)
+    assert net(torch.zeros(0, 2, 84, 84)).shape == (0, 3)  # an empty batch has no max to check
 
 
 def test_nature_cnn_rejects_other_integer_dtypes():
@@ -165,3 +180,20 @@ def test_build_q_network_picks_the_architecture():
     assert isinstance(cnn, networks.NatureCNN) and cnn.dueling and cnn.in_frames == 4
     with pytest.raises(ValueError, match=r"shape \(210, 160, 3\).*make_atari_env"):
         networks.build_q_network((210, 160, 3), 6)
+
+
+def test_build_q_network_explains_a_discrete_observation():
+    gym = pytest.importorskip("gymnasium")
+    shape = gym.make("FrozenLake-v1").observation_space.shape
+    assert shape == ()  # Discrete(16): each observation is one integer
+    with pytest.raises(ValueError) as info:
+        networks.build_q_network(shape, 4)
+    message = str(info.value)
+    assert "single integer" in message and "Discrete" in message
+    assert "One-hot" in message and "lesson 01" in message
+
+
+def test_all_lists_the_public_networks():
+    assert sorted(networks.__all__) == sorted(
+        ["QNetwork", "NatureCNN", "DuelingHead", "build_q_network", "conv_output_size"])
+    assert all(hasattr(networks, name) for name in networks.__all__)

@@ -15,7 +15,7 @@ from IPython.core.displaypub import DisplayPublisher  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from traitlets.config import Config  # noqa: E402
 
-from dqn_helpers import plotting  # noqa: E402
+from dqn_helpers import logs, plotting  # noqa: E402
 
 
 def fake_log(n_episodes: int = 30, eval_every: int = 1000, evals=None, learning_starts: int = 200):
@@ -69,9 +69,68 @@ def test_plot_training_redraws_into_a_given_figure_and_handles_an_empty_log():
     assert "waiting" in fig.axes[0].texts[0].get_text()
 
 
-def test_plot_training_rejects_a_train_result():
+def _as_training_log(fake) -> logs.TrainingLog:
+    return logs.TrainingLog(fake.episodes, fake.evals)
+
+
+def _drawn(fig) -> list[tuple]:
+    """Every line of a figure as (x data, y data), to compare two drawings of the same log."""
+    return [(tuple(line.get_xdata()), tuple(np.nan_to_num(line.get_ydata(), nan=-1.0)))
+            for ax in fig.axes for line in ax.get_lines()]
+
+
+def test_plot_training_takes_a_train_result_or_a_run_folder(tmp_path):
+    log = _as_training_log(fake_log())
+    expected = _drawn(plotting.plot_training(log))
+    assert _drawn(plotting.plot_training(SimpleNamespace(agent=None, log=log))) == expected
+    log.to_csv(tmp_path)
+    assert _drawn(plotting.plot_training(tmp_path)) == expected
+    assert _drawn(plotting.plot_training(str(tmp_path))) == expected
+
+
+@pytest.mark.parametrize("wrong", [42, {"episodes": []}, SimpleNamespace(agent=None, log=[])])
+def test_plot_functions_reject_what_is_not_a_log(wrong):
     with pytest.raises(TypeError, match="result.log"):
-        plotting.plot_training(SimpleNamespace(agent=None, log=fake_log()))
+        plotting.plot_training(wrong)
+    with pytest.raises(TypeError, match=r"runs\['a'\]"):
+        plotting.plot_runs_overlay({"a": wrong})
+    with pytest.raises(TypeError, match=r"runs\['a'\]"):
+        plotting.eval_table({"a": wrong})
+    with pytest.raises(TypeError, match="TrainingLog"):
+        plotting.eval_curves([wrong])
+
+
+def test_runs_overlay_eval_curves_and_eval_table_read_run_folders(tmp_path):
+    a = _as_training_log(fake_log(evals=[(1000, 10.0, 1.0), (2000, 480.0, 2.0)]))
+    b = _as_training_log(fake_log(evals=[(1000, 11.0, 0.0), (2000, 21.0, 0.0)]))
+    a.to_csv(tmp_path / "a")
+    b.to_csv(tmp_path / "b")
+    fig = plotting.plot_runs_overlay({"a": tmp_path / "a", "b": str(tmp_path / "b")})
+    np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), [10.0, 480.0])
+    steps, curves = plotting.eval_curves([tmp_path / "a", b])
+    np.testing.assert_array_equal(steps, [1000, 2000])
+    np.testing.assert_array_equal(curves, [[10, 480], [11, 21]])
+    rows = plotting.eval_table({"a": tmp_path / "a"})
+    assert rows[0]["steps_to_threshold"] == 2000 and rows[0]["passed"]
+
+
+def test_short_runs_get_a_marker_on_each_point_so_one_point_shows():
+    one = fake_log(n_episodes=1, evals=[], learning_starts=0)
+    fig = plotting.plot_training(one)
+    _raw, smooth = fig.axes[0].get_lines()
+    assert smooth.get_marker() == "o" and len(smooth.get_xdata()) == 1
+    for ax in fig.axes[1:]:  # loss, mean max-Q, epsilon: one point each
+        assert ax.get_lines()[0].get_marker() == "o"
+    overlay = plotting.plot_runs_overlay({"tiny": one}).axes[0].get_lines()[0]
+    assert overlay.get_label() == "tiny (training return)" and overlay.get_marker() == "o"
+    # a long series stays a plain line
+    long_fig = plotting.plot_training(fake_log(n_episodes=40, learning_starts=0))
+    assert long_fig.axes[0].get_lines()[1].get_marker() in ("None", "", None)
+    assert long_fig.axes[1].get_lines()[0].get_marker() in ("None", "", None)
+    # a loss with a single finite value among NaNs (learning started at the last episode) still shows
+    late = fake_log(n_episodes=30, learning_starts=10**6)
+    late.episodes[-1]["loss"] = 0.5
+    assert plotting.plot_training(late).axes[1].get_lines()[0].get_marker() == "o"
 
 
 class RecordingPublisher(DisplayPublisher):
@@ -184,3 +243,15 @@ def test_eval_table_finds_first_step_at_threshold_and_the_pass_rule():
     text = plotting.format_eval_table(rows)
     assert "never" in text and "10,000" in text
     assert text.splitlines()[-1].startswith("1 of 3 runs")
+
+
+@pytest.mark.parametrize("module_name", ["plotting", "widgets"])
+def test_all_lists_exactly_the_public_functions_and_classes(module_name):
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"dqn_helpers.{module_name}")
+    defined = {name for name, value in vars(module).items()
+               if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
+               and value.__module__ == module.__name__}
+    assert set(module.__all__) == defined

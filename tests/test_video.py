@@ -92,13 +92,23 @@ def test_save_video_falls_back_to_gif_with_a_note(monkeypatch, tmp_path, capsys)
     assert "encoder missing" in capsys.readouterr().out
 
 
-def test_grayscale_odd_sized_and_float_frames_are_accepted():
+def _gif_frames(path) -> list[np.ndarray]:
+    """The frames of a GIF file as RGB arrays (what a viewer would show)."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as image:
+        return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
+
+
+def test_grayscale_odd_sized_and_float_frames_are_accepted(tmp_path):
     gray = [np.full((85, 83), 40 * i, np.uint8) for i in range(4)]
     data, kind = video.encode_video(gray, fps=5)
     assert kind == "mp4" and data[4:8] == b"ftyp"
     floats = [np.full((10, 10, 3), 0.5, np.float32)] * 2
-    assert video._as_rgb_uint8(floats)[0][0, 0].tolist() == [128, 128, 128]
-    assert video._as_rgb_uint8(gray)[0].shape == (86, 84, 3)
+    assert _gif_frames(video.save_video(floats, tmp_path / "floats.gif"))[0][0, 0].tolist() == [128] * 3
+    frames = _gif_frames(video.save_video(gray, tmp_path / "gray.gif"))
+    assert frames[0].shape == (86, 84, 3)  # padded to even sides (yuv420p needs them), as RGB
+    assert frames[1][0, 0].tolist() == [40] * 3 and frames[1][-1, -1].tolist() == [40] * 3
 
 
 @pytest.mark.parametrize(
