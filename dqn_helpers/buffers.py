@@ -20,6 +20,7 @@ __all__ = [
     "FrameReplayBuffer",
     "PrioritizedReplayBuffer",
     "ReplayBuffer",
+    "StreamBuffers",
     "SumTree",
     "make_buffer",
 ]
@@ -1186,6 +1187,48 @@ class FrameReplayBuffer(_BufferBase):
 # ----------------------------------------------------------------------------------------------
 # factory
 # ----------------------------------------------------------------------------------------------
+
+
+class StreamBuffers:
+    """One replay buffer per environment of a vector env, sampled as one (lesson 07, num_envs > 1).
+
+    ``training.train`` uses it when ``config.num_envs > 1``.
+
+    Each buffer holds one sequential stream (n-step windows and frame stacks never mix envs). A
+    batch takes an equal share from every buffer: uniform over all transitions, since the envs
+    step in lockstep and the buffers fill equally. With PER, priorities are per buffer.
+    """
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+        self.sizes: list[int] = []
+
+    def __len__(self) -> int:
+        return min(len(b) for b in self.parts) * len(self.parts)
+
+    def sample(self, batch_size: int) -> Any:
+        n = len(self.parts)
+        self.sizes = [batch_size // n + (i < batch_size % n) for i in range(n)]
+        batches = [b.sample(k) for b, k in zip(self.parts, self.sizes) if k > 0]
+        return type(batches[0])(*(torch.cat(field) for field in zip(*batches)))
+
+    def update_priorities(self, indices: torch.Tensor, td_errors: torch.Tensor) -> None:
+        sizes = [k for k in self.sizes if k > 0]
+        for b, idx, td in zip(self.parts, indices.split(sizes), td_errors.split(sizes)):
+            b.update_priorities(idx, td)
+
+    @property
+    def beta(self) -> float:
+        return self.parts[0].beta
+
+    @beta.setter
+    def beta(self, value: float) -> None:
+        for b in self.parts:
+            b.beta = value
+
+    def state_dict(self) -> None:
+        """Not stored: a run with several envs refills its buffers on resume."""
+        return None
 
 
 def make_buffer(

@@ -31,6 +31,29 @@ def colab_url(notebook_name: str, branch: str = "main") -> str:
     return f"https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{notebook_name}"
 
 
+def download_checkpoint(name: str, folder: str | Path) -> Path:
+    """Download a shipped checkpoint (e.g. ``checkpoints/pong_pretrained.pt``) and its JSON record
+    from the repository into ``folder``, and check the file against the SHA-256 the record holds.
+
+    Introduced in lesson 07 (on Colab, where the repository is not cloned). Raises
+    ``checkpoints.CheckpointError`` when the download does not match the published file.
+    """
+    import urllib.request
+
+    from dqn_helpers import checkpoints
+
+    target = Path(folder) / name
+    record = target.with_suffix(".json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for remote, local in ((name, target), (str(Path(name).with_suffix(".json")), record)):
+        urllib.request.urlretrieve(f"{REPO_URL}/raw/main/{remote}", local)
+    expected = json.loads(record.read_text()).get("sha256")
+    if not expected:
+        raise checkpoints.CheckpointError(f"{record} records no sha256: cannot check {target}.")
+    checkpoints.verify_sha256(target, expected)
+    return target
+
+
 def sync_install_cells(folder: str | Path) -> list[Path]:
     """Rewrite the first code cell of every notebook in ``folder`` to ``INSTALL_CELL``; return those changed."""
     changed = []

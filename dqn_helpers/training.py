@@ -163,7 +163,7 @@ class _VectorEnv:
         self.obs, _ = self.env.reset(seed=[seed + i for i in range(self.n)])
         self.returns[:], self.lengths[:] = 0.0, 0
 
-    def step(self, agent: DQNAgent, epsilon: float, buffer: _StreamBuffers) -> list[tuple[float, int]]:
+    def step(self, agent: DQNAgent, epsilon: float, buffer: buffers.StreamBuffers) -> list[tuple[float, int]]:
         actions = agent.act_batch(self.obs, epsilon)
         next_obs, rewards, terms, truncs, infos = self.env.step(actions)
         done = np.logical_or(terms, truncs)
@@ -185,45 +185,6 @@ class _VectorEnv:
 
     def close(self) -> None:
         self.env.close()
-
-
-class _StreamBuffers:
-    """One replay buffer per environment of a vector env, sampled as one (lesson 07, num_envs > 1).
-
-    Each buffer holds one sequential stream (n-step windows and frame stacks never mix envs). A
-    batch takes an equal share from every buffer: uniform over all transitions, since the envs
-    step in lockstep and the buffers fill equally. With PER, priorities are per buffer.
-    """
-
-    def __init__(self, parts: list[Any]) -> None:
-        self.parts = parts
-        self.sizes: list[int] = []
-
-    def __len__(self) -> int:
-        return min(len(b) for b in self.parts) * len(self.parts)
-
-    def sample(self, batch_size: int) -> Any:
-        n = len(self.parts)
-        self.sizes = [batch_size // n + (i < batch_size % n) for i in range(n)]
-        batches = [b.sample(k) for b, k in zip(self.parts, self.sizes) if k > 0]
-        return type(batches[0])(*(torch.cat(field) for field in zip(*batches)))
-
-    def update_priorities(self, indices: torch.Tensor, td_errors: torch.Tensor) -> None:
-        sizes = [k for k in self.sizes if k > 0]
-        for b, idx, td in zip(self.parts, indices.split(sizes), td_errors.split(sizes)):
-            b.update_priorities(idx, td)
-
-    @property
-    def beta(self) -> float:
-        return self.parts[0].beta
-
-    @beta.setter
-    def beta(self, value: float) -> None:
-        for b in self.parts:
-            b.beta = value
-
-    def state_dict(self) -> None:
-        return None
 
 
 # ------------------------------------------------------------------- metrics of a run
@@ -397,7 +358,7 @@ def _make_buffer(config: DQNConfig, obs_shape: tuple[int, ...], n_envs: int, dev
     if n_envs == 1:
         return new_buffer(config.buffer_size, config.seed + 1)
     per_env = max(config.buffer_size // n_envs, config.batch_size)
-    return _StreamBuffers([new_buffer(per_env, config.seed + 1 + i) for i in range(n_envs)])
+    return buffers.StreamBuffers([new_buffer(per_env, config.seed + 1 + i) for i in range(n_envs)])
 
 
 def _make_stepper(config: DQNConfig, env: gym.Env | None) -> _SingleEnv | _VectorEnv:
@@ -428,8 +389,6 @@ class _Run:
         self, config: DQNConfig, *, out_dir: Any, callbacks: Iterable[Callback], progress: bool,
         resume: bool, overwrite: bool, env: gym.Env | None, eval_env: Any, init_from: Any,
     ) -> None:
-        if not isinstance(config, DQNConfig):
-            raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
         self.config = config
         self.callbacks = list(callbacks)
         self.progress = progress
@@ -437,39 +396,8 @@ class _Run:
                           init_from=init_from)
         self.out = start.out
         self.ckpt_path = self.out / "checkpoint.pt" if self.out is not None else None
-        ckpt, init_ckpt = start.resume_from, start.init_from
-        if self.out is not None:
-            _prepare_out_dir(self.out, resume, overwrite)
-            (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-            if resume and ckpt is None:
-                self.note(f"resume: no checkpoint.pt in {self.out}, starting a fresh run.",
-                          always=True)
-        if config.learning_starts >= config.total_steps:
-            warnings.warn(
-                f"learning_starts={config.learning_starts:,} >= total_steps="
-                f"{config.total_steps:,}: this run will not take a single gradient step.",
-                stacklevel=3,
-            )
-
-        # build everything
-        self.env_given = env is not None
-        self.stepper = _make_stepper(config, env)
-        space = (self.stepper.env.single_observation_space if isinstance(self.stepper, _VectorEnv)
-                 else self.stepper.env.observation_space)
-        act_space = (self.stepper.env.single_action_space if isinstance(self.stepper, _VectorEnv)
-                     else self.stepper.env.action_space)
-        obs_shape = tuple(space.shape or ())
-        self.agent = DQNAgent(config, obs_shape, int(act_space.n))
-        self.buffer = _make_buffer(config, obs_shape, self.stepper.n, self.agent.device)
-        self.schedules = schedules.TrainingSchedules.from_config(config, start.horizon)
-        self.eval_envs: list[gym.Env] | None = None
-        self.own_eval_envs = eval_env is None
-        if eval_env is not None:
-            self.eval_envs = list(eval_env) if isinstance(eval_env, (list, tuple)) else [eval_env]
-        # An env whose state can be pickled (classic control) resumes exactly, buffer included;
-        # Atari and vector envs restart their episodes on resume and refill the buffer.
-        self.exact_resume = (self.stepper.n == 1 and not self.env_given
-                             and not atari.is_atari_id(config.env_id))
+        self._open_folder(resume, overwrite, found_checkpoint=start.resume_from is not None)
+        self._build(env, eval_env, start.horizon)
 
         self.log = TrainingLog()
         self.step, self.episode = 0, 0
@@ -479,17 +407,17 @@ class _Run:
         self.elapsed_before = 0.0
         self.stop = False
         self.q_warned = False
-        started = False
-        if ckpt is not None:
-            started = self._restore(ckpt)
-        elif init_ckpt is not None:
-            checkpoints.restore_agent(checkpoints.weights_only(init_ckpt), self.agent)
+        episode_restored = False
+        if start.resume_from is not None:
+            episode_restored = self._restore(start.resume_from)
+        elif start.init_from is not None:
+            checkpoints.restore_agent(checkpoints.weights_only(start.init_from), self.agent)
             self.note(f"initialised the online and target networks from {init_from} (step "
-                      f"{int(init_ckpt['step']):,} of the run that trained it); everything else "
-                      "starts fresh.")
-        if not started:
-            seed = config.seed if ckpt is None else config.seed + 7919 * (self.episode + 1)
-            self.stepper.reset(seed)
+                      f"{int(start.init_from['step']):,} of the run that trained it); everything "
+                      "else starts fresh.")
+        if not episode_restored:
+            resumed = start.resume_from is not None
+            self.stepper.reset(config.seed + 7919 * (self.episode + 1) if resumed else config.seed)
         self.epsilon = self.schedules.epsilon(self.step, self.episode)
         self.learning_starts = max(config.learning_starts, config.batch_size)
         self.last_return = self.log.episodes[-1]["episode_return"] if self.log.episodes else math.nan
@@ -499,6 +427,43 @@ class _Run:
 
         self.bar = tqdm(total=config.total_steps, initial=self.step, disable=not progress,
                         unit="step", dynamic_ncols=True, desc=config.env_id, mininterval=0.5)
+
+    def _open_folder(self, resume: bool, overwrite: bool, found_checkpoint: bool) -> None:
+        """Make the run folder (emptied by overwrite) and write config.json; warn about a dud run."""
+        config = self.config
+        if self.out is not None:
+            _prepare_out_dir(self.out, resume, overwrite)
+            (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+            if resume and not found_checkpoint:
+                self.note(f"resume: no checkpoint.pt in {self.out}, starting a fresh run.",
+                          always=True)
+        if config.learning_starts >= config.total_steps:
+            warnings.warn(
+                f"learning_starts={config.learning_starts:,} >= total_steps="
+                f"{config.total_steps:,}: this run will not take a single gradient step.",
+                stacklevel=4,
+            )
+
+    def _build(self, env: gym.Env | None, eval_env: Any, horizon: int) -> None:
+        """The env(s), the agent, the replay buffer and the schedules."""
+        config = self.config
+        self.env_given = env is not None
+        self.stepper = _make_stepper(config, env)
+        vector = isinstance(self.stepper, _VectorEnv)
+        raw = self.stepper.env
+        obs_space = raw.single_observation_space if vector else raw.observation_space
+        act_space = raw.single_action_space if vector else raw.action_space
+        obs_shape = tuple(obs_space.shape or ())
+        self.agent = DQNAgent(config, obs_shape, int(act_space.n))
+        self.buffer = _make_buffer(config, obs_shape, self.stepper.n, self.agent.device)
+        self.schedules = schedules.TrainingSchedules.from_config(config, horizon)
+        self.eval_envs: list[gym.Env] | None = None
+        self.own_eval_envs = eval_env is None
+        if eval_env is not None:
+            self.eval_envs = list(eval_env) if isinstance(eval_env, (list, tuple)) else [eval_env]
+        # Classic-control envs resume exactly, the episode in progress and the buffer included
+        # (envs.env_state); Atari and vector envs restart their episodes and refill the buffer.
+        self.exact_resume = not vector and not self.env_given and not atari.is_atari_id(config.env_id)
 
     def _restore(self, ckpt: dict[str, Any]) -> bool:
         """Continue from a checkpoint; True when the episode in progress was restored too."""
