@@ -31,9 +31,17 @@ from dqn_helpers import config, training
 EVAL_EVERY, EVAL_EPISODES, EVAL_SEED = 2_500, 20, 100_000
 SB3_STEPS = 50_000
 SB3_ZOO = dict(  # rl-baselines3-zoo hyperparams/dqn.yml, CartPole-v1
-    learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1_000, gamma=0.99,
-    target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
-    exploration_final_eps=0.04, policy_kwargs=dict(net_arch=[256, 256]),
+    learning_rate=2.3e-3,
+    batch_size=64,
+    buffer_size=100_000,
+    learning_starts=1_000,
+    gamma=0.99,
+    target_update_interval=10,
+    train_freq=256,
+    gradient_steps=128,
+    exploration_fraction=0.16,
+    exploration_final_eps=0.04,
+    policy_kwargs=dict(net_arch=[256, 256]),
 )
 
 
@@ -42,8 +50,9 @@ def first_at_least(evals: list[tuple[int, float]], threshold: float) -> int | No
 
 
 def run_ours(seed: int, steps: int) -> dict[str, Any]:
-    cfg = config.preset("cartpole", seed=seed, total_steps=steps, eval_every=EVAL_EVERY,
-                        eval_episodes=EVAL_EPISODES)
+    cfg = config.preset(
+        "cartpole", seed=seed, total_steps=steps, eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES
+    )
     wall, cpu = time.perf_counter(), time.process_time()
     result = training.train(cfg, progress=False)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -66,8 +75,9 @@ def run_sb3(seed: int, steps: int) -> dict[str, Any]:
             if self.num_timesteps % EVAL_EVERY == 0:
                 t = time.perf_counter()
                 eval_env.reset(seed=EVAL_SEED)
-                mean, _ = evaluate_policy(self.model, eval_env, n_eval_episodes=EVAL_EPISODES,
-                                          deterministic=True)
+                mean, _ = evaluate_policy(
+                    self.model, eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True
+                )
                 evals.append((self.num_timesteps, float(mean)))
                 eval_time[0] += time.perf_counter() - t
             return True
@@ -81,9 +91,11 @@ def run_sb3(seed: int, steps: int) -> dict[str, Any]:
 
 def sb3_update_floor(updates: int = 25_000) -> float:
     """Seconds for SB3's CartPole gradient updates alone, re-created op for op (no env, no eval)."""
+
     def mlp() -> nn.Module:
-        return nn.Sequential(nn.Linear(4, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                             nn.Linear(256, 2))
+        return nn.Sequential(
+            nn.Linear(4, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 2)
+        )
 
     q_net, q_target = mlp(), mlp()
     q_target.load_state_dict(q_net.state_dict())
@@ -130,10 +142,14 @@ def main() -> None:
 
             have_sb3 = True
         except ImportError:
-            print("stable-baselines3 is not installed: SB3 runs skipped "
-                  "(pip install stable-baselines3 to compare side by side).")
-    print(f"greedy eval: {EVAL_EPISODES} episodes every {EVAL_EVERY:,} steps on a separate env; "
-          f"torch threads {args.threads}")
+            print(
+                "stable-baselines3 is not installed: SB3 runs skipped "
+                "(pip install stable-baselines3 to compare side by side)."
+            )
+    print(
+        f"greedy eval: {EVAL_EPISODES} episodes every {EVAL_EVERY:,} steps on a separate env; "
+        f"torch threads {args.threads}"
+    )
     head = f"{'seed':>4} | {'ours: 1st>=475':>14} {'last':>6} {'wall s':>7} {'cpu s':>6}"
     if have_sb3:
         head += f" | {'SB3: 1st>=475':>13} {'last':>6} {'wall s':>7} | {'wall ratio':>10}"
@@ -145,25 +161,34 @@ def main() -> None:
         ok = first is not None and first <= args.steps and last >= 450
         passed += ok
         ours_walls.append(ours["wall"])
-        line = (f"{seed:>4} | {fmt_step(first):>14} {last:6.1f} {ours['wall']:7.1f} "
-                f"{ours['cpu']:6.1f}")
+        line = (
+            f"{seed:>4} | {fmt_step(first):>14} {last:6.1f} {ours['wall']:7.1f} {ours['cpu']:6.1f}"
+        )
         if have_sb3:
             sb3 = run_sb3(seed, args.sb3_steps)
             sb3_walls.append(sb3["wall"])
-            line += (f" | {fmt_step(first_at_least(sb3['evals'], 475)):>13} "
-                     f"{sb3['evals'][-1][1]:6.1f} {sb3['wall']:7.1f} | "
-                     f"{ours['wall'] / sb3['wall']:10.2f}")
+            line += (
+                f" | {fmt_step(first_at_least(sb3['evals'], 475)):>13} "
+                f"{sb3['evals'][-1][1]:6.1f} {sb3['wall']:7.1f} | "
+                f"{ours['wall'] / sb3['wall']:10.2f}"
+            )
         print(line + ("  PASS" if ok else "  fail"), flush=True)
-    print(f"bar: {passed}/{len(args.seeds)} seeds reach >= 475 within {args.steps:,} steps and end "
-          f">= 450 (need >= 4 of 5); median wall {np.median(ours_walls):.1f} s per run")
+    print(
+        f"bar: {passed}/{len(args.seeds)} seeds reach >= 475 within {args.steps:,} steps and end "
+        f">= 450 (need >= 4 of 5); median wall {np.median(ours_walls):.1f} s per run"
+    )
     if have_sb3:
-        print(f"median wall ratio ours/SB3: {np.median(ours_walls) / np.median(sb3_walls):.2f} "
-              "(both timings include their evaluations)")
+        print(
+            f"median wall ratio ours/SB3: {np.median(ours_walls) / np.median(sb3_walls):.2f} "
+            "(both timings include their evaluations)"
+        )
     else:
         floor = sb3_update_floor()
-        print(f"SB3 floor on this machine now: its 25,000 gradient updates alone take {floor:.1f} s "
-              f"(ours, whole run incl. evals: median {np.median(ours_walls):.1f} s; ratio "
-              f"{np.median(ours_walls) / floor:.2f}). SB3 measured idle here: ~31 s per 50k-step run.")
+        print(
+            f"SB3 floor on this machine now: its 25,000 gradient updates alone take {floor:.1f} s "
+            f"(ours, whole run incl. evals: median {np.median(ours_walls):.1f} s; ratio "
+            f"{np.median(ours_walls) / floor:.2f}). SB3 measured idle here: ~31 s per 50k-step run."
+        )
 
 
 if __name__ == "__main__":

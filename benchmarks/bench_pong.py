@@ -105,8 +105,13 @@ class StepClock(gym.Wrapper):
 def training_speed(learning_starts: int, measured: int, seed: int = 0) -> tuple[float, float, int]:
     """(c) Agent steps/s of training.train (pong preset) over ``measured`` steps after learning_starts."""
     cfg = config.preset(
-        "pong", seed=seed, total_steps=learning_starts + measured, learning_starts=learning_starts,
-        eval_every=0, checkpoint_every=0, device="cpu",
+        "pong",
+        seed=seed,
+        total_steps=learning_starts + measured,
+        learning_starts=learning_starts,
+        eval_every=0,
+        checkpoint_every=0,
+        device="cpu",
     )
     env = StepClock(envs.make_env(cfg.env_id, seed=seed, frame_stack=cfg.frame_stack))
     result = training.train(cfg, env=env, progress=False)
@@ -138,18 +143,21 @@ def learn(agent: DQNAgent, buf: Any, batch_size: int) -> None:
         buf.update_priorities(batch.indices, metrics["td_errors"])
 
 
-def update_and_act_cost(transitions: list[Transition], calls: int, **overrides: Any) -> dict[str, tuple[float, float]]:
+def update_and_act_cost(
+    transitions: list[Transition], calls: int, **overrides: Any
+) -> dict[str, tuple[float, float]]:
     """Median cost of one sample, one update (sample + learn, batch 32), one action and one add.
 
     ``overrides`` change the pong preset (e.g. ``double=True``) for section (e).
     """
     cfg = config.preset("pong", device="cpu", **overrides)
     agent = DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
-    buf = buffers.FrameReplayBuffer(cfg.buffer_size, seed=0, n_step=cfg.n_step, gamma=cfg.gamma,
-                                    prioritized=cfg.prioritized)
-    for transition in transitions[:-calls * 5 - 1]:
+    buf = buffers.FrameReplayBuffer(
+        cfg.buffer_size, seed=0, n_step=cfg.n_step, gamma=cfg.gamma, prioritized=cfg.prioritized
+    )
+    for transition in transitions[: -calls * 5 - 1]:
         buf.add(*transition)
-    rest = iter(transitions[-calls * 5 - 1:])  # consecutive transitions, for timing add
+    rest = iter(transitions[-calls * 5 - 1 :])  # consecutive transitions, for timing add
     obs = transitions[-1][3]
     return {
         "sample": median_ms(lambda: buf.sample(cfg.batch_size), calls),
@@ -162,7 +170,9 @@ def update_and_act_cost(transitions: list[Transition], calls: int, **overrides: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (a ~1-2 min run)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -172,13 +182,17 @@ def main() -> None:
     learning_starts, measured = (1_000, 2_000) if args.quick else (2_000, 6_000)
     calls = 20 if args.quick else 60
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"torch {torch.__version__} with {torch.get_num_threads()} threads; ale-py {ale_py.__version__}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"torch {torch.__version__} with {torch.get_num_threads()} threads; ale-py {ale_py.__version__}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print("rates: per wall second | per CPU second of this process (all threads)\n")
 
     env_wall, env_cpu, transitions = raw_env_speed(env_steps)
-    print(f"(a) raw env, make_atari_env(ALE/Pong-v5), random actions, 1 process, {env_steps:,} steps:")
+    print(
+        f"(a) raw env, make_atari_env(ALE/Pong-v5), random actions, 1 process, {env_steps:,} steps:"
+    )
     print(f"    {env_wall:8,.0f} | {env_cpu:8,.0f} agent steps/s")
 
     for num_envs, threads in ((8, 2), (8, 1)):
@@ -186,57 +200,80 @@ def main() -> None:
         if vec is None:
             print("(b) ale_py.vector_env.AtariVectorEnv not available in this ale-py")
             break
-        print(f"(b) ale_py AtariVectorEnv, {num_envs} envs on {threads} thread(s) (same preprocessing):")
+        print(
+            f"(b) ale_py AtariVectorEnv, {num_envs} envs on {threads} thread(s) (same preprocessing):"
+        )
         print(f"    {vec[0]:8,.0f} | {vec[1]:8,.0f} agent steps/s")
 
     cfg = config.preset("pong")
     train_wall, train_cpu, updates = training_speed(learning_starts, measured)
-    print(f"(c) training.train, pong preset (update every {cfg.train_freq} steps, batch {cfg.batch_size}, "
-          f"{'Double, ' if cfg.double else ''}{'Dueling, ' if cfg.dueling else ''}"
-          f"{'PER, ' if cfg.prioritized else ''}{cfg.n_step}-step), steps {learning_starts:,}..{learning_starts + measured:,} "
-          f"({updates} updates):")
+    print(
+        f"(c) training.train, pong preset (update every {cfg.train_freq} steps, batch {cfg.batch_size}, "
+        f"{'Double, ' if cfg.double else ''}{'Dueling, ' if cfg.dueling else ''}"
+        f"{'PER, ' if cfg.prioritized else ''}{cfg.n_step}-step), steps {learning_starts:,}..{learning_starts + measured:,} "
+        f"({updates} updates):"
+    )
     print(f"    {train_wall:8,.1f} | {train_cpu:8,.1f} agent steps/s with updates")
-    print(f"    = {train_wall / env_wall:.1%} of the raw env speed (a) in wall time, "
-          f"{train_cpu / env_cpu:.1%} in CPU time")
+    print(
+        f"    = {train_wall / env_wall:.1%} of the raw env speed (a) in wall time, "
+        f"{train_cpu / env_cpu:.1%} in CPU time"
+    )
 
     parts = update_and_act_cost(transitions, calls)
     print("    where the time goes (median of repeated calls, wall ms | CPU ms):")
-    for name, label in (("update", f"one update: sample + learn, batch {cfg.batch_size}"),
-                        ("sample", "  of which the buffer sample"),
-                        ("act", "one batch-1 action (forward pass)"),
-                        ("add", "one buffer add")):
+    for name, label in (
+        ("update", f"one update: sample + learn, batch {cfg.batch_size}"),
+        ("sample", "  of which the buffer sample"),
+        ("act", "one batch-1 action (forward pass)"),
+        ("add", "one buffer add"),
+    ):
         print(f"      {label:38s} {parts[name][0]:7.2f} | {parts[name][1]:7.2f}")
     predicted = []
     for k, env_rate in ((0, env_wall), (1, env_cpu)):
-        per_step = 1e3 / env_rate + parts["act"][k] + parts["add"][k] + parts["update"][k] / cfg.train_freq
+        per_step = (
+            1e3 / env_rate + parts["act"][k] + parts["add"][k] + parts["update"][k] / cfg.train_freq
+        )
         predicted.append(1e3 / per_step)
-    print(f"    sum of the parts per agent step (env + act + add + update/{cfg.train_freq}) predicts "
-          f"{predicted[0]:,.1f} | {predicted[1]:,.1f} steps/s; measured {train_wall:,.1f} | {train_cpu:,.1f}: "
-          f"the loop's own overhead is {1 - train_cpu / predicted[1]:.0%} of its CPU time")
+    print(
+        f"    sum of the parts per agent step (env + act + add + update/{cfg.train_freq}) predicts "
+        f"{predicted[0]:,.1f} | {predicted[1]:,.1f} steps/s; measured {train_wall:,.1f} | {train_cpu:,.1f}: "
+        f"the loop's own overhead is {1 - train_cpu / predicted[1]:.0%} of its CPU time"
+    )
     hours = 1_000_000 / train_wall / 3600
     print(f"    1,000,000 agent steps (the pong preset's budget) at this speed: {hours:.1f} hours")
 
     chosen = torch.get_num_threads()
-    print("(d) torch CPU threads (an oversubscribed machine punishes intra-op threads), wall ms | CPU ms:")
+    print(
+        "(d) torch CPU threads (an oversubscribed machine punishes intra-op threads), wall ms | CPU ms:"
+    )
     for threads in sorted({1, os.cpu_count() or 1}):
         torch.set_num_threads(threads)
         cost = update_and_act_cost(transitions, max(5, calls // 2))
-        print(f"    {threads} thread(s): update {cost['update'][0]:7.1f} | {cost['update'][1]:7.1f}   "
-              f"action {cost['act'][0]:6.2f} | {cost['act'][1]:6.2f}")
+        print(
+            f"    {threads} thread(s): update {cost['update'][0]:7.1f} | {cost['update'][1]:7.1f}   "
+            f"action {cost['act'][0]:6.2f} | {cost['act'][1]:6.2f}"
+        )
     torch.set_num_threads(chosen)
 
-    print("(e) what each extension costs per update on this device (wall ms | CPU ms; the preset is "
-          f"{cfg.n_step}-step{', PER' if cfg.prioritized else ''}{', Double' if cfg.double else ''}"
-          f"{', Dueling' if cfg.dueling else ''}):")
+    print(
+        "(e) what each extension costs per update on this device (wall ms | CPU ms; the preset is "
+        f"{cfg.n_step}-step{', PER' if cfg.prioritized else ''}{', Double' if cfg.double else ''}"
+        f"{', Dueling' if cfg.dueling else ''}):"
+    )
     base = None
-    for label, overrides in (("the pong preset", {}), ("+ Double DQN", {"double": True}),
-                             ("+ dueling head", {"dueling": True}),
-                             ("+ Double + dueling", {"double": True, "dueling": True}),
-                             ("without prioritized replay", {"prioritized": False}),
-                             ("1-step targets", {"n_step": 1})):
+    for label, overrides in (
+        ("the pong preset", {}),
+        ("+ Double DQN", {"double": True}),
+        ("+ dueling head", {"dueling": True}),
+        ("+ Double + dueling", {"double": True, "dueling": True}),
+        ("without prioritized replay", {"prioritized": False}),
+        ("1-step targets", {"n_step": 1}),
+    ):
         cost = update_and_act_cost(transitions, max(5, calls // 2), **overrides)["update"]
         base = base or cost
-        print(f"    {label:28s} update {cost[0]:7.1f} | {cost[1]:7.1f}  ({cost[1] / base[1]:5.0%} of the preset's)")
+        print(
+            f"    {label:28s} update {cost[0]:7.1f} | {cost[1]:7.1f}  ({cost[1] / base[1]:5.0%} of the preset's)"
+        )
 
 
 if __name__ == "__main__":

@@ -35,14 +35,21 @@ def main() -> None:
     t_par = time.perf_counter() - start
 
     same = all(
-        [(r["step"], r["mean_return"]) for r in a.evals] == [(r["step"], r["mean_return"]) for r in b.evals]
+        [(r["step"], r["mean_return"]) for r in a.evals]
+        == [(r["step"], r["mean_return"]) for r in b.evals]
         for a, b in zip(sequential, parallel)
     )
     steps = args.seeds * args.steps
-    print(f"{args.seeds} seeds x {args.steps:,} steps of the cartpole preset (evaluations included)")
+    print(
+        f"{args.seeds} seeds x {args.steps:,} steps of the cartpole preset (evaluations included)"
+    )
     print(f"  one after another : {t_seq:6.1f} s  ({steps / t_seq:6.0f} agent steps/s)")
-    print(f"  {args.workers} workers (joblib): {t_par:6.1f} s  ({steps / t_par:6.0f} agent steps/s)")
-    print(f"  throughput ratio  : {t_seq / t_par:.2f}x   same evaluations: {'yes' if same else 'NO'}")
+    print(
+        f"  {args.workers} workers (joblib): {t_par:6.1f} s  ({steps / t_par:6.0f} agent steps/s)"
+    )
+    print(
+        f"  throughput ratio  : {t_seq / t_par:.2f}x   same evaluations: {'yes' if same else 'NO'}"
+    )
 
 
 if __name__ == "__main__":

@@ -45,10 +45,12 @@ def naive_loop(steps: int, seed: int = 0) -> float:
     random.seed(seed)
     torch.manual_seed(seed)
     env = gym.make("CartPole-v1")
-    q_network = nn.Sequential(nn.Linear(4, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN), nn.ReLU(),
-                              nn.Linear(HIDDEN, 2))
-    target_network = nn.Sequential(nn.Linear(4, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN),
-                                   nn.ReLU(), nn.Linear(HIDDEN, 2))
+    q_network = nn.Sequential(
+        nn.Linear(4, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 2)
+    )
+    target_network = nn.Sequential(
+        nn.Linear(4, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 2)
+    )
     target_network.load_state_dict(q_network.state_dict())
     optimizer = torch.optim.Adam(q_network.parameters(), lr=LR)
     buffer: list[tuple] = []
@@ -92,10 +94,23 @@ def naive_loop(steps: int, seed: int = 0) -> float:
 def our_loop(steps: int, seed: int = 0) -> float:
     """dqn_helpers.training.train with the same settings (no evaluation, no files)."""
     cfg = config.DQNConfig(
-        total_steps=steps, learning_rate=LR, batch_size=BATCH, buffer_size=10_000,
-        learning_starts=BATCH, train_freq=1, gradient_steps=1, target_update=TARGET_EVERY,
-        gamma=GAMMA, epsilon_fraction=0.3, hidden=(HIDDEN, HIDDEN), loss="mse",
-        max_grad_norm=None, eval_every=0, checkpoint_every=0, seed=seed, device="cpu",
+        total_steps=steps,
+        learning_rate=LR,
+        batch_size=BATCH,
+        buffer_size=10_000,
+        learning_starts=BATCH,
+        train_freq=1,
+        gradient_steps=1,
+        target_update=TARGET_EVERY,
+        gamma=GAMMA,
+        epsilon_fraction=0.3,
+        hidden=(HIDDEN, HIDDEN),
+        loss="mse",
+        max_grad_norm=None,
+        eval_every=0,
+        checkpoint_every=0,
+        seed=seed,
+        device="cpu",
     )
     start = time.perf_counter()
     training.train(cfg, progress=False)
@@ -104,9 +119,17 @@ def our_loop(steps: int, seed: int = 0) -> float:
 
 def pong_throughput(steps: int, num_envs: int) -> None:
     """Agent steps/s of the `pong` preset: collection only, then with an update every 4 steps."""
+
     def run(total: int, learning_starts: int) -> tuple[float, float]:
-        cfg = config.preset("pong", total_steps=total, learning_starts=learning_starts,
-                            eval_every=0, checkpoint_every=0, buffer_size=20_000, num_envs=num_envs)
+        cfg = config.preset(
+            "pong",
+            total_steps=total,
+            learning_starts=learning_starts,
+            eval_every=0,
+            checkpoint_every=0,
+            buffer_size=20_000,
+            num_envs=num_envs,
+        )
         wall, cpu = time.perf_counter(), time.process_time()
         training.train(cfg, progress=False)
         return time.perf_counter() - wall, time.process_time() - cpu
@@ -114,12 +137,18 @@ def pong_throughput(steps: int, num_envs: int) -> None:
     run(50, 10**6)  # warm-up: ALE, imports, first optimizer
     w0, c0 = run(1_000, 10**6)
     w1, c1 = run(1_000 + steps, 1_000)
-    print(f"Pong (pong preset, {num_envs} env(s), torch threads {torch.get_num_threads()}, "
-          f"device {config.preset('pong').device}):")
-    print(f"  collection only (greedy forward + env + buffer): {1_000 / w0:6.0f} steps/s "
-          f"({1_000 / c0:.0f} per CPU-second of this process)")
-    print(f"  training (one batch-32 update every 4 steps):    {steps / (w1 - w0):6.0f} steps/s "
-          f"({steps / max(c1 - c0, 1e-9):.0f} per CPU-second of this process)")
+    print(
+        f"Pong (pong preset, {num_envs} env(s), torch threads {torch.get_num_threads()}, "
+        f"device {config.preset('pong').device}):"
+    )
+    print(
+        f"  collection only (greedy forward + env + buffer): {1_000 / w0:6.0f} steps/s "
+        f"({1_000 / c0:.0f} per CPU-second of this process)"
+    )
+    print(
+        f"  training (one batch-32 update every 4 steps):    {steps / (w1 - w0):6.0f} steps/s "
+        f"({steps / max(c1 - c0, 1e-9):.0f} per CPU-second of this process)"
+    )
 
 
 def main() -> None:
@@ -127,8 +156,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--pong", action="store_true",
-                        help="instead: agent steps/s of Pong training with the pong preset")
+    parser.add_argument(
+        "--pong",
+        action="store_true",
+        help="instead: agent steps/s of Pong training with the pong preset",
+    )
     parser.add_argument("--num-envs", type=int, default=1, help="with --pong: vector envs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -141,13 +173,19 @@ def main() -> None:
     for r in range(args.repeats):  # interleaved, so machine load hits both alike
         naive.append(naive_loop(args.steps, seed=r))
         ours.append(our_loop(args.steps, seed=r))
-    print(f"CartPole, 1 update of batch {BATCH} per env step, MLP {HIDDEN}-{HIDDEN}, "
-          f"{args.steps} steps x {args.repeats}, torch threads {args.threads}")
-    print(f"  lesson pseudocode (list buffer, FloatTensor per step): {np.median(naive):7.0f} steps/s")
+    print(
+        f"CartPole, 1 update of batch {BATCH} per env step, MLP {HIDDEN}-{HIDDEN}, "
+        f"{args.steps} steps x {args.repeats}, torch threads {args.threads}"
+    )
+    print(
+        f"  lesson pseudocode (list buffer, FloatTensor per step): {np.median(naive):7.0f} steps/s"
+    )
     print(f"  dqn_helpers.training.train:                           {np.median(ours):7.0f} steps/s")
     ratios = [o / n for o, n in zip(ours, naive)]
-    print(f"  speed-up: {np.median(ours) / np.median(naive):.2f}x (target >= 2x); per repeat "
-          + ", ".join(f"{r:.2f}x" for r in ratios))
+    print(
+        f"  speed-up: {np.median(ours) / np.median(naive):.2f}x (target >= 2x); per repeat "
+        + ", ".join(f"{r:.2f}x" for r in ratios)
+    )
 
 
 if __name__ == "__main__":

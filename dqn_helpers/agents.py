@@ -50,7 +50,11 @@ class DQNAgent:
     ) -> None:
         if not isinstance(config, DQNConfig):
             raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
-        if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions < 1:
+        if (
+            isinstance(n_actions, bool)
+            or not isinstance(n_actions, (int, np.integer))
+            or n_actions < 1
+        ):
             raise ValueError(f"n_actions must be a positive int, got {n_actions!r}.")
         self.config = config
         self.obs_shape = tuple(int(s) for s in obs_shape)

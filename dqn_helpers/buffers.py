@@ -814,8 +814,12 @@ class ReplayBuffer(_BufferBase):
 
     def sample(self, batch_size: int) -> Batch:
         """Draw `batch_size` transitions (with replacement) as a Batch on `device`."""
-        if (type(batch_size) is int and 0 < batch_size <= self._size  # (a bool goes the long way)
-                and type(self._sampler) is _UniformSampler and self.device.type == "cpu"):
+        if (
+            type(batch_size) is int
+            and 0 < batch_size <= self._size  # (a bool goes the long way)
+            and type(self._sampler) is _UniformSampler
+            and self.device.type == "cpu"
+        ):
             # the common case in one call (a training step samples once per env step): the same
             # random draw and the same tensors as the general path below, fewer layers around them
             idx = self._rng.integers(0, self._size, size=batch_size)

@@ -30,21 +30,34 @@ import numpy as np
 
 __all__ = [
     # writing a checker
-    "checker", "expect", "fail",
+    "checker",
+    "expect",
+    "fail",
     # lesson 01
-    "check_q_learning_update", "check_epsilon_greedy",
+    "check_q_learning_update",
+    "check_epsilon_greedy",
     # lesson 02
-    "check_discretize", "check_q_network", "check_td_target",
+    "check_discretize",
+    "check_q_network",
+    "check_td_target",
     # lesson 03
-    "check_replay_buffer", "check_autocorrelation",
+    "check_replay_buffer",
+    "check_autocorrelation",
     # lesson 04
-    "check_hard_update", "check_soft_update", "check_target_td_target",
+    "check_hard_update",
+    "check_soft_update",
+    "check_target_td_target",
     # lesson 05
-    "check_dqn_loss", "check_linear_epsilon",
+    "check_dqn_loss",
+    "check_linear_epsilon",
     # lesson 06
-    "check_preprocess_frame", "check_push_frame", "check_conv_output_size",
+    "check_preprocess_frame",
+    "check_push_frame",
+    "check_conv_output_size",
     # lesson 07
-    "check_training_budget", "check_decay_steps", "check_points_tally",
+    "check_training_budget",
+    "check_decay_steps",
+    "check_points_tally",
 ]
 
 P = ParamSpec("P")
@@ -69,7 +82,9 @@ def fail(hint: str) -> NoReturn:
 def _describe(exc: BaseException) -> str:
     """A one-line hint about an exception raised while checking (usually by the learner's code)."""
     if isinstance(exc, NotImplementedError):
-        return "the function still raises NotImplementedError: replace the stub's body with your code."
+        return (
+            "the function still raises NotImplementedError: replace the stub's body with your code."
+        )
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at: {frames[-1].line})" if frames and frames[-1].line else ""
     return f"your code raised {type(exc).__name__}: {exc}{where}"
@@ -174,8 +189,16 @@ def _mlp(*sizes: int) -> Any:
 # ---------------------------------------------------------------- lesson 01 (tabular Q-learning)
 
 
-def _reference_q_update(q: np.ndarray, s: int, a: int, r: float, s_next: int, terminated: bool,
-                        alpha: float, gamma: float) -> float:
+def _reference_q_update(
+    q: np.ndarray,
+    s: int,
+    a: int,
+    r: float,
+    s_next: int,
+    terminated: bool,
+    alpha: float,
+    gamma: float,
+) -> float:
     """The Q-learning update done right (used to judge the learner's version)."""
     target = r if terminated else r + gamma * q[s_next].max()
     td_error = target - q[s, a]
@@ -185,7 +208,7 @@ def _reference_q_update(q: np.ndarray, s: int, a: int, r: float, s_next: int, te
 
 _Q_UPDATE_SLIPS = {  # what Q[4, 2] becomes in the hand case after a common slip (right: 0.275)
     0.45: "you set Q[s, a] to the target: move it only a fraction alpha of the way, "
-          "Q[s, a] += alpha * (target - Q[s, a]).",
+    "Q[s, a] += alpha * (target - Q[s, a]).",
     0.15125: "the target uses the MAX over next actions, max_a' Q(s', a'), not the mean.",
     0.185: "the target uses max_a' Q(s', a') (the best next action), not Q(s', a) for the action you just took.",
     0.3: "multiply the bootstrapped value by gamma: target = r + gamma * max_a' Q(s', a').",
@@ -202,42 +225,70 @@ def check_q_learning_update(fn: Callable[..., Any]) -> str:
     before = q.copy()
     out = fn(q, 4, 2, 0.0, 5, False, 0.5, 0.9)
     new = q[4, 2]
-    expect(not np.isclose(new, 0.1),
-           "Q[4, 2] did not change: update the table IN PLACE (q_table[s, a] += ...); do not copy it or only "
-           "return a value." + (" (You returned the new value 0.275, so the maths is right.)"
-                                if np.isclose(_number(out), 0.275) else ""))
+    expect(
+        not np.isclose(new, 0.1),
+        "Q[4, 2] did not change: update the table IN PLACE (q_table[s, a] += ...); do not copy it or only "
+        "return a value."
+        + (
+            " (You returned the new value 0.275, so the maths is right.)"
+            if np.isclose(_number(out), 0.275)
+            else ""
+        ),
+    )
     for value, hint in _Q_UPDATE_SLIPS.items():
         expect(not np.isclose(new, value), f"{hint} (Q[4, 2] became {new:.5g}; expected 0.275.)")
-    expect(np.isclose(new, 0.275), f"Q[4, 2] = 0.1, r = 0, alpha = 0.5, gamma = 0.9, Q[5] = [0, .5, .3, .1]: "
-                                   f"target = 0 + 0.9 * 0.5 = 0.45, so Q[4, 2] should become 0.1 + 0.5 * "
-                                   f"(0.45 - 0.1) = 0.275, got {new:.5g}.")
+    expect(
+        np.isclose(new, 0.275),
+        f"Q[4, 2] = 0.1, r = 0, alpha = 0.5, gamma = 0.9, Q[5] = [0, .5, .3, .1]: "
+        f"target = 0 + 0.9 * 0.5 = 0.45, so Q[4, 2] should become 0.1 + 0.5 * "
+        f"(0.45 - 0.1) = 0.275, got {new:.5g}.",
+    )
     changed = np.argwhere(~np.isclose(q, before))
     expect(len(changed) == 1, f"only Q[s, a] may change, but entries {changed.tolist()} changed.")
-    expect(np.isclose(_number(out), 0.35), f"return the TD error delta = target - Q(s, a) computed BEFORE the "
-                                           f"update (here 0.45 - 0.1 = 0.35), got {out!r}.")
+    expect(
+        np.isclose(_number(out), 0.35),
+        f"return the TD error delta = target - Q(s, a) computed BEFORE the "
+        f"update (here 0.45 - 0.1 = 0.35), got {out!r}.",
+    )
     # a terminal transition: no bootstrap from s_next
     q = np.zeros((6, 4))
     q[0] = [0.8, 0.0, 0.0, 0.0]
     q[3, 0] = 0.2
     fn(q, 3, 0, 1.0, 0, True, 0.1, 0.99)
-    expect(not np.isclose(q[3, 0], 0.2 + 0.1 * (1.0 + 0.99 * 0.8 - 0.2)),
-           "when terminated is True there is no next state to bootstrap from: the target is just r "
-           "(use max_a' Q(s', a') only if not terminated).")
-    expect(np.isclose(q[3, 0], 0.28), f"terminal case (r = 1, Q[3, 0] = 0.2, alpha = 0.1): target = 1, so "
-                                      f"Q[3, 0] should become 0.2 + 0.1 * (1 - 0.2) = 0.28, got {q[3, 0]:.5g}.")
+    expect(
+        not np.isclose(q[3, 0], 0.2 + 0.1 * (1.0 + 0.99 * 0.8 - 0.2)),
+        "when terminated is True there is no next state to bootstrap from: the target is just r "
+        "(use max_a' Q(s', a') only if not terminated).",
+    )
+    expect(
+        np.isclose(q[3, 0], 0.28),
+        f"terminal case (r = 1, Q[3, 0] = 0.2, alpha = 0.1): target = 1, so "
+        f"Q[3, 0] should become 0.2 + 0.1 * (1 - 0.2) = 0.28, got {q[3, 0]:.5g}.",
+    )
     # random cases against the reference
     rng = np.random.default_rng(0)
     for _ in range(25):
         q = rng.normal(size=(8, 3))
         ref = q.copy()
-        args = (int(rng.integers(8)), int(rng.integers(3)), float(rng.normal()), int(rng.integers(8)),
-                bool(rng.random() < 0.3), float(rng.uniform(0.01, 1.0)), float(rng.uniform(0.5, 1.0)))
+        args = (
+            int(rng.integers(8)),
+            int(rng.integers(3)),
+            float(rng.normal()),
+            int(rng.integers(8)),
+            bool(rng.random() < 0.3),
+            float(rng.uniform(0.01, 1.0)),
+            float(rng.uniform(0.5, 1.0)),
+        )
         expected = _reference_q_update(ref, *args)
         out = fn(q, *args)
-        expect(np.allclose(q, ref) and np.isclose(_number(out), expected),
-               f"a random case (s, a, r, s', terminated, alpha, gamma) = {args} gave a different table or TD "
-               "error than the reference. Check that you use every argument (negative rewards too).")
-    return "q_learning_update matches the hand-computed values, the terminal case and 25 random cases."
+        expect(
+            np.allclose(q, ref) and np.isclose(_number(out), expected),
+            f"a random case (s, a, r, s', terminated, alpha, gamma) = {args} gave a different table or TD "
+            "error than the reference. Check that you use every argument (negative rewards too).",
+        )
+    return (
+        "q_learning_update matches the hand-computed values, the terminal case and 25 random cases."
+    )
 
 
 @checker
@@ -254,30 +305,45 @@ def check_epsilon_greedy(fn: Callable[..., Any]) -> str:
         return np.bincount(np.asarray(actions, dtype=int), minlength=4) / len(actions)
 
     a = draw([0.1, 0.7, 0.3, 0.2], 0.0, 1)[0]
-    expect(isinstance(a, int | np.integer) and not isinstance(a, bool),
-           f"return one action as an int (e.g. int(np.argmax(...))), got {a!r} of type {type(a).__name__}.")
+    expect(
+        isinstance(a, int | np.integer) and not isinstance(a, bool),
+        f"return one action as an int (e.g. int(np.argmax(...))), got {a!r} of type {type(a).__name__}.",
+    )
     actions = draw([0.1, 0.7, 0.3, 0.2], 0.0, 200)
-    expect(set(actions) == {1}, f"with epsilon = 0 and Q = [0.1, 0.7, 0.3, 0.2] always pick action 1 (the "
-                                f"argmax); you picked {sorted(set(map(int, actions)))}.")
+    expect(
+        set(actions) == {1},
+        f"with epsilon = 0 and Q = [0.1, 0.7, 0.3, 0.2] always pick action 1 (the "
+        f"argmax); you picked {sorted(set(map(int, actions)))}.",
+    )
     counts = frequencies(draw([0.5, 0.9, 0.9, 0.1], 0.0, 2000))
-    expect(counts[0] + counts[3] == 0 and 0.4 < counts[1] < 0.6,
-           f"with epsilon = 0 and a tie Q = [0.5, 0.9, 0.9, 0.1] pick action 1 or 2, each about half the time; "
-           f"you picked them with frequencies {np.round(counts, 3).tolist()}. np.argmax always returns the "
-           "FIRST best action, so a fresh all-zero Q-table would always go left: choose among "
-           "np.flatnonzero(q == q.max()) with rng.choice.")
+    expect(
+        counts[0] + counts[3] == 0 and 0.4 < counts[1] < 0.6,
+        f"with epsilon = 0 and a tie Q = [0.5, 0.9, 0.9, 0.1] pick action 1 or 2, each about half the time; "
+        f"you picked them with frequencies {np.round(counts, 3).tolist()}. np.argmax always returns the "
+        "FIRST best action, so a fresh all-zero Q-table would always go left: choose among "
+        "np.flatnonzero(q == q.max()) with rng.choice.",
+    )
     counts = frequencies(draw([0.0, 1.0, 0.0, 0.0], 1.0, 4000))
-    expect(np.all(np.abs(counts - 0.25) <= 0.05),
-           f"with epsilon = 1 every action should be equally likely (0.25 each), got "
-           f"{np.round(counts, 3).tolist()}. Draw the random action uniformly from ALL actions.")
+    expect(
+        np.all(np.abs(counts - 0.25) <= 0.05),
+        f"with epsilon = 1 every action should be equally likely (0.25 each), got "
+        f"{np.round(counts, 3).tolist()}. Draw the random action uniformly from ALL actions.",
+    )
     share = float(np.mean(np.asarray(draw([0.0, 0.0, 1.0, 0.0], 0.4, 4000)) == 2))
-    expect(abs(share - 0.7) <= 0.05,
-           f"with epsilon = 0.4 the greedy action should come out 0.6 + 0.4/4 = 0.7 of the time (the random "
-           f"action can be the greedy one too), got {share:.3f}. Compare rng.random() < epsilon.")
+    expect(
+        abs(share - 0.7) <= 0.05,
+        f"with epsilon = 0.4 the greedy action should come out 0.6 + 0.4/4 = 0.7 of the time (the random "
+        f"action can be the greedy one too), got {share:.3f}. Compare rng.random() < epsilon.",
+    )
     first, second = (list(map(int, draw([0.2, 0.2, 0.1, 0.2], 0.5, 50, seed=7))) for _ in range(2))
-    expect(first == second, "two runs with the same rng seed gave different actions: draw ALL randomness from "
-                            "the rng argument (rng.random(), rng.integers(), rng.choice()), not from np.random "
-                            "or random, so that a seed reproduces a run.")
+    expect(
+        first == second,
+        "two runs with the same rng seed gave different actions: draw ALL randomness from "
+        "the rng argument (rng.random(), rng.integers(), rng.choice()), not from np.random "
+        "or random, so that a seed reproduces a run.",
+    )
     return "epsilon_greedy explores with probability epsilon, breaks ties at random and is reproducible from its rng."
+
 
 # ---------------------------------------------------------------- lesson 02 (Q-networks)
 
@@ -301,23 +367,52 @@ def check_discretize(fn: Callable[..., Any]) -> str:
         return fn(np.asarray(obs, dtype=np.float32), lo, hi, n_bins)
 
     out = call(low + width * (np.array([3, 1, 4, 1]) + 0.5))
-    expect(isinstance(out, int | np.integer) and not isinstance(out, bool),
-           f"return ONE integer state index (a row of the Q-table), got {out!r} of type {type(out).__name__}. "
-           "Combine the four bin numbers, e.g. with np.ravel_multi_index(bins, (n_bins,) * 4).")
-    expect(out != 1413, "the digits are in reverse order: the FIRST variable (cart position) is the most "
-                        "significant digit, bins (3, 1, 4, 1) -> state 3141.")
-    expect(out == 3141, f"an observation in the middle of bins (3, 1, 4, 1) should give state 3141 "
-                        f"(= 3*1000 + 1*100 + 4*10 + 1), got {out}. Bin i of a variable covers "
-                        "[low + i*w, low + (i+1)*w) with w = (high - low) / n_bins.")
-    cases = [(low, 0, "an observation at `low` is in bin 0 of every variable (state 0); as float32 it can lie "
-                      "a hair below `low`, so clip the bin numbers to 0..n_bins-1"),
-             (low - 10, 0, "values below `low` belong to the first bin (clip the bin numbers to 0..n_bins-1)"),
-             (high, 9999, "an observation exactly at `high` is in the LAST bin, n_bins - 1 (state 9999): "
-                          "floor gives n_bins there, so clip"),
-             (high + 10, 9999, "values above `high` belong to the last bin (clip the bin numbers to "
-                               "0..n_bins-1)"),
-             (np.array([-2.4, 3.0, -0.21, 3.5]), 909, "mixed extremes: position and angle at `low` (bin 0), "
-                                                      "velocities at `high` (bin 9) -> 0*1000 + 9*100 + 0*10 + 9")]
+    expect(
+        isinstance(out, int | np.integer) and not isinstance(out, bool),
+        f"return ONE integer state index (a row of the Q-table), got {out!r} of type {type(out).__name__}. "
+        "Combine the four bin numbers, e.g. with np.ravel_multi_index(bins, (n_bins,) * 4).",
+    )
+    expect(
+        out != 1413,
+        "the digits are in reverse order: the FIRST variable (cart position) is the most "
+        "significant digit, bins (3, 1, 4, 1) -> state 3141.",
+    )
+    expect(
+        out == 3141,
+        f"an observation in the middle of bins (3, 1, 4, 1) should give state 3141 "
+        f"(= 3*1000 + 1*100 + 4*10 + 1), got {out}. Bin i of a variable covers "
+        "[low + i*w, low + (i+1)*w) with w = (high - low) / n_bins.",
+    )
+    cases = [
+        (
+            low,
+            0,
+            "an observation at `low` is in bin 0 of every variable (state 0); as float32 it can lie "
+            "a hair below `low`, so clip the bin numbers to 0..n_bins-1",
+        ),
+        (
+            low - 10,
+            0,
+            "values below `low` belong to the first bin (clip the bin numbers to 0..n_bins-1)",
+        ),
+        (
+            high,
+            9999,
+            "an observation exactly at `high` is in the LAST bin, n_bins - 1 (state 9999): "
+            "floor gives n_bins there, so clip",
+        ),
+        (
+            high + 10,
+            9999,
+            "values above `high` belong to the last bin (clip the bin numbers to 0..n_bins-1)",
+        ),
+        (
+            np.array([-2.4, 3.0, -0.21, 3.5]),
+            909,
+            "mixed extremes: position and angle at `low` (bin 0), "
+            "velocities at `high` (bin 9) -> 0*1000 + 9*100 + 0*10 + 9",
+        ),
+    ]
     for obs, expected, hint in cases:
         out = call(obs)
         expect(out == expected, f"{hint}; got {out} for obs {np.round(obs, 3).tolist()}.")
@@ -327,9 +422,12 @@ def check_discretize(fn: Callable[..., Any]) -> str:
             obs = rng.uniform(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo)).astype(np.float32)
             expected = _reference_discretize(obs, lo, hi, n_bins)
             out = call(obs, n_bins, lo, hi)
-            expect(out == expected, f"with n_bins={n_bins}, low={lo.tolist()}, high={hi.tolist()} and obs "
-                                    f"{obs.tolist()} the state is {expected}, you gave {out}. Use the "
-                                    "arguments (n_bins, low, high, the length of obs), nothing hard-coded.")
+            expect(
+                out == expected,
+                f"with n_bins={n_bins}, low={lo.tolist()}, high={hi.tolist()} and obs "
+                f"{obs.tolist()} the state is {expected}, you gave {out}. Use the "
+                "arguments (n_bins, low, high, the length of obs), nothing hard-coded.",
+            )
     return "discretize agrees with the reference on the edges, outside the bounds and on 400 random observations."
 
 
@@ -340,32 +438,52 @@ def check_q_network(fn: Callable[..., Any]) -> str:
     import torch
 
     net = fn(4, 2, 128)
-    expect(isinstance(net, torch.nn.Module),
-           f"return a torch.nn.Module (e.g. nn.Sequential(...)), got {type(net).__name__}.")
+    expect(
+        isinstance(net, torch.nn.Module),
+        f"return a torch.nn.Module (e.g. nn.Sequential(...)), got {type(net).__name__}.",
+    )
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(256, 4, generator=gen) * 2
     with _on_error("{error} — does the first layer take obs_dim inputs?"):
         out = net(x)
     got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-    expect(got == (256, 2), f"a batch of 256 states (256, 4) should give Q-values of shape (256, 2), one per "
-                            f"action; got {got}.")
-    shapes = [(m.in_features, m.out_features) for m in net.modules() if isinstance(m, torch.nn.Linear)]
-    expect(shapes == [(4, 128), (128, 128), (128, 2)],
-           f"expected three nn.Linear layers 4->128, 128->128, 128->2, found {shapes}.")
+    expect(
+        got == (256, 2),
+        f"a batch of 256 states (256, 4) should give Q-values of shape (256, 2), one per "
+        f"action; got {got}.",
+    )
+    shapes = [
+        (m.in_features, m.out_features) for m in net.modules() if isinstance(m, torch.nn.Linear)
+    ]
+    expect(
+        shapes == [(4, 128), (128, 128), (128, 2)],
+        f"expected three nn.Linear layers 4->128, 128->128, 128->2, found {shapes}.",
+    )
     n_params = sum(p.numel() for p in net.parameters())
-    expect(n_params == 17_410, f"the MLP 4 -> 128 -> 128 -> 2 with biases has 17,410 parameters, yours has "
-                               f"{n_params:,}. Keep bias=True and add nothing else with parameters.")
+    expect(
+        n_params == 17_410,
+        f"the MLP 4 -> 128 -> 128 -> 2 with biases has 17,410 parameters, yours has "
+        f"{n_params:,}. Keep bias=True and add nothing else with parameters.",
+    )
     with torch.no_grad():
         a, b = x[:128], x[128:]
         zero = torch.zeros(1, 4)
         linear_gap = (net(a) + net(b) - net(zero) - net(a + b)).abs().max().item()
         outputs = net(x * 3)
-    expect(linear_gap >= 1e-5, "your network is a linear map: put a ReLU after each hidden layer (without it, "
-                               "three Linear layers collapse into one).")
-    expect(not (outputs >= 0).all(), "every output is >= 0: do not put a ReLU (or any activation) after the "
-                                     "last layer. Q-values may be negative.")
-    sizes_hint = ("make_q_network(6, 3, 32) should map (5, 6) to (5, 3): use the arguments obs_dim, n_actions "
-                  "and hidden instead of fixed sizes.")
+    expect(
+        linear_gap >= 1e-5,
+        "your network is a linear map: put a ReLU after each hidden layer (without it, "
+        "three Linear layers collapse into one).",
+    )
+    expect(
+        not (outputs >= 0).all(),
+        "every output is >= 0: do not put a ReLU (or any activation) after the "
+        "last layer. Q-values may be negative.",
+    )
+    sizes_hint = (
+        "make_q_network(6, 3, 32) should map (5, 6) to (5, 3): use the arguments obs_dim, n_actions "
+        "and hidden instead of fixed sizes."
+    )
     with _on_error(f"{sizes_hint} ({{error}})"):
         out = fn(6, 3, 32)(torch.randn(5, 6, generator=gen))
     expect(tuple(getattr(out, "shape", ())) == (5, 3), sizes_hint)
@@ -390,20 +508,33 @@ def check_td_target(fn: Callable[..., Any]) -> str:
     net = _fixed_linear([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     next_obs = torch.tensor([0.5, 2.0])  # Q(s', .) = [0.5, 2.0, 2.5]
     out = fn(net, 1.0, next_obs, False, 0.9)
-    expect(not (isinstance(out, torch.Tensor) and out.requires_grad),
-           "the target still carries a gradient: compute it under torch.no_grad() (or .detach() it). It is a "
-           "fixed number the prediction moves towards; gradients must not flow into it.")
+    expect(
+        not (isinstance(out, torch.Tensor) and out.requires_grad),
+        "the target still carries a gradient: compute it under torch.no_grad() (or .detach() it). It is a "
+        "fixed number the prediction moves towards; gradients must not flow into it.",
+    )
     expect(_is_number(out), f"return one number (a 0-d tensor or a float), got {out!r}.")
     value = float(out)
     for bad, hint in _TD_TARGET_SLIPS.items():
-        expect(not np.isclose(value, bad), f"{hint} (got {value:.4g}, expected 1 + 0.9 * 2.5 = 3.25.)")
-    expect(np.isclose(value, 3.25), f"Q(s', .) = [0.5, 2.0, 2.5], r = 1, gamma = 0.9: the target is "
-                                    f"1 + 0.9 * 2.5 = 3.25, got {value:.4g}.")
+        expect(
+            not np.isclose(value, bad), f"{hint} (got {value:.4g}, expected 1 + 0.9 * 2.5 = 3.25.)"
+        )
+    expect(
+        np.isclose(value, 3.25),
+        f"Q(s', .) = [0.5, 2.0, 2.5], r = 1, gamma = 0.9: the target is "
+        f"1 + 0.9 * 2.5 = 3.25, got {value:.4g}.",
+    )
     value = _number(fn(net, 1.0, next_obs, True, 0.9))
-    expect(np.isclose(value, 1.0), f"when terminated is True the target is just r = 1 (no future after a "
-                                   f"terminal state), got {value:.4g}.")
-    expect(net.weight.grad is None, "computing the target touched the network's gradients: no backward() "
-                                    "here, and use torch.no_grad().")
+    expect(
+        np.isclose(value, 1.0),
+        f"when terminated is True the target is just r = 1 (no future after a "
+        f"terminal state), got {value:.4g}.",
+    )
+    expect(
+        net.weight.grad is None,
+        "computing the target touched the network's gradients: no backward() "
+        "here, and use torch.no_grad().",
+    )
     big = _seeded(lambda: _mlp(4, 16, 2), seed=1)
     gen = torch.Generator().manual_seed(1)
     for _ in range(10):
@@ -412,10 +543,14 @@ def check_td_target(fn: Callable[..., Any]) -> str:
         with torch.no_grad():
             expected = r + gamma * big(obs).max().item()
         value = _number(fn(big, r, obs, False, gamma))
-        expect(np.isclose(value, expected, atol=1e-5), f"on a random network the target should be "
-                                                       f"{expected:.5f}, got {value:.5f}. Use the q_network "
-                                                       "you are given.")
+        expect(
+            np.isclose(value, expected, atol=1e-5),
+            f"on a random network the target should be "
+            f"{expected:.5f}, got {value:.5f}. Use the q_network "
+            "you are given.",
+        )
     return "td_target bootstraps from max_a' Q(s', a'), stops at terminal states and carries no gradient."
+
 
 # ---------------------------------------------------------------- lesson 03 (experience replay)
 
@@ -432,22 +567,30 @@ def _sample_fields(buffer: Any, batch_size: int) -> list[np.ndarray]:
     import torch
 
     out = buffer.sample(batch_size)
-    expect(isinstance(out, tuple | list) and len(out) >= 5,
-           f"sample must return a tuple (obs, actions, rewards, next_obs, terminated), got {type(out).__name__}"
-           + (f" of length {len(out)}." if isinstance(out, tuple | list) else "."))
+    expect(
+        isinstance(out, tuple | list) and len(out) >= 5,
+        f"sample must return a tuple (obs, actions, rewards, next_obs, terminated), got {type(out).__name__}"
+        + (f" of length {len(out)}." if isinstance(out, tuple | list) else "."),
+    )
     names = ("obs", "actions", "rewards", "next_obs", "terminated")
     shapes = ((batch_size, 3), (batch_size,), (batch_size,), (batch_size, 3), (batch_size,))
     dtypes = (torch.float32, torch.int64, torch.float32, torch.float32, torch.float32)
     for name, field, shape, dtype in zip(names, out[:5], shapes, dtypes):
-        expect(isinstance(field, torch.Tensor),
-               f"{name} came back as {type(field).__name__}; return torch tensors "
-               "(torch.as_tensor(self.obs[indices]) and so on), ready for the network.")
-        expect(tuple(field.shape) == shape,
-               f"with batch_size={batch_size} and obs_shape=(3,), {name} should have shape {shape}, got "
-               f"{tuple(field.shape)}. Index every array with the same batch of indices: self.obs[indices].")
-        expect(field.dtype == dtype,
-               f"{name} should be {dtype}, got {field.dtype}: the network wants float32 inputs and gather() "
-               "wants int64 actions (check the dtypes of the storage arrays).")
+        expect(
+            isinstance(field, torch.Tensor),
+            f"{name} came back as {type(field).__name__}; return torch tensors "
+            "(torch.as_tensor(self.obs[indices]) and so on), ready for the network.",
+        )
+        expect(
+            tuple(field.shape) == shape,
+            f"with batch_size={batch_size} and obs_shape=(3,), {name} should have shape {shape}, got "
+            f"{tuple(field.shape)}. Index every array with the same batch of indices: self.obs[indices].",
+        )
+        expect(
+            field.dtype == dtype,
+            f"{name} should be {dtype}, got {field.dtype}: the network wants float32 inputs and gather() "
+            "wants int64 actions (check the dtypes of the storage arrays).",
+        )
     return [f.detach().cpu().numpy() for f in out[:5]]
 
 
@@ -459,47 +602,75 @@ def check_replay_buffer(cls: Callable[..., Any]) -> str:
     buffer = cls(5, (3,), seed=0)
     _add_numbered(buffer, range(1, 4))
     size = len(buffer)
-    expect(size == 3, f"after 3 adds to a buffer of capacity 5, len(buffer) should be 3, got {size}. "
-                      "Grow self.size by one in add (but never past capacity).")
+    expect(
+        size == 3,
+        f"after 3 adds to a buffer of capacity 5, len(buffer) should be 3, got {size}. "
+        "Grow self.size by one in add (but never past capacity).",
+    )
     early = {reward for _ in range(30) for reward in _sample_fields(buffer, 2)[2].tolist()}
-    expect(early <= {1.0, 2.0, 3.0}, f"only 3 of 5 slots are filled, yet samples held rewards {sorted(early)}: "
-                                     "draw indices from the filled part only, "
-                                     "rng.integers(0, len(self), size=batch_size), never from empty slots.")
+    expect(
+        early <= {1.0, 2.0, 3.0},
+        f"only 3 of 5 slots are filled, yet samples held rewards {sorted(early)}: "
+        "draw indices from the filled part only, "
+        "rng.integers(0, len(self), size=batch_size), never from empty slots.",
+    )
     _add_numbered(buffer, range(4, 9))
     size = len(buffer)
-    expect(size == 5, f"after 8 adds to a buffer of capacity 5, len(buffer) should stay 5, got {size}. "
-                      "Cap the size (min(size + 1, capacity)) and wrap the write position with % capacity.")
+    expect(
+        size == 5,
+        f"after 8 adds to a buffer of capacity 5, len(buffer) should stay 5, got {size}. "
+        "Cap the size (min(size + 1, capacity)) and wrap the write position with % capacity.",
+    )
     seen: list[float] = []
     for _ in range(200):
         obs, actions, rewards, next_obs, terminated = _sample_fields(buffer, 4)
-        expect(np.all(obs == rewards[:, None]) and np.all(next_obs == rewards[:, None] + 1)
-               and np.all(actions == rewards.astype(int) % 2)
-               and np.all(terminated == (rewards.astype(int) % 3 == 2)),
-               "the fields of a sampled row come from different transitions (e.g. the obs of one and the "
-               "reward of another). Draw ONE array of indices and use it for all five arrays.")
+        expect(
+            np.all(obs == rewards[:, None])
+            and np.all(next_obs == rewards[:, None] + 1)
+            and np.all(actions == rewards.astype(int) % 2)
+            and np.all(terminated == (rewards.astype(int) % 3 == 2)),
+            "the fields of a sampled row come from different transitions (e.g. the obs of one and the "
+            "reward of another). Draw ONE array of indices and use it for all five arrays.",
+        )
         seen += rewards.tolist()
     kept = {4.0, 5.0, 6.0, 7.0, 8.0}
     old = sorted(set(seen) - kept)
-    expect(not old, f"transitions {old} should have been overwritten: with capacity 5 only the 5 newest (4..8) "
-                    "remain. Write at self.position and advance it with (position + 1) % capacity.")
-    expect(set(seen) == kept, f"800 draws from a full buffer never returned transitions "
-                              f"{sorted(kept - set(seen))}: sample uniformly over all {len(kept)} slots.")
+    expect(
+        not old,
+        f"transitions {old} should have been overwritten: with capacity 5 only the 5 newest (4..8) "
+        "remain. Write at self.position and advance it with (position + 1) % capacity.",
+    )
+    expect(
+        set(seen) == kept,
+        f"800 draws from a full buffer never returned transitions "
+        f"{sorted(kept - set(seen))}: sample uniformly over all {len(kept)} slots.",
+    )
     counts = [seen.count(k) for k in sorted(kept)]
-    expect(min(counts) >= 100,  # 800 uniform draws over 5 slots: 160 each, below 100 is far outside chance
-           f"800 draws should hit each of the 5 slots about 160 times, got {counts}: sample the indices "
-           "uniformly at random.")
+    expect(
+        min(counts)
+        >= 100,  # 800 uniform draws over 5 slots: 160 each, below 100 is far outside chance
+        f"800 draws should hit each of the 5 slots about 160 times, got {counts}: sample the indices "
+        "uniformly at random.",
+    )
     draws = []
     for _ in range(2):
         twin = cls(50, (3,), seed=123)
         _add_numbered(twin, range(1, 51))
         draws.append(_sample_fields(twin, 16)[2].tolist())
-    expect(draws[0] == draws[1], "two buffers built with the same seed sampled different transitions: use "
-                                 "self.rng (np.random.default_rng(seed)) for the indices, not np.random or random.")
-    expect(draws[0] != sorted(draws[0]) and len(set(draws[0])) >= 8,
-           f"a sample of 16 from 50 transitions came out as {draws[0]}: that is not a random minibatch (sorted "
-           "or repeated). Draw independent random indices.")
-    return ("ReplayBuffer wraps at capacity, samples uniformly from the filled slots, keeps each transition's "
-            "fields together and is reproducible from its seed.")
+    expect(
+        draws[0] == draws[1],
+        "two buffers built with the same seed sampled different transitions: use "
+        "self.rng (np.random.default_rng(seed)) for the indices, not np.random or random.",
+    )
+    expect(
+        draws[0] != sorted(draws[0]) and len(set(draws[0])) >= 8,
+        f"a sample of 16 from 50 transitions came out as {draws[0]}: that is not a random minibatch (sorted "
+        "or repeated). Draw independent random indices.",
+    )
+    return (
+        "ReplayBuffer wraps at capacity, samples uniformly from the filled slots, keeps each transition's "
+        "fields together and is reproducible from its seed."
+    )
 
 
 def _reference_autocorrelation(x: np.ndarray, lag: int) -> float:
@@ -515,19 +686,31 @@ def check_autocorrelation(fn: Callable[..., Any]) -> str:
     ramp = np.arange(20, dtype=float)
     alternating = np.array([1.0, -1.0] * 10)
     cases = [
-        (ramp, 1, 1.0, "a straight line x = 0, 1, 2, ... is perfectly correlated with itself one step later"),
+        (
+            ramp,
+            1,
+            1.0,
+            "a straight line x = 0, 1, 2, ... is perfectly correlated with itself one step later",
+        ),
         (alternating, 1, -1.0, "x = 1, -1, 1, -1, ... one step later is exactly the opposite: -1"),
         (alternating, 2, 1.0, "x = 1, -1, 1, -1, ... two steps later is the same series again: +1"),
-        (ramp, 0, 1.0, "lag 0 compares x with itself: 1. Careful: x[:-0] is EMPTY in Python; "
-                       "slice with x[:len(x) - lag]"),
+        (
+            ramp,
+            0,
+            1.0,
+            "lag 0 compares x with itself: 1. Careful: x[:-0] is EMPTY in Python; "
+            "slice with x[:len(x) - lag]",
+        ),
     ]
     for x, lag, want, why in cases:
         with _on_error(f"lag 0: {why}. ({{error}})" if lag == 0 else "{error}"):
             got = fn(x.copy(), lag)
         expect(_is_number(got), f"return one float, got {got!r}.")
         value = float(got)
-        expect(np.isfinite(value) and abs(value - want) <= 1e-6,
-               f"lag {lag} on {np.round(x[:6], 1).tolist()}... should give {want}, got {value:.4g}: {why}.")
+        expect(
+            np.isfinite(value) and abs(value - want) <= 1e-6,
+            f"lag {lag} on {np.round(x[:6], 1).tolist()}... should give {want}, got {value:.4g}: {why}.",
+        )
     rng = np.random.default_rng(3)
     for _trial in range(5):
         noise = rng.normal(size=400)
@@ -539,11 +722,14 @@ def check_autocorrelation(fn: Callable[..., Any]) -> str:
         lag = int(rng.integers(1, 30))
         want = _reference_autocorrelation(series, lag)
         value = _number(fn(series.copy(), lag))
-        expect(abs(value - want) <= 1e-6,
-               f"on a random correlated series (400 points, lag {lag}) the correlation between x[:T - lag] and "
-               f"x[lag:] is {want:.5f}, got {value:.5f}. Use the Pearson correlation of the two shifted slices, "
-               "e.g. np.corrcoef(a, b)[0, 1] (each slice centred on its own mean).")
+        expect(
+            abs(value - want) <= 1e-6,
+            f"on a random correlated series (400 points, lag {lag}) the correlation between x[:T - lag] and "
+            f"x[lag:] is {want:.5f}, got {value:.5f}. Use the Pearson correlation of the two shifted slices, "
+            "e.g. np.corrcoef(a, b)[0, 1] (each slice centred on its own mean).",
+        )
     return "autocorrelation matches the hand cases (ramp, alternating, lag 0) and 5 random correlated series."
+
 
 # ---------------------------------------------------------------- lesson 04 (target networks)
 
@@ -580,22 +766,33 @@ def check_hard_update(fn: Callable[..., Any]) -> str:
     before_target, before_online = _weights(target), _weights(online)
     fn(target, online)
     after_target, after_online = _weights(target), _weights(online)
-    expect(not (_same(after_online, before_target) and not _same(after_online, before_online)),
-           "the ONLINE network received the target's weights: the copy goes the other way, θ⁻ ← θ "
-           "(target_network gets online_network's weights).")
-    expect(_same(after_online, before_online), "the online network changed: a hard update only writes into "
-                                               "the target.")
-    expect(not _same(after_target, before_target),
-           "target_network did not change. `target_network = online_network` inside the function only rebinds "
-           "a local name; copy the values INTO the target, e.g. "
-           "target_network.load_state_dict(online_network.state_dict()).")
-    expect(_same(after_target, before_online), "after a hard update every target weight must equal the online "
-                                               "weight exactly (θ⁻ = θ); some differ. Copy all parameters, "
-                                               "biases included.")
+    expect(
+        not (_same(after_online, before_target) and not _same(after_online, before_online)),
+        "the ONLINE network received the target's weights: the copy goes the other way, θ⁻ ← θ "
+        "(target_network gets online_network's weights).",
+    )
+    expect(
+        _same(after_online, before_online),
+        "the online network changed: a hard update only writes into the target.",
+    )
+    expect(
+        not _same(after_target, before_target),
+        "target_network did not change. `target_network = online_network` inside the function only rebinds "
+        "a local name; copy the values INTO the target, e.g. "
+        "target_network.load_state_dict(online_network.state_dict()).",
+    )
+    expect(
+        _same(after_target, before_online),
+        "after a hard update every target weight must equal the online "
+        "weight exactly (θ⁻ = θ); some differ. Copy all parameters, "
+        "biases included.",
+    )
     _shift_online(online)
-    expect(_same(_weights(target), before_online),
-           "the target moved when the online network was trained afterwards: it SHARES tensors with it (e.g. "
-           "p_target.data = p_online.data). Copy values instead: p_target.copy_(p_online) or load_state_dict.")
+    expect(
+        _same(_weights(target), before_online),
+        "the target moved when the online network was trained afterwards: it SHARES tensors with it (e.g. "
+        "p_target.data = p_online.data). Copy values instead: p_target.copy_(p_online) or load_state_dict.",
+    )
     return "hard_update copies θ into θ⁻ exactly, in place, and the copy stays frozen when θ keeps learning."
 
 
@@ -609,36 +806,60 @@ def check_soft_update(fn: Callable[..., Any]) -> str:
     got, online_after = _weights(target), _weights(online)
     want = [0.1 * a + 0.9 * b for a, b in zip(theta, theta_minus)]
     swapped = [0.9 * a + 0.1 * b for a, b in zip(theta, theta_minus)]
-    expect(_same(online_after, theta), "the online network changed: a soft update only moves the target.")
-    expect(not _same(got, theta_minus), "target_network did not change: update its parameters IN PLACE inside "
-                                        "torch.no_grad(), e.g. p_target.mul_(1 - tau).add_(tau * p_online).")
-    expect(not _same(got, swapped, atol=1e-6), "you swapped τ and 1 − τ: with τ = 0.1 the target should move "
-                                               "only 10% of the way towards θ, θ⁻ ← τ θ + (1 − τ) θ⁻.")
-    expect(not _same(got, theta), "with τ = 0.1 the target jumped all the way to θ (that is a hard update); it "
-                                  "should move 10%: θ⁻ ← τ θ + (1 − τ) θ⁻.")
-    expect(_same(got, want, atol=1e-6), "with τ = 0.1 each target weight should become 0.1 · θ + 0.9 · θ⁻; some "
-                                        "do not (did you update every parameter, biases included?).")
+    expect(
+        _same(online_after, theta),
+        "the online network changed: a soft update only moves the target.",
+    )
+    expect(
+        not _same(got, theta_minus),
+        "target_network did not change: update its parameters IN PLACE inside "
+        "torch.no_grad(), e.g. p_target.mul_(1 - tau).add_(tau * p_online).",
+    )
+    expect(
+        not _same(got, swapped, atol=1e-6),
+        "you swapped τ and 1 − τ: with τ = 0.1 the target should move "
+        "only 10% of the way towards θ, θ⁻ ← τ θ + (1 − τ) θ⁻.",
+    )
+    expect(
+        not _same(got, theta),
+        "with τ = 0.1 the target jumped all the way to θ (that is a hard update); it "
+        "should move 10%: θ⁻ ← τ θ + (1 − τ) θ⁻.",
+    )
+    expect(
+        _same(got, want, atol=1e-6),
+        "with τ = 0.1 each target weight should become 0.1 · θ + 0.9 · θ⁻; some "
+        "do not (did you update every parameter, biases included?).",
+    )
     _shift_online(online)
-    expect(_same(_weights(target), want, atol=1e-6),
-           "the target moved when the online weights changed later: it shares tensors with the online network. "
-           "Update the target's own tensors in place.")
+    expect(
+        _same(_weights(target), want, atol=1e-6),
+        "the target moved when the online weights changed later: it shares tensors with the online network. "
+        "Update the target's own tensors in place.",
+    )
     target, online = _twin_networks(3)
     theta = _weights(online)
     start_gap = sum(float((a - b).abs().sum()) for a, b in zip(_weights(target), theta))
     for _ in range(20):
         fn(target, online, 0.2)
     gap = sum(float((a - b).abs().sum()) for a, b in zip(_weights(target), theta))
-    expect(abs(gap - start_gap * 0.8 ** 20) <= 1e-4 * max(1.0, start_gap),
-           f"20 soft updates with τ = 0.2 should shrink the gap |θ⁻ − θ| by 0.8^20 ≈ 0.0115 (from "
-           f"{start_gap:.3f} to {start_gap * 0.8 ** 20:.4f}), got {gap:.4f}.")
+    expect(
+        abs(gap - start_gap * 0.8**20) <= 1e-4 * max(1.0, start_gap),
+        f"20 soft updates with τ = 0.2 should shrink the gap |θ⁻ − θ| by 0.8^20 ≈ 0.0115 (from "
+        f"{start_gap:.3f} to {start_gap * 0.8**20:.4f}), got {gap:.4f}.",
+    )
     fn(target, online, 1.0)
-    expect(_same(_weights(target), theta, atol=1e-6), "τ = 1 should copy θ exactly (a hard update).")
-    return ("soft_update moves θ⁻ a fraction τ towards θ, in place; 20 updates shrink the gap by (1 − τ)^20 and "
-            "τ = 1 is a hard update.")
+    expect(
+        _same(_weights(target), theta, atol=1e-6), "τ = 1 should copy θ exactly (a hard update)."
+    )
+    return (
+        "soft_update moves θ⁻ a fraction τ towards θ, in place; 20 updates shrink the gap by (1 − τ)^20 and "
+        "τ = 1 is a hard update."
+    )
 
 
-def _reference_target_td(rewards: Any, next_obs: Any, terminated: Any, target_network: Any,
-                         gamma: float) -> Any:
+def _reference_target_td(
+    rewards: Any, next_obs: Any, terminated: Any, target_network: Any, gamma: float
+) -> Any:
     import torch
 
     with torch.no_grad():
@@ -656,34 +877,62 @@ def check_target_td_target(fn: Callable[..., Any]) -> str:
     next_obs = torch.tensor([[1.0, 1.0], [3.0, 0.0], [5.0, 5.0]])
     terminated = torch.tensor([0.0, 0.0, 1.0])
     y = fn(rewards, next_obs, terminated, net, 0.5)
-    expect(isinstance(y, torch.Tensor), f"return a torch tensor of shape (batch,), got {type(y).__name__}.")
-    expect(tuple(y.shape) == (3,), f"the targets should have shape (3,) for a batch of 3, got {tuple(y.shape)}. "
-                                   "Take .max(dim=1).values of the (batch, n_actions) Q-values (no keepdim).")
-    expect(not y.requires_grad, "the targets carry a gradient: compute them inside torch.no_grad() (the target "
-                                "is a constant the online network moves towards).")
+    expect(
+        isinstance(y, torch.Tensor),
+        f"return a torch tensor of shape (batch,), got {type(y).__name__}.",
+    )
+    expect(
+        tuple(y.shape) == (3,),
+        f"the targets should have shape (3,) for a batch of 3, got {tuple(y.shape)}. "
+        "Take .max(dim=1).values of the (batch, n_actions) Q-values (no keepdim).",
+    )
+    expect(
+        not y.requires_grad,
+        "the targets carry a gradient: compute them inside torch.no_grad() (the target "
+        "is a constant the online network moves towards).",
+    )
     slips = [
-        (torch.tensor([2.0, 1.5, 4.0]), "the terminal transition was bootstrapped: multiply γ max Q(s', ·) by "
-                                        "(1 − terminated)."),
-        (torch.tensor([1.5, 0.0, -1.0]), "use the MAX over next actions, max_a' Q(s', a'), not the min."),
+        (
+            torch.tensor([2.0, 1.5, 4.0]),
+            "the terminal transition was bootstrapped: multiply γ max Q(s', ·) by "
+            "(1 − terminated).",
+        ),
+        (
+            torch.tensor([1.5, 0.0, -1.0]),
+            "use the MAX over next actions, max_a' Q(s', a'), not the min.",
+        ),
         (torch.tensor([3.0, 3.0, -1.0]), "multiply the bootstrapped value by γ."),
     ]
-    slip = next((h for v, h in slips if torch.allclose(y.float(), v, atol=1e-6)),
-                "y = r + γ (1 − terminated) max_a' Q(s', a'; θ⁻).")
-    expect(torch.allclose(y.float(), torch.tensor([2.0, 1.5, -1.0]), atol=1e-6),
-           f"with Q(s') = (s'_0, 2 s'_1), r = [1, 0, -1], terminated = [0, 0, 1] and γ = 0.5 the targets are "
-           f"[2, 1.5, -1], got {y.tolist()}. {slip}")
+    slip = next(
+        (h for v, h in slips if torch.allclose(y.float(), v, atol=1e-6)),
+        "y = r + γ (1 − terminated) max_a' Q(s', a'; θ⁻).",
+    )
+    expect(
+        torch.allclose(y.float(), torch.tensor([2.0, 1.5, -1.0]), atol=1e-6),
+        f"with Q(s') = (s'_0, 2 s'_1), r = [1, 0, -1], terminated = [0, 0, 1] and γ = 0.5 the targets are "
+        f"[2, 1.5, -1], got {y.tolist()}. {slip}",
+    )
     gen = torch.Generator().manual_seed(4)
     for gamma in (0.99, 0.9):
         target = _seeded(lambda: _mlp(4, 8, 3), seed=int(gamma * 100))
-        args = (torch.randn(16, generator=gen), torch.randn(16, 4, generator=gen),
-                (torch.rand(16, generator=gen) < 0.3).float())
+        args = (
+            torch.randn(16, generator=gen),
+            torch.randn(16, 4, generator=gen),
+            (torch.rand(16, generator=gen) < 0.3).float(),
+        )
         y = fn(*args, target, gamma)
         want = _reference_target_td(*args, target, gamma)
-        expect(isinstance(y, torch.Tensor) and y.shape == want.shape and torch.allclose(y, want, atol=1e-5),
-               f"right on the hand batch but not on a random one (16 transitions, 3 actions, γ = {gamma}). "
-               "Avoid hard-coded sizes and use the gamma argument.")
-    return ("TD targets with the target network: exact on the hand batch, no gradient, terminal transitions not "
-            "bootstrapped, and equal to the reference on random batches.")
+        expect(
+            isinstance(y, torch.Tensor)
+            and y.shape == want.shape
+            and torch.allclose(y, want, atol=1e-5),
+            f"right on the hand batch but not on a random one (16 transitions, 3 actions, γ = {gamma}). "
+            "Avoid hard-coded sizes and use the gamma argument.",
+        )
+    return (
+        "TD targets with the target network: exact on the hand batch, no gradient, terminal transitions not "
+        "bootstrapped, and equal to the reference on random batches."
+    )
 
 
 # ---------------------------------------------------------------- lesson 05 (DQN on CartPole)
@@ -715,9 +964,13 @@ def _random_dqn_batch(n: int, gen: Any) -> Any:
 
     import torch
 
-    return SimpleNamespace(obs=torch.randn(n, 4, generator=gen), actions=torch.randint(0, 3, (n,), generator=gen),
-                           rewards=torch.randn(n, generator=gen), next_obs=torch.randn(n, 4, generator=gen),
-                           terminated=(torch.rand(n, generator=gen) < 0.3).float())
+    return SimpleNamespace(
+        obs=torch.randn(n, 4, generator=gen),
+        actions=torch.randint(0, 3, (n,), generator=gen),
+        rewards=torch.randn(n, generator=gen),
+        next_obs=torch.randn(n, 4, generator=gen),
+        terminated=(torch.rand(n, generator=gen) < 0.3).float(),
+    )
 
 
 def _reference_dqn_loss(online: Any, target: Any, batch: Any, gamma: float) -> Any:
@@ -725,19 +978,24 @@ def _reference_dqn_loss(online: Any, target: Any, batch: Any, gamma: float) -> A
 
     q_taken = online(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
     with torch.no_grad():
-        y = batch.rewards + gamma * (1.0 - batch.terminated) * target(batch.next_obs).max(dim=1).values
+        y = (
+            batch.rewards
+            + gamma * (1.0 - batch.terminated) * target(batch.next_obs).max(dim=1).values
+        )
     return ((y - q_taken) ** 2).mean()
 
 
 # Losses that common slips give on the hand batch (true answer 2/3), each with what to fix.
 _DQN_LOSS_SLIPS = {
-    10 / 3: "The terminal transition was bootstrapped: multiply γ·max Q(s', ·) by (1 - terminated).",
+    10
+    / 3: "The terminal transition was bootstrapped: multiply γ·max Q(s', ·) by (1 - terminated).",
     7 / 4: "The target used the online network; compute max_a' Q(s', a') with target_network.",
-    5 / 3: "Q(s, a) must be the value of the action TAKEN: q.gather(1, actions.unsqueeze(1)).squeeze(1), "
-           "not the max over actions.",
+    5
+    / 3: "Q(s, a) must be the value of the action TAKEN: q.gather(1, actions.unsqueeze(1)).squeeze(1), "
+    "not the max over actions.",
     1 / 3: "That is the Huber loss (or half the MSE); this exercise asks for mean((y - Q(s,a))²).",
     4.0: "A (batch, 1) tensor met a (batch,) tensor and broadcast to (batch, batch): squeeze(1) the "
-         "gathered Q-values.",
+    "gathered Q-values.",
 }
 
 
@@ -753,23 +1011,39 @@ def check_dqn_loss(fn: Callable[..., Any]) -> str:
     online, target, batch, gamma = _hand_dqn_problem()
     loss = fn(online, target, batch, gamma)
     is_tensor = isinstance(loss, torch.Tensor)
-    expect(is_tensor and loss.numel() == 1,
-           f"return the loss as a one-element torch tensor (got {type(loss).__name__}"
-           + (f" of shape {tuple(loss.shape)})." if is_tensor else ")."))
+    expect(
+        is_tensor and loss.numel() == 1,
+        f"return the loss as a one-element torch tensor (got {type(loss).__name__}"
+        + (f" of shape {tuple(loss.shape)})." if is_tensor else ")."),
+    )
     value = float(loss.detach())
-    slip = next((h for v, h in _DQN_LOSS_SLIPS.items() if abs(value - v) < 1e-5),
-                "Targets y = r + γ (1 - terminated) max_a' Q_target(s', a'), then mean((y - Q(s, a))²).")
-    expect(abs(value - 2 / 3) <= 1e-5, f"on the hand batch the loss should be 2/3 ≈ 0.6667, got {value:.4f}. {slip}")
-    expect(loss.requires_grad, "the loss carries no gradient: compute Q(s, a) with q_network outside "
-                               "torch.no_grad(), so loss.backward() can reach its weights.")
+    slip = next(
+        (h for v, h in _DQN_LOSS_SLIPS.items() if abs(value - v) < 1e-5),
+        "Targets y = r + γ (1 - terminated) max_a' Q_target(s', a'), then mean((y - Q(s, a))²).",
+    )
+    expect(
+        abs(value - 2 / 3) <= 1e-5,
+        f"on the hand batch the loss should be 2/3 ≈ 0.6667, got {value:.4f}. {slip}",
+    )
+    expect(
+        loss.requires_grad,
+        "the loss carries no gradient: compute Q(s, a) with q_network outside "
+        "torch.no_grad(), so loss.backward() can reach its weights.",
+    )
     loss.backward()
-    expect(target.weight.grad is None or target.weight.grad.abs().sum() == 0,
-           "the gradient reached the target network: compute the targets inside torch.no_grad() (or .detach() "
-           "them). Only θ learns; θ⁻ is a frozen copy.")
-    expected = torch.tensor([[2.0, 2 / 3], [0.0, 0.0]])  # dL/dW by hand: row a sums 2(q_i - y_i)/3 · s_i
-    expect(online.weight.grad is not None and torch.allclose(online.weight.grad, expected, atol=1e-5),
-           "the value is right but the gradient into q_network is not: keep the Q(s, a) term differentiable "
-           "and the target constant.")
+    expect(
+        target.weight.grad is None or target.weight.grad.abs().sum() == 0,
+        "the gradient reached the target network: compute the targets inside torch.no_grad() (or .detach() "
+        "them). Only θ learns; θ⁻ is a frozen copy.",
+    )
+    expected = torch.tensor(
+        [[2.0, 2 / 3], [0.0, 0.0]]
+    )  # dL/dW by hand: row a sums 2(q_i - y_i)/3 · s_i
+    expect(
+        online.weight.grad is not None and torch.allclose(online.weight.grad, expected, atol=1e-5),
+        "the value is right but the gradient into q_network is not: keep the Q(s, a) term differentiable "
+        "and the target constant.",
+    )
     gen = torch.Generator().manual_seed(5)
     for trial, g in enumerate([0.99, 0.9, 1.0]):
         q_net, t_net = _seeded(lambda: (_mlp(4, 16, 3), _mlp(4, 16, 3)), seed=100 + trial)
@@ -777,12 +1051,16 @@ def check_dqn_loss(fn: Callable[..., Any]) -> str:
         got = fn(q_net, t_net, rand, g)
         want = float(_reference_dqn_loss(q_net, t_net, rand, g).detach())
         value = _number(got.detach()) if isinstance(got, torch.Tensor) else float("nan")
-        expect(abs(value - want) <= 1e-4 * max(1.0, abs(want)),
-               f"right on the hand batch but not on a random one (γ={g}, 32 transitions, 3 actions): expected "
-               f"{want:.5f}, got {f'{value:.5f}' if isinstance(got, torch.Tensor) else repr(got)}. Avoid "
-               "hard-coded sizes.")
-    return ("DQN loss correct: exact on the hand batch, gradient only into q_network, and it matches the "
-            "reference on random batches.")
+        expect(
+            abs(value - want) <= 1e-4 * max(1.0, abs(want)),
+            f"right on the hand batch but not on a random one (γ={g}, 32 transitions, 3 actions): expected "
+            f"{want:.5f}, got {f'{value:.5f}' if isinstance(got, torch.Tensor) else repr(got)}. Avoid "
+            "hard-coded sizes.",
+        )
+    return (
+        "DQN loss correct: exact on the hand batch, gradient only into q_network, and it matches the "
+        "reference on random batches."
+    )
 
 
 @checker
@@ -801,18 +1079,26 @@ def check_linear_epsilon(fn: Callable[..., Any]) -> str:
     ]
     for step, start, end, fraction, total, want in cases:
         got = fn(step, start, end, fraction, total)
-        expect(isinstance(got, int | float | np.floating) and not isinstance(got, bool),
-               f"return a float, got {type(got).__name__} for step={step}.")
+        expect(
+            isinstance(got, int | float | np.floating) and not isinstance(got, bool),
+            f"return a float, got {type(got).__name__} for step={step}.",
+        )
         duration = int(fraction * total)
-        hint = ("ε went below `end`: after the decay it must stay flat at `end` (clamp the progress at 1)."
-                if float(got) < end - 1e-12 else
-                "ε decays over the whole run; it should reach `end` after fraction · total_steps steps."
-                if step < duration and abs(float(got) - (start + step / total * (end - start))) < 1e-9 else
-                "ε(step) = start + min(step / duration, 1) · (end - start), with "
-                "duration = int(fraction · total_steps).")
-        expect(abs(float(got) - want) <= 1e-9, f"ε({step}) with start={start}, end={end}, fraction={fraction}, "
-                                               f"total_steps={total} should be {want}, got {got}. {hint}")
+        hint = (
+            "ε went below `end`: after the decay it must stay flat at `end` (clamp the progress at 1)."
+            if float(got) < end - 1e-12
+            else "ε decays over the whole run; it should reach `end` after fraction · total_steps steps."
+            if step < duration and abs(float(got) - (start + step / total * (end - start))) < 1e-9
+            else "ε(step) = start + min(step / duration, 1) · (end - start), with "
+            "duration = int(fraction · total_steps)."
+        )
+        expect(
+            abs(float(got) - want) <= 1e-9,
+            f"ε({step}) with start={start}, end={end}, fraction={fraction}, "
+            f"total_steps={total} should be {want}, got {got}. {hint}",
+        )
     return "linear ε schedule correct: decays over the first fraction of training, then flat."
+
 
 # ---------------------------------------------------------------- lesson 06 (Atari preprocessing)
 
@@ -820,8 +1106,9 @@ def check_linear_epsilon(fn: Callable[..., Any]) -> str:
 _PREPROCESS_TOLERANCE = 1  # gray levels: rounding in a different but correct grayscale/resize
 
 
-def _preprocess_mismatch(i: int, screen: np.ndarray, out: np.ndarray, reference: np.ndarray,
-                         diff: np.ndarray) -> str:
+def _preprocess_mismatch(
+    i: int, screen: np.ndarray, out: np.ndarray, reference: np.ndarray, diff: np.ndarray
+) -> str:
     """The hint for a frame that differs from the reference: which common slip gives exactly ``out``."""
     import cv2
 
@@ -830,22 +1117,32 @@ def _preprocess_mismatch(i: int, screen: np.ndarray, out: np.ndarray, reference:
         "use interpolation=cv2.INTER_AREA: the default (linear) samples a few pixels instead of averaging all "
         "of them, so thin objects such as the ball shrink or vanish.": cv2.resize(gray, (84, 84)),
         "use interpolation=cv2.INTER_AREA, which averages every source pixel; nearest-neighbour keeps one "
-        "pixel in ~5 and drops the rest.": cv2.resize(gray, (84, 84), interpolation=cv2.INTER_NEAREST),
-        "ALE screens are RGB, not OpenCV's usual BGR: use cv2.COLOR_RGB2GRAY.":
-            cv2.resize(cv2.cvtColor(screen, cv2.COLOR_BGR2GRAY), (84, 84), interpolation=cv2.INTER_AREA),
+        "pixel in ~5 and drops the rest.": cv2.resize(
+            gray, (84, 84), interpolation=cv2.INTER_NEAREST
+        ),
+        "ALE screens are RGB, not OpenCV's usual BGR: use cv2.COLOR_RGB2GRAY.": cv2.resize(
+            cv2.cvtColor(screen, cv2.COLOR_BGR2GRAY), (84, 84), interpolation=cv2.INTER_AREA
+        ),
         "your image is transposed: cv2.resize takes (width, height) and returns (height, width); do not swap "
         "axes.": reference.T,
     }
-    hint = next((h for h, img in suspects.items() if np.array_equal(out, img)),
-                "grayscale with cv2.COLOR_RGB2GRAY, then cv2.resize(gray, (84, 84), interpolation=cv2.INTER_AREA).")
+    hint = next(
+        (h for h, img in suspects.items() if np.array_equal(out, img)),
+        "grayscale with cv2.COLOR_RGB2GRAY, then cv2.resize(gray, (84, 84), interpolation=cv2.INTER_AREA).",
+    )
     share = float((diff > _PREPROCESS_TOLERANCE).mean())
-    return (f"on real frame {i}, {share:.1%} of the pixels differ from the reference by more than "
-            f"{_PREPROCESS_TOLERANCE} gray level (largest: {int(diff.max())}). {hint}")
+    return (
+        f"on real frame {i}, {share:.1%} of the pixels differ from the reference by more than "
+        f"{_PREPROCESS_TOLERANCE} gray level (largest: {int(diff.max())}). {hint}"
+    )
 
 
 _SHAPE_HINTS = {
     (84, 84, 3): "convert to grayscale first: cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).",
-    (210, 160): "the grayscale part is done; now resize: cv2.resize(gray, (84, 84), interpolation=...).",
+    (
+        210,
+        160,
+    ): "the grayscale part is done; now resize: cv2.resize(gray, (84, 84), interpolation=...).",
 }
 
 
@@ -856,36 +1153,59 @@ def check_preprocess_frame(fn: Callable[..., Any], frames: Any) -> str:
     from dqn_helpers import atari
 
     screens = [np.asarray(f) for f in frames]
-    expect(screens and all(s.shape == (210, 160, 3) and s.dtype == np.uint8 for s in screens),
-           "the checker needs real Atari screens: a list of uint8 (210, 160, 3) arrays such as env.render() of "
-           "ALE/Pong-v5.")
+    expect(
+        screens and all(s.shape == (210, 160, 3) and s.dtype == np.uint8 for s in screens),
+        "the checker needs real Atari screens: a list of uint8 (210, 160, 3) arrays such as env.render() of "
+        "ALE/Pong-v5.",
+    )
     worst = 0
     for i, screen in enumerate(screens):
         original = screen.copy()
         out = fn(screen)
-        expect(np.array_equal(screen, original), "your function changed the input screen in place; work on a "
-                                                 "copy (cv2.cvtColor and cv2.resize already return new arrays).")
+        expect(
+            np.array_equal(screen, original),
+            "your function changed the input screen in place; work on a "
+            "copy (cv2.cvtColor and cv2.resize already return new arrays).",
+        )
         expect(isinstance(out, np.ndarray), f"return a NumPy array, got {type(out).__name__}.")
-        expect(out.shape == (84, 84), f"expected shape (84, 84), got {out.shape}: "
-               + _SHAPE_HINTS.get(out.shape, "cv2.resize takes the size as (width, height) = (84, 84)."))
+        expect(
+            out.shape == (84, 84),
+            f"expected shape (84, 84), got {out.shape}: "
+            + _SHAPE_HINTS.get(
+                out.shape, "cv2.resize takes the size as (width, height) = (84, 84)."
+            ),
+        )
         scaled = np.issubdtype(out.dtype, np.floating) and float(out.max()) <= 1.0
-        expect(out.dtype == np.uint8, f"expected dtype uint8, got {out.dtype}: " + (
-            "keep the pixel values as uint8 in 0-255 (do not divide by 255 here): the replay buffer stores "
-            "bytes and the network divides by 255 on the device." if scaled else
-            "return uint8 values in 0-255 (cv2 keeps uint8 if you give it uint8)."))
+        expect(
+            out.dtype == np.uint8,
+            f"expected dtype uint8, got {out.dtype}: "
+            + (
+                "keep the pixel values as uint8 in 0-255 (do not divide by 255 here): the replay buffer stores "
+                "bytes and the network divides by 255 on the device."
+                if scaled
+                else "return uint8 values in 0-255 (cv2 keeps uint8 if you give it uint8)."
+            ),
+        )
         reference = atari.preprocess_frame(screen)
         diff = np.abs(out.astype(np.int16) - reference.astype(np.int16))
         if diff.max() > _PREPROCESS_TOLERANCE:
             fail(_preprocess_mismatch(i, screen, out, reference, diff))
         worst = max(worst, int(diff.max()))
-    return (f"your preprocess_frame matches the reference on {len(screens)} real frames (tolerance "
-            f"{_PREPROCESS_TOLERANCE} gray level per pixel; largest difference {worst}).")
+    return (
+        f"your preprocess_frame matches the reference on {len(screens)} real frames (tolerance "
+        f"{_PREPROCESS_TOLERANCE} gray level per pixel; largest difference {worst})."
+    )
 
 
 _PUSH_SLIPS = {  # the levels of the four slots after a common slip (right: 20, 30, 40, 50)
     (50, 10, 20, 30): "the newest frame goes LAST (index -1), oldest first.",
     (10, 20, 30, 50): "drop the oldest frame (index 0), not the newest one.",
-    (50, 20, 30, 40): "do not overwrite slot 0: shift everything one place left, then put the new frame last.",
+    (
+        50,
+        20,
+        30,
+        40,
+    ): "do not overwrite slot 0: shift everything one place left, then put the new frame last.",
 }
 
 
@@ -897,29 +1217,44 @@ def check_push_frame(fn: Callable[..., Any]) -> str:
     frame = np.full((84, 84), 50, dtype=np.uint8)
     original = stack.copy()
     out = fn(stack, frame)
-    expect(np.array_equal(stack, original), "you modified the old stack in place; return a new array (the "
-                                            "previous observation may still be in use, e.g. as the obs of the "
-                                            "stored transition).")
+    expect(
+        np.array_equal(stack, original),
+        "you modified the old stack in place; return a new array (the "
+        "previous observation may still be in use, e.g. as the obs of the "
+        "stored transition).",
+    )
     expect(out is not None, "return the new stack (your function returned None).")
     out = np.asarray(out)
-    expect(out.shape == (4, 84, 84), f"expected shape (4, 84, 84), got {out.shape}: " + (
-        "drop the oldest frame (stack[0]) so the stack keeps 4 frames." if out.shape == (5, 84, 84) else
-        "the result must have the stack's shape, (4, 84, 84)."))
+    expect(
+        out.shape == (4, 84, 84),
+        f"expected shape (4, 84, 84), got {out.shape}: "
+        + (
+            "drop the oldest frame (stack[0]) so the stack keeps 4 frames."
+            if out.shape == (5, 84, 84)
+            else "the result must have the stack's shape, (4, 84, 84)."
+        ),
+    )
     levels = tuple(int(out[k, 0, 0]) for k in range(4))
-    expect(levels == (20, 30, 40, 50), f"from frames [10, 20, 30, 40] + new 50 expected [20, 30, 40, 50], got "
-                                       f"{list(levels)}: "
-                                       + _PUSH_SLIPS.get(levels, "stack[1:] followed by the new frame."))
+    expect(
+        levels == (20, 30, 40, 50),
+        f"from frames [10, 20, 30, 40] + new 50 expected [20, 30, 40, 50], got "
+        f"{list(levels)}: " + _PUSH_SLIPS.get(levels, "stack[1:] followed by the new frame."),
+    )
     expect(out.dtype == np.uint8, f"keep dtype uint8 (frames are bytes), got {out.dtype}.")
     rng = np.random.default_rng(6)
     for k in (1, 2, 3, 8):
         stack = rng.integers(0, 256, size=(k, 84, 84), dtype=np.uint8)
         frame = rng.integers(0, 256, size=(84, 84), dtype=np.uint8)
-        with _on_error(f"with a stack of {k} frame(s), {{error}}. Do not assume 4 frames: use slicing (stack[1:])."):
+        with _on_error(
+            f"with a stack of {k} frame(s), {{error}}. Do not assume 4 frames: use slicing (stack[1:])."
+        ):
             out = fn(stack, frame)
         expected = np.concatenate([stack[1:], frame[None]])
-        expect(out is not None and np.array_equal(np.asarray(out), expected),
-               f"a stack of {k} frame(s) came out wrong: do not assume 4 frames, use stack.shape[0] or slicing "
-               "(stack[1:]).")
+        expect(
+            out is not None and np.array_equal(np.asarray(out), expected),
+            f"a stack of {k} frame(s) came out wrong: do not assume 4 frames, use stack.shape[0] or slicing "
+            "(stack[1:]).",
+        )
     return "push_frame drops the oldest frame and appends the new one, for any stack size."
 
 
@@ -942,24 +1277,39 @@ def check_conv_output_size(fn: Callable[..., Any]) -> str:
         value, hint = _size_answer(fn(*args))
         expect(value is not None, f"conv_output_size{args}: {hint}")
         size, kernel, stride = args
-        slip = ("subtract the kernel first: the kernel must fit inside the input at every position."
-                if value in (size // stride, -(-size // stride)) else
-                "add 1: the first position counts too." if value == (size - kernel) // stride else
-                "output = (size + 2*padding - kernel) // stride + 1.")
-        expect(value == expected, f"conv_output_size{args} should be {expected} (a Nature CNN layer), got "
-                                  f"{value}: {slip}")
+        slip = (
+            "subtract the kernel first: the kernel must fit inside the input at every position."
+            if value in (size // stride, -(-size // stride))
+            else "add 1: the first position counts too."
+            if value == (size - kernel) // stride
+            else "output = (size + 2*padding - kernel) // stride + 1."
+        )
+        expect(
+            value == expected,
+            f"conv_output_size{args} should be {expected} (a Nature CNN layer), got "
+            f"{value}: {slip}",
+        )
     rng = np.random.default_rng(6)
     for _ in range(50):
-        kernel, stride, padding = int(rng.integers(1, 9)), int(rng.integers(1, 5)), int(rng.integers(0, 3))
+        kernel, stride, padding = (
+            int(rng.integers(1, 9)),
+            int(rng.integers(1, 5)),
+            int(rng.integers(0, 3)),
+        )
         size = int(rng.integers(kernel, 100))
         expected = (size + 2 * padding - kernel) // stride + 1
         out = fn(size, kernel, stride, padding)
         value, hint = _size_answer(out)
-        slip = ("you ignore padding: it adds `padding` pixels on each side, so use size + 2*padding."
-                if value == (size - kernel) // stride + 1 else
-                hint or "output = (size + 2*padding - kernel) // stride + 1.")
-        expect(value == expected, f"conv_output_size({size}, {kernel}, {stride}, padding={padding}) should be "
-                                  f"{expected}, got {out!r}: {slip}")
+        slip = (
+            "you ignore padding: it adds `padding` pixels on each side, so use size + 2*padding."
+            if value == (size - kernel) // stride + 1
+            else hint or "output = (size + 2*padding - kernel) // stride + 1."
+        )
+        expect(
+            value == expected,
+            f"conv_output_size({size}, {kernel}, {stride}, padding={padding}) should be "
+            f"{expected}, got {out!r}: {slip}",
+        )
     return "conv_output_size is right: 84 -> 20 -> 9 -> 7, and 50 random layers with padding."
 
 
@@ -972,12 +1322,17 @@ def _close(a: float, b: float, rel: float = 1e-9) -> bool:
 
 def _hours_slip(hours: float, want_hours: float, frames: int, speed: float) -> str:
     """What a wrong number of hours most likely is, and how to fix it."""
-    slips = {"that is minutes: divide by 3600 seconds per hour, not 60.": want_hours * 60,
-             "that is seconds: divide by 3600 to get hours.": want_hours * 3600,
-             "the speed is in agent steps per second: divide the agent steps by it, not the frames.":
-                 frames / speed / 3600}
-    return next((hint for hint, value in slips.items() if _close(hours, value, 1e-6)),
-                "hours = agent_steps / steps_per_second / 3600.")
+    slips = {
+        "that is minutes: divide by 3600 seconds per hour, not 60.": want_hours * 60,
+        "that is seconds: divide by 3600 to get hours.": want_hours * 3600,
+        "the speed is in agent steps per second: divide the agent steps by it, not the frames.": frames
+        / speed
+        / 3600,
+    }
+    return next(
+        (hint for hint, value in slips.items() if _close(hours, value, 1e-6)),
+        "hours = agent_steps / steps_per_second / 3600.",
+    )
 
 
 @checker
@@ -986,28 +1341,47 @@ def check_training_budget(fn: Callable[..., Any]) -> str:
     ``agent_steps = frames // frame_skip`` and ``hours = agent_steps / steps_per_second / 3600``.
     Introduced in lesson 07."""
     cases = [  # (frames, frame_skip, steps/s): papers count frames, the loop counts agent steps
-        (4_000_000, 4, 400.0), (10_000_000, 4, 490.0), (200_000_000, 4, 150.0),
-        (40_000, 1, 1_000.0), (10, 4, 0.5),
+        (4_000_000, 4, 400.0),
+        (10_000_000, 4, 490.0),
+        (200_000_000, 4, 150.0),
+        (40_000, 1, 1_000.0),
+        (10, 4, 0.5),
     ]
     for frames, skip, speed in cases:
         out = fn(frames, skip, speed)
-        expect(isinstance(out, tuple | list) and len(out) == 2, f"return a pair (agent_steps, hours), got {out!r}.")
+        expect(
+            isinstance(out, tuple | list) and len(out) == 2,
+            f"return a pair (agent_steps, hours), got {out!r}.",
+        )
         steps, hours = out
         want_steps = frames // skip
         want_hours = want_steps / speed / 3600
         call = f"training_budget({frames:_}, {skip}, {speed:g})"
-        expect(isinstance(steps, int | np.integer) and not isinstance(steps, bool),
-               f"{call}: agent_steps must be an int (a count of env.step calls), got {type(steps).__name__} "
-               f"{steps!r}. Use floor division //.")
-        slip = ("that is the number of frames: each agent step plays frame_skip frames, so divide."
-                if steps == frames else
-                "divide by frame_skip, do not multiply: one agent step covers frame_skip frames."
-                if steps == frames * skip else "agent_steps = frames // frame_skip.")
-        expect(steps == want_steps, f"{call}: agent_steps should be {want_steps:,}, got {steps!r}. {slip}")
-        expect(isinstance(hours, int | float | np.floating) and not isinstance(hours, bool),
-               f"{call}: hours must be a number, got {type(hours).__name__}.")
-        expect(_close(float(hours), want_hours), f"{call}: hours should be {want_hours:.6g}, got {hours!r}. "
-                                                 + _hours_slip(float(hours), want_hours, frames, speed))
+        expect(
+            isinstance(steps, int | np.integer) and not isinstance(steps, bool),
+            f"{call}: agent_steps must be an int (a count of env.step calls), got {type(steps).__name__} "
+            f"{steps!r}. Use floor division //.",
+        )
+        slip = (
+            "that is the number of frames: each agent step plays frame_skip frames, so divide."
+            if steps == frames
+            else "divide by frame_skip, do not multiply: one agent step covers frame_skip frames."
+            if steps == frames * skip
+            else "agent_steps = frames // frame_skip."
+        )
+        expect(
+            steps == want_steps,
+            f"{call}: agent_steps should be {want_steps:,}, got {steps!r}. {slip}",
+        )
+        expect(
+            isinstance(hours, int | float | np.floating) and not isinstance(hours, bool),
+            f"{call}: hours must be a number, got {type(hours).__name__}.",
+        )
+        expect(
+            _close(float(hours), want_hours),
+            f"{call}: hours should be {want_hours:.6g}, got {hours!r}. "
+            + _hours_slip(float(hours), want_hours, frames, speed),
+        )
     return "budget arithmetic right: e.g. 10M frames = 2.5M agent steps = 1.42 h at 490 steps/s."
 
 
@@ -1020,25 +1394,45 @@ def _decay_steps_ok(t: int, start: float, end: float, decay: float) -> bool:
 def check_decay_steps(fn: Callable[..., Any]) -> str:
     """Exercise 7.2: ``fn(epsilon_start, epsilon_end, decay)`` is the first step t with
     ``epsilon_start * decay**t <= epsilon_end`` (a per-step multiplicative schedule). Lesson 07."""
-    cases = [(1.0, 0.1, 0.9999, 23_025), (1.0, 0.01, 0.995, 919), (0.5, 0.1, 0.5, 3),
-             (1.0, 0.02, 0.99995, 78_239), (0.3, 0.3, 0.9, 0), (1.0, 0.05, 0.999, 2_995)]
+    cases = [
+        (1.0, 0.1, 0.9999, 23_025),
+        (1.0, 0.01, 0.995, 919),
+        (0.5, 0.1, 0.5, 3),
+        (1.0, 0.02, 0.99995, 78_239),
+        (0.3, 0.3, 0.9, 0),
+        (1.0, 0.05, 0.999, 2_995),
+    ]
     for start, end, decay, want in cases:
         call = f"decay_steps({start}, {end}, {decay})"
         out = fn(start, end, decay)
-        expect(isinstance(out, int | np.integer | float | np.floating) and not isinstance(out, bool),
-               f"{call}: return an int (a number of steps), got {type(out).__name__}.")
+        expect(
+            isinstance(out, int | np.integer | float | np.floating) and not isinstance(out, bool),
+            f"{call}: return an int (a number of steps), got {type(out).__name__}.",
+        )
         is_float = isinstance(out, float | np.floating)
-        expect(not is_float or out >= 0, f"{call}: returned {out}, a negative number of steps. Both logarithms "
-                                         "are negative: t = ceil(log(end / start) / log(decay)).")
-        expect(not is_float or float(out).is_integer(),
-               f"{call}: returned {out}; a number of steps is a whole number: round UP with math.ceil (the "
-               "first step at or below the end).")
+        expect(
+            not is_float or out >= 0,
+            f"{call}: returned {out}, a negative number of steps. Both logarithms "
+            "are negative: t = ceil(log(end / start) / log(decay)).",
+        )
+        expect(
+            not is_float or float(out).is_integer(),
+            f"{call}: returned {out}; a number of steps is a whole number: round UP with math.ceil (the "
+            "first step at or below the end).",
+        )
         steps = int(out)
-        slip = ("one step short: at that step ε is still above the end. Round up (math.ceil), not down or to the "
-                "nearest." if steps == want - 1 else
-                "negative: both logarithms are negative, so divide log(end/start) by log(decay)." if steps < 0 else
-                "solve start·decay^t ≤ end for t: t = ceil(log(end / start) / log(decay)).")
-        expect(_decay_steps_ok(steps, start, end, decay), f"{call} should be {want:,}, got {steps!r}. {slip}")
+        slip = (
+            "one step short: at that step ε is still above the end. Round up (math.ceil), not down or to the "
+            "nearest."
+            if steps == want - 1
+            else "negative: both logarithms are negative, so divide log(end/start) by log(decay)."
+            if steps < 0
+            else "solve start·decay^t ≤ end for t: t = ceil(log(end / start) / log(decay))."
+        )
+        expect(
+            _decay_steps_ok(steps, start, end, decay),
+            f"{call} should be {want:,}, got {steps!r}. {slip}",
+        )
     return "decay_steps right: ×0.9999 per step reaches 0.1 after 23,025 steps, not 1M."
 
 
@@ -1054,21 +1448,32 @@ def check_points_tally(fn: Callable[..., Any]) -> str:
     rng = np.random.default_rng(7)
     game = np.zeros(900)
     game[rng.choice(900, size=26, replace=False)] = [1.0] * 21 + [-1.0] * 5
-    cases = [([0.0, 0.0, -1.0, 0.0, 1.0, -1.0], (1, 2)), ([], (0, 0)), ([0.0] * 50, (0, 0)),
-             ([-1.0] * 21, (0, 21)), (game, (21, 5)), (list(game.astype(int)), (21, 5))]
+    cases = [
+        ([0.0, 0.0, -1.0, 0.0, 1.0, -1.0], (1, 2)),
+        ([], (0, 0)),
+        ([0.0] * 50, (0, 0)),
+        ([-1.0] * 21, (0, 21)),
+        (game, (21, 5)),
+        (list(game.astype(int)), (21, 5)),
+    ]
     for rewards, want in cases:
         shown = f"{len(rewards)} rewards" if len(rewards) > 8 else repr(list(rewards))
         with _on_error(f"{{error}} (input: {shown})"):
             out = fn(rewards)
-        expect(isinstance(out, tuple | list) and len(out) == 2,
-               f"return a pair (points_won, points_lost), got {out!r} for {shown}.")
+        expect(
+            isinstance(out, tuple | list) and len(out) == 2,
+            f"return a pair (points_won, points_lost), got {out!r} for {shown}.",
+        )
         got = _pair_of_numbers(out)
         expect(got is not None, f"points must be numbers, got {out!r} for {shown}.")
-        slip = ("count the points lost as a positive number (how many the opponent scored)."
-                if got == (want[0], -want[1]) else
-                "won and lost are swapped: +1 is a point for the agent." if got == (want[1], want[0]) else
-                "zeros are frames without a point: count only the +1 and -1 rewards."
-                if len(rewards) and sum(got) == len(rewards) else
-                "won = number of rewards > 0, lost = number of rewards < 0.")
+        slip = (
+            "count the points lost as a positive number (how many the opponent scored)."
+            if got == (want[0], -want[1])
+            else "won and lost are swapped: +1 is a point for the agent."
+            if got == (want[1], want[0])
+            else "zeros are frames without a point: count only the +1 and -1 rewards."
+            if len(rewards) and sum(got) == len(rewards)
+            else "won = number of rewards > 0, lost = number of rewards < 0."
+        )
         expect(got == want, f"for {shown} expected {want}, got {tuple(out)}. {slip}")
     return "points tally right: the score is won − lost, and a game ends when one side reaches 21."

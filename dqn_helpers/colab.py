@@ -28,7 +28,9 @@ if importlib.util.find_spec("dqn_helpers") is None:
 def colab_url(notebook_name: str, branch: str = "main") -> str:
     """The 'Open in Colab' address of a notebook in ``notebooks/``."""
     path = REPO_URL.removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{notebook_name}"
+    return (
+        f"https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{notebook_name}"
+    )
 
 
 def download_checkpoint(name: str, folder: str | Path) -> Path:

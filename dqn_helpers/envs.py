@@ -79,8 +79,19 @@ def make_env_for(config: DQNConfig, seed: int | None = None, *, for_eval: bool =
 # ------------------------------------------------------------------ exact resume (lesson 05)
 # What an env holds besides its simulation state: rebuilt by make_env, never stored.
 _NOT_STATE = {
-    "env", "_saved_kwargs", "_action_space", "_observation_space", "_metadata", "_cached_spec",
-    "action_space", "observation_space", "spec", "metadata", "render_mode", "screen", "clock",
+    "env",
+    "_saved_kwargs",
+    "_action_space",
+    "_observation_space",
+    "_metadata",
+    "_cached_spec",
+    "action_space",
+    "observation_space",
+    "spec",
+    "metadata",
+    "render_mode",
+    "screen",
+    "clock",
 }
 
 

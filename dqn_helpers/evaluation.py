@@ -34,8 +34,12 @@ class EpisodeResult:
             self.points_lost -= reward
 
     def as_row(self) -> dict[str, float]:
-        return {"return": self.ret, "length": self.length,
-                "points_won": self.points_won, "points_lost": self.points_lost}
+        return {
+            "return": self.ret,
+            "length": self.length,
+            "points_won": self.points_won,
+            "points_lost": self.points_lost,
+        }
 
 
 @dataclass

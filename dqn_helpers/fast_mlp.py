@@ -50,8 +50,13 @@ def _mlp_layers(net: nn.Module, trainable: bool) -> list[tuple[torch.Tensor, ...
     if not isinstance(net, networks.QNetwork) or net.dueling:
         return None
     modules = [*net.body, net.head]
-    if any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
-           or getattr(m, "_backward_pre_hooks", None) for m in net.modules()):
+    if any(
+        m._forward_hooks
+        or m._forward_pre_hooks
+        or m._backward_hooks
+        or getattr(m, "_backward_pre_hooks", None)
+        for m in net.modules()
+    ):
         return None
     expected = [nn.Linear if i % 2 == 0 else nn.ReLU for i in range(len(modules))]
     linears = [m for m in modules if isinstance(m, nn.Linear)]
@@ -110,14 +115,21 @@ class FastMLP:
         return cls(agent)
 
     def _snapshot(self) -> tuple[Any, ...]:
-        return (self.online_net, self.target_net, [p.data_ptr() for p in self.params],
-                [p.requires_grad for p in self.params])
+        return (
+            self.online_net,
+            self.target_net,
+            [p.data_ptr() for p in self.params],
+            [p.requires_grad for p in self.params],
+        )
 
     def still_valid(self, agent: Any) -> bool:
         """False once the agent's networks, or their weight storage, were replaced."""
-        return (agent.online is self.online_net and agent.target is self.target_net
-                and [p.data_ptr() for p in self.params] == self._key[2]
-                and [p.requires_grad for p in self.params] == self._key[3])
+        return (
+            agent.online is self.online_net
+            and agent.target is self.target_net
+            and [p.data_ptr() for p in self.params] == self._key[2]
+            and [p.requires_grad for p in self.params] == self._key[3]
+        )
 
     # ---------------------------------------------------------------- acting
     def greedy(self, obs: np.ndarray) -> int:
@@ -174,7 +186,9 @@ class FastMLP:
             # clamp(diff, −1, 1) / B, MSE 2·diff / B; prioritized replay weights both
             diff = q_taken - td_target
             huber = c.loss == "huber"
-            per_sample = F.huber_loss(q_taken, td_target, reduction="none") if huber else diff * diff
+            per_sample = (
+                F.huber_loss(q_taken, td_target, reduction="none") if huber else diff * diff
+            )
             grad = diff.clamp(-1.0, 1.0) if huber else diff * 2.0
             if c.prioritized:
                 weights = batch.weights.to(torch.float32)
@@ -196,15 +210,22 @@ class FastMLP:
                 self.soft_update(c.tau)
             td_errors = diff.abs()
             stats = torch.stack([loss, q_values.amax(dim=1).mean(), td_errors.mean()]).tolist()
-        return {"loss": stats[0], "mean_max_q": stats[1], "td_error": stats[2],
-                "grad_norm": grad_norm, "td_errors": td_errors}
+        return {
+            "loss": stats[0],
+            "mean_max_q": stats[1],
+            "td_error": stats[2],
+            "grad_norm": grad_norm,
+            "td_errors": td_errors,
+        }
 
     def _clip(self, max_norm: float | None) -> float:
         """``torch.nn.utils.clip_grad_norm_`` on the online gradients; returns the norm before."""
         assert self.online is not None
         grads = [p.grad for w, b, _ in self.online for p in (w, b)]
         foreach_norm, foreach_mul = _kernel("_foreach_norm"), _kernel("_foreach_mul_")
-        norms = foreach_norm(grads) if foreach_norm else [torch.linalg.vector_norm(g) for g in grads]
+        norms = (
+            foreach_norm(grads) if foreach_norm else [torch.linalg.vector_norm(g) for g in grads]
+        )
         total = torch.linalg.vector_norm(torch.stack(norms))
         if max_norm is not None:
             scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
@@ -242,16 +263,31 @@ class FastMLP:
         cache = self._adam
         if cache is not None and fused_adam is not None:
             group, state, params, exp_avgs, exp_avg_sqs, steps, all_steps = cache
-            if (opt.state is state and len(opt.param_groups) == 1 and opt.param_groups[0] is group
-                    and not getattr(opt, "_optimizer_step_pre_hooks", True)
-                    and not getattr(opt, "_optimizer_step_post_hooks", True)):
+            if (
+                opt.state is state
+                and len(opt.param_groups) == 1
+                and opt.param_groups[0] is group
+                and not getattr(opt, "_optimizer_step_pre_hooks", True)
+                and not getattr(opt, "_optimizer_step_post_hooks", True)
+            ):
                 beta1, beta2 = group["betas"]
                 all_steps.add_(1)
                 fused_adam(
-                    params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [], steps,
-                    amsgrad=False, lr=group["lr"], beta1=beta1, beta2=beta2,
-                    weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
-                    grad_scale=None, found_inf=None,
+                    params,
+                    [p.grad for p in params],
+                    exp_avgs,
+                    exp_avg_sqs,
+                    [],
+                    steps,
+                    amsgrad=False,
+                    lr=group["lr"],
+                    beta1=beta1,
+                    beta2=beta2,
+                    weight_decay=group["weight_decay"],
+                    eps=group["eps"],
+                    maximize=False,
+                    grad_scale=None,
+                    found_inf=None,
                 )
                 return
         with torch.inference_mode(False):  # Adam's state must be ordinary tensors
@@ -264,8 +300,16 @@ class FastMLP:
         if type(opt) is not torch.optim.Adam or len(opt.param_groups) != 1:
             return None
         group = opt.param_groups[0]
-        if not group.get("fused") or any(group.get(k) for k in (
-                "amsgrad", "maximize", "capturable", "differentiable", "decoupled_weight_decay")):
+        if not group.get("fused") or any(
+            group.get(k)
+            for k in (
+                "amsgrad",
+                "maximize",
+                "capturable",
+                "differentiable",
+                "decoupled_weight_decay",
+            )
+        ):
             return None
         params = list(group["params"])
         states = [opt.state.get(p, {}) for p in params]
@@ -280,5 +324,12 @@ class FastMLP:
             all_steps = torch.stack(steps)  # one tensor; each state's "step" is a view of it
             for i, st in enumerate(states):
                 st["step"] = all_steps[i]
-        return (group, opt.state, params, [st["exp_avg"] for st in states],
-                [st["exp_avg_sq"] for st in states], [st["step"] for st in states], all_steps)
+        return (
+            group,
+            opt.state,
+            params,
+            [st["exp_avg"] for st in states],
+            [st["exp_avg_sq"] for st in states],
+            [st["step"] for st in states],
+            all_steps,
+        )

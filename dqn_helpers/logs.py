@@ -19,8 +19,17 @@ __all__ = ["EPISODE_COLUMNS", "EVAL_COLUMNS", "TrainingLog", "as_log"]
 
 #: Columns of ``log.csv``: one row per finished training episode.
 EPISODE_COLUMNS = (
-    "step", "episode", "episode_return", "episode_length", "loss", "mean_max_q", "td_error",
-    "grad_norm", "epsilon", "learning_rate", "time",
+    "step",
+    "episode",
+    "episode_return",
+    "episode_length",
+    "loss",
+    "mean_max_q",
+    "td_error",
+    "grad_norm",
+    "epsilon",
+    "learning_rate",
+    "time",
 )
 #: Columns of ``eval.csv``: one row per greedy evaluation.
 EVAL_COLUMNS = ("step", "mean_return", "std_return", "episodes")
@@ -53,7 +62,9 @@ class TrainingLog:
             )
         rows = self.episodes if table == "episodes" else self.evals
         values = [row.get(name) for row in rows]
-        return np.array([math.nan if v is None or v == "" else float(v) for v in values], dtype=float)
+        return np.array(
+            [math.nan if v is None or v == "" else float(v) for v in values], dtype=float
+        )
 
     @property
     def last_eval(self) -> float | None:
@@ -63,7 +74,10 @@ class TrainingLog:
     # ------------------------------------------------------------------ storage
     def to_dict(self) -> dict[str, list[dict[str, float]]]:
         """Plain lists of rows (stored in checkpoints)."""
-        return {"episodes": [dict(r) for r in self.episodes], "evals": [dict(r) for r in self.evals]}
+        return {
+            "episodes": [dict(r) for r in self.episodes],
+            "evals": [dict(r) for r in self.evals],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainingLog:

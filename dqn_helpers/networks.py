@@ -224,7 +224,9 @@ class NatureCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        if x.dtype == torch.uint8:  # the fast path: frames as the env and the replay buffer keep them
+        if (
+            x.dtype == torch.uint8
+        ):  # the fast path: frames as the env and the replay buffer keep them
             x = x.float() / 255.0
         elif not x.is_floating_point():
             raise TypeError(

@@ -111,8 +111,15 @@ def plot_curves_with_band(
     n = data.shape[0]
     name = {"std": "± 1 std", "minmax": "min–max", "sem": "± 1 s.e."}[band]
     (line,) = ax.plot(xs, mean, color=color, label=f"{label} (mean of {n} seed{'s' * (n != 1)})")
-    ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0,
-                    label=f"{label} {name}" if n > 1 else None)
+    ax.fill_between(
+        xs,
+        low,
+        high,
+        color=line.get_color(),
+        alpha=0.2,
+        linewidth=0,
+        label=f"{label} {name}" if n > 1 else None,
+    )
     ax.grid(alpha=0.3)
     return fig
 
@@ -127,7 +134,9 @@ def _grid_letters(desc: object) -> np.ndarray:
     """FrozenLake's ``desc`` (bytes array, list of strings...) as a 2-D array of one-letter str."""
     rows = []
     for row in np.asarray(desc):
-        row = row.decode() if isinstance(row, bytes) else row  # one string per row, or one cell each
+        row = (
+            row.decode() if isinstance(row, bytes) else row
+        )  # one string per row, or one cell each
         rows.append([c.decode() if isinstance(c, bytes) else str(c) for c in row])
     letters = np.array(rows, dtype="<U1")
     if letters.ndim != 2 or not set(letters.ravel()) <= set("SFHG"):
@@ -165,7 +174,9 @@ def plot_q_table(
         fig = ax.figure
     values = q.max(axis=1).reshape(n_rows, n_cols)
     vmin = min(0.0, values.min())
-    vmax = values.max() if values.max() > vmin + 1e-12 else vmin + 1.0  # an all-zero table still gets a scale
+    vmax = (
+        values.max() if values.max() > vmin + 1e-12 else vmin + 1.0
+    )  # an all-zero table still gets a scale
     image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=r"$\max_a Q(s, a)$")
     greedy = q.argmax(axis=1).reshape(n_rows, n_cols)
@@ -173,20 +184,33 @@ def plot_q_table(
     for r in range(n_rows):
         for c in range(n_cols):
             letter = letters[r, c]
-            ax.text(c - 0.42, r - 0.42, letter, ha="left", va="top", fontsize=8, fontweight="bold",
-                    color="tab:red" if letter == "H" else "white")
+            ax.text(
+                c - 0.42,
+                r - 0.42,
+                letter,
+                ha="left",
+                va="top",
+                fontsize=8,
+                fontweight="bold",
+                color="tab:red" if letter == "H" else "white",
+            )
             if letter in "HG":
                 continue
             if undecided[r, c]:
                 ax.plot(c, r, "o", color="white", markersize=3)
                 continue
             dx, dy = _GRID_MOVES[int(greedy[r, c])]
-            ax.annotate("", xy=(c + 0.32 * dx, r + 0.32 * dy), xytext=(c - 0.32 * dx, r - 0.32 * dy),
-                        arrowprops={"arrowstyle": "-|>", "color": "white", "lw": 1.5})
+            ax.annotate(
+                "",
+                xy=(c + 0.32 * dx, r + 0.32 * dy),
+                xytext=(c - 0.32 * dx, r - 0.32 * dy),
+                arrowprops={"arrowstyle": "-|>", "color": "white", "lw": 1.5},
+            )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or "greedy policy (arrows) over max-Q (colour)")
     return fig
+
 
 # ---------------------------------------------------------------- lesson 02 (Q-networks)
 
@@ -214,19 +238,26 @@ def plot_state_slice(
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
     data = np.asarray(values, dtype=float)
     if data.shape != (len(ys), len(xs)):
-        raise ValueError(f"values must have shape (len(ys), len(xs)) = ({len(ys)}, {len(xs)}), got {data.shape}.")
+        raise ValueError(
+            f"values must have shape (len(ys), len(xs)) = ({len(ys)}, {len(xs)}), got {data.shape}."
+        )
     if unknown is not None and np.shape(unknown) != data.shape:
-        raise ValueError(f"unknown must have the same shape as values {data.shape}, got {np.shape(unknown)}.")
+        raise ValueError(
+            f"unknown must have the same shape as values {data.shape}, got {np.shape(unknown)}."
+        )
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 4.2))
     else:
         fig = ax.figure
-    shown = np.ma.masked_array(data, mask=None if unknown is None else np.asarray(unknown, dtype=bool))
+    shown = np.ma.masked_array(
+        data, mask=None if unknown is None else np.asarray(unknown, dtype=bool)
+    )
     colours = plt.get_cmap(cmap).with_extremes(bad="lightgrey")
     image = ax.pcolormesh(xs, ys, shown, cmap=colours, vmin=vmin, vmax=vmax, shading="nearest")
     fig.colorbar(image, ax=ax, label=label)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     return fig
+
 
 # ---------------------------------------------------------------- lesson 03 (experience replay)
 
@@ -246,25 +277,45 @@ def plot_consecutive_vs_random(
     """
     values, episode_ids = np.asarray(values, dtype=float), np.asarray(episode_ids)
     if values.ndim != 1 or values.shape != episode_ids.shape or len(values) < 3:
-        raise ValueError(f"values and episode_ids must be 1-D of the same length >= 3, got shapes "
-                         f"{values.shape} and {episode_ids.shape}.")
+        raise ValueError(
+            f"values and episode_ids must be 1-D of the same length >= 3, got shapes "
+            f"{values.shape} and {episode_ids.shape}."
+        )
     rng = np.random.default_rng(seed)
     fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1.6, 1]})
     shown = min(n_show, len(values))
     ax_t.plot(np.arange(shown), values[:shown], lw=1.2)
     for t in np.flatnonzero(np.diff(episode_ids[:shown]) != 0):
         ax_t.axvline(t + 0.5, color="grey", ls="--", lw=0.8)
-    ax_t.set(xlabel="step in the stream (dashed: a new episode starts)", ylabel=name,
-             title=f"{name} along the stream of experience")
+    ax_t.set(
+        xlabel="step in the stream (dashed: a new episode starts)",
+        ylabel=name,
+        title=f"{name} along the stream of experience",
+    )
     same = episode_ids[:-1] == episode_ids[1:]  # consecutive pairs inside one episode
     first = np.flatnonzero(same)
     i, j = rng.integers(0, len(values), size=(2, len(first)))
-    ax_s.scatter(values[i], values[j], s=6, alpha=0.35, color="tab:orange",
-                 label=f"random pairs, r = {np.corrcoef(values[i], values[j])[0, 1]:.2f}")
-    ax_s.scatter(values[first], values[first + 1], s=6, alpha=0.5, color="tab:blue",
-                 label=f"consecutive pairs, r = {np.corrcoef(values[first], values[first + 1])[0, 1]:.2f}")
-    ax_s.set(xlabel=f"{name} of one sample", ylabel=f"{name} of the next sample",
-             title="next sample vs this sample")
+    ax_s.scatter(
+        values[i],
+        values[j],
+        s=6,
+        alpha=0.35,
+        color="tab:orange",
+        label=f"random pairs, r = {np.corrcoef(values[i], values[j])[0, 1]:.2f}",
+    )
+    ax_s.scatter(
+        values[first],
+        values[first + 1],
+        s=6,
+        alpha=0.5,
+        color="tab:blue",
+        label=f"consecutive pairs, r = {np.corrcoef(values[first], values[first + 1])[0, 1]:.2f}",
+    )
+    ax_s.set(
+        xlabel=f"{name} of one sample",
+        ylabel=f"{name} of the next sample",
+        title="next sample vs this sample",
+    )
     ax_s.legend(loc="upper left", fontsize=8, markerscale=3)
     for ax in (ax_t, ax_s):
         ax.grid(alpha=0.3)
@@ -285,12 +336,20 @@ def plot_buffer_filling(
         raise ValueError("snapshots is empty: pass at least one (label, episode_id_per_slot) pair.")
     rows = np.stack([np.asarray(ids, dtype=float) for _, ids in snapshots])
     if rows.ndim != 2:
-        raise ValueError(f"each snapshot must be a 1-D array of episode ids per slot, got shape {rows.shape[1:]}.")
+        raise ValueError(
+            f"each snapshot must be a 1-D array of episode ids per slot, got shape {rows.shape[1:]}."
+        )
     masked = np.ma.masked_less(rows, 0)
     cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     fig, ax = plt.subplots(figsize=(12, 0.5 * len(snapshots) + 1.6))
-    image = ax.imshow(masked, aspect="auto", cmap=cmap, interpolation="nearest",
-                      vmin=0, vmax=max(1.0, float(masked.max())))
+    image = ax.imshow(
+        masked,
+        aspect="auto",
+        cmap=cmap,
+        interpolation="nearest",
+        vmin=0,
+        vmax=max(1.0, float(masked.max())),
+    )
     for r, row in enumerate(rows):  # thin white lines where one episode's transitions end
         for c in np.flatnonzero((np.diff(row) != 0) & (row[1:] >= 0)):
             ax.plot([c + 0.5, c + 0.5], [r - 0.45, r + 0.45], color="white", lw=0.6)
@@ -300,8 +359,15 @@ def plot_buffer_filling(
     title = "the replay buffer filling up, episode by episode (white: empty)"
     if minibatch is not None:
         idx = np.asarray(minibatch)
-        ax.scatter(idx, np.full(len(idx), len(snapshots) - 1), marker="v", s=40, color="red",
-                   edgecolor="white", linewidth=0.5)
+        ax.scatter(
+            idx,
+            np.full(len(idx), len(snapshots) - 1),
+            marker="v",
+            s=40,
+            color="red",
+            edgecolor="white",
+            linewidth=0.5,
+        )
         title += f"; red ▼: a random minibatch of {len(idx)}"
     ax.set_title(title, loc="left")
     fig.tight_layout()
@@ -320,12 +386,21 @@ def plot_minibatch_coverage(
     """
     all_obs = np.asarray(all_obs)
     if all_obs.ndim != 2 or max(dims) >= all_obs.shape[1]:
-        raise ValueError(f"all_obs must be (N, obs_dim) with obs_dim > {max(dims)}, got shape {all_obs.shape}.")
-    fig, axes = plt.subplots(1, len(batches), figsize=(5.5 * len(batches), 4), sharex=True, sharey=True,
-                             squeeze=False)
+        raise ValueError(
+            f"all_obs must be (N, obs_dim) with obs_dim > {max(dims)}, got shape {all_obs.shape}."
+        )
+    fig, axes = plt.subplots(
+        1, len(batches), figsize=(5.5 * len(batches), 4), sharex=True, sharey=True, squeeze=False
+    )
     for ax, (label, batch) in zip(axes[0], batches.items()):
         batch = np.asarray(batch)
-        ax.scatter(all_obs[:, dims[0]], all_obs[:, dims[1]], s=3, color="lightgrey", label="all stored states")
+        ax.scatter(
+            all_obs[:, dims[0]],
+            all_obs[:, dims[1]],
+            s=3,
+            color="lightgrey",
+            label="all stored states",
+        )
         ax.scatter(batch[:, dims[0]], batch[:, dims[1]], s=18, color="tab:red", label=label)
         ax.set(xlabel=names[0], ylabel=names[1], title=label)
         ax.legend(loc="upper right", fontsize=8)
@@ -344,12 +419,16 @@ def plot_autocorrelation(
     ``acfs[label]`` has shape (len(names), len(lags)). Introduced in lesson 03.
     """
     lags = np.asarray(lags)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(3.4 * len(names), 3.4), sharey=True, squeeze=False
+    )
     for label, acf in acfs.items():
         acf = np.asarray(acf, dtype=float)
         if acf.shape != (len(names), len(lags)):
-            raise ValueError(f"acfs[{label!r}] must have shape ({len(names)}, {len(lags)}) = (variables, lags), "
-                             f"got {acf.shape}.")
+            raise ValueError(
+                f"acfs[{label!r}] must have shape ({len(names)}, {len(lags)}) = (variables, lags), "
+                f"got {acf.shape}."
+            )
         for ax, row in zip(axes[0], acf):
             ax.plot(lags, row, marker=".", label=label)
     for ax, name in zip(axes[0], names):
@@ -360,6 +439,7 @@ def plot_autocorrelation(
     axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
 
 # ---------------------------------------------------------------- lesson 04 (target networks)
 
@@ -390,26 +470,54 @@ def plot_target_drift(
     for ax, (label, trace) in zip(axes, traces.items()):
         missing = {"target", "prediction"} - set(trace)
         if missing:
-            raise ValueError(f"traces[{label!r}] needs keys 'target' and 'prediction', missing {sorted(missing)}.")
+            raise ValueError(
+                f"traces[{label!r}] needs keys 'target' and 'prediction', missing {sorted(missing)}."
+            )
         for key, style in (("prediction", dict(lw=1.5)), ("target", dict(lw=1.1, ls="--"))):
             values = np.asarray(trace[key], dtype=float).reshape(len(updates), -1)
-            text = "TD target y = r + γ max Q(s', ·)" if key == "target" else "prediction Q(s, a; θ)"
-            several = values.shape[1] > 1  # one colour per transition, solid = prediction, dashed = target
+            text = (
+                "TD target y = r + γ max Q(s', ·)" if key == "target" else "prediction Q(s, a; θ)"
+            )
+            several = (
+                values.shape[1] > 1
+            )  # one colour per transition, solid = prediction, dashed = target
             for k in range(values.shape[1]):
-                ax.plot(updates, values[:, k], color=f"C{k}" if several else ("C0", "C3")[key == "target"],
-                        label=(text + (" (dashed)" if key == "target" else " (solid)") * several) if k == 0
-                        else None, alpha=0.9, **style)
-        top = max(float(np.nanmax(np.asarray(trace[key], dtype=float))) for key in ("target", "prediction"))
-        if bound is not None and top >= 0.5 * bound:  # drawn only where it does not flatten the curves
-            ax.axhline(bound, color="black", ls=":", lw=1.0, label=f"largest possible value {bound:g}")
+                ax.plot(
+                    updates,
+                    values[:, k],
+                    color=f"C{k}" if several else ("C0", "C3")[key == "target"],
+                    label=(text + (" (dashed)" if key == "target" else " (solid)") * several)
+                    if k == 0
+                    else None,
+                    alpha=0.9,
+                    **style,
+                )
+        top = max(
+            float(np.nanmax(np.asarray(trace[key], dtype=float)))
+            for key in ("target", "prediction")
+        )
+        if (
+            bound is not None and top >= 0.5 * bound
+        ):  # drawn only where it does not flatten the curves
+            ax.axhline(
+                bound, color="black", ls=":", lw=1.0, label=f"largest possible value {bound:g}"
+            )
         elif bound is not None:
-            ax.text(0.98, 0.04, f"(largest possible value {bound:g} is far above)", transform=ax.transAxes,
-                    ha="right", fontsize=8, color="grey")
+            ax.text(
+                0.98,
+                0.04,
+                f"(largest possible value {bound:g} is far above)",
+                transform=ax.transAxes,
+                ha="right",
+                fontsize=8,
+                color="grey",
+            )
         ax.set(title=label, xlabel="gradient update")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("value of the fixed transitions")
     axes[0].legend(fontsize=8, loc="upper left")
     return fig
+
 
 # ---------------------------------------------------------------- lessons 05/07 (training dashboards)
 
@@ -447,28 +555,54 @@ def plot_training(
     if len(steps):
         returns = log.column("episode_return")
         ax_ret.plot(steps, returns, color="tab:blue", alpha=0.25, linewidth=0.8)
-        ax_ret.plot(steps, moving_average(returns, max(1, min(smooth, len(returns)))), color="tab:blue",
-                    marker=_marker(returns), markersize=3, label=f"training episodes (mean of last {smooth})")
+        ax_ret.plot(
+            steps,
+            moving_average(returns, max(1, min(smooth, len(returns)))),
+            color="tab:blue",
+            marker=_marker(returns),
+            markersize=3,
+            label=f"training episodes (mean of last {smooth})",
+        )
     if log.evals:
         eval_steps, mean, std = _eval_points(log)
-        ax_ret.fill_between(eval_steps, mean - std, mean + std, color="tab:orange", alpha=0.25, linewidth=0)
-        ax_ret.plot(eval_steps, mean, "o-", color="tab:orange", markersize=3, label="greedy evaluation ± std")
+        ax_ret.fill_between(
+            eval_steps, mean - std, mean + std, color="tab:orange", alpha=0.25, linewidth=0
+        )
+        ax_ret.plot(
+            eval_steps,
+            mean,
+            "o-",
+            color="tab:orange",
+            markersize=3,
+            label="greedy evaluation ± std",
+        )
     if threshold is not None:
-        ax_ret.axhline(threshold, color="gray", linestyle="--", linewidth=1, label=f"target {threshold:g}")
+        ax_ret.axhline(
+            threshold, color="gray", linestyle="--", linewidth=1, label=f"target {threshold:g}"
+        )
     ax_ret.set_ylabel("episode return")
     if log.episodes or log.evals or threshold is not None:
         ax_ret.legend(loc="upper left", fontsize=8)
-    for ax, key, label, color in ((ax_loss, "loss", "TD loss (mean per episode)", "tab:red"),
-                                  (ax_q, "mean_max_q", "mean max-Q of the batch", "tab:green"),
-                                  (ax_eps, "epsilon", "ε (exploration)", "tab:purple")):
+    for ax, key, label, color in (
+        (ax_loss, "loss", "TD loss (mean per episode)", "tab:red"),
+        (ax_q, "mean_max_q", "mean max-Q of the batch", "tab:green"),
+        (ax_eps, "epsilon", "ε (exploration)", "tab:purple"),
+    ):
         values = log.column(key)
         ax.plot(steps, values, color=color, linewidth=1, marker=_marker(values), markersize=3)
         ax.set_ylabel(label)
         if key == "loss" and np.any(np.isfinite(values) & (values > 0)):
             ax.set_yscale("log")
     if not log.episodes:
-        ax_ret.text(0.5, 0.5, "waiting for the first episode…", transform=ax_ret.transAxes,
-                    ha="center", va="center", color="gray")
+        ax_ret.text(
+            0.5,
+            0.5,
+            "waiting for the first episode…",
+            transform=ax_ret.transAxes,
+            ha="center",
+            va="center",
+            color="gray",
+        )
     ax_eps.set_ylim(-0.03, 1.03)
     for ax in axes.ravel():
         ax.grid(alpha=0.3)
@@ -503,15 +637,31 @@ class LivePlot:
 
     EVENTS = ("episode", "eval", "end")
 
-    def __init__(self, every_s: float = 4.0, *, smooth: int = 10, threshold: float | None = None,
-                 title: str | None = None, figsize: tuple[float, float] = (11, 6.5), dpi: int = 72,
-                 max_draw_share: float = 0.2) -> None:
+    def __init__(
+        self,
+        every_s: float = 4.0,
+        *,
+        smooth: int = 10,
+        threshold: float | None = None,
+        title: str | None = None,
+        figsize: tuple[float, float] = (11, 6.5),
+        dpi: int = 72,
+        max_draw_share: float = 0.2,
+    ) -> None:
         if not every_s >= 0:
             raise ValueError(f"every_s must be >= 0 seconds between redraws, got {every_s!r}.")
         if not 0 < max_draw_share <= 1:
-            raise ValueError(f"max_draw_share must be in (0, 1], got {max_draw_share!r}; 1 means no limit.")
+            raise ValueError(
+                f"max_draw_share must be in (0, 1], got {max_draw_share!r}; 1 means no limit."
+            )
         self.max_draw_share = max_draw_share
-        self.every_s, self.smooth, self.threshold, self.title, self.dpi = every_s, smooth, threshold, title, dpi
+        self.every_s, self.smooth, self.threshold, self.title, self.dpi = (
+            every_s,
+            smooth,
+            threshold,
+            title,
+            dpi,
+        )
         # A Figure outside pyplot: the notebook never shows it by itself, so no duplicate appears at the end.
         self.figure = Figure(figsize=figsize, layout="constrained")
         self.redraws = 0
@@ -519,7 +669,9 @@ class LivePlot:
         self._next_time = -np.inf
 
     def _draw(self, log: object) -> None:
-        plot_training(log, self.figure, smooth=self.smooth, threshold=self.threshold, title=self.title)
+        plot_training(
+            log, self.figure, smooth=self.smooth, threshold=self.threshold, title=self.title
+        )
 
     def __call__(self, event: str, log: object, agent: object = None) -> None:
         if event not in self.EVENTS:
@@ -554,8 +706,11 @@ class LivePlot:
 
 def _eval_points(log: logs.TrainingLog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, mean_return, std_return) of a log's greedy evaluations."""
-    return (log.column("step", "evals"), log.column("mean_return", "evals"),
-            np.nan_to_num(log.column("std_return", "evals")))
+    return (
+        log.column("step", "evals"),
+        log.column("mean_return", "evals"),
+        np.nan_to_num(log.column("std_return", "evals")),
+    )
 
 
 def plot_runs_overlay(
@@ -582,11 +737,19 @@ def plot_runs_overlay(
         steps, mean, std = _eval_points(log)
         if len(steps):
             (line,) = ax.plot(steps, mean, "o-", markersize=3, label=label)
-            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
+            ax.fill_between(
+                steps, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0
+            )
         elif log.episodes:
             returns = log.column("episode_return")
-            ax.plot(log.column("step"), moving_average(returns, max(1, min(smooth, len(returns)))), "--",
-                    marker=_marker(returns), markersize=3, label=f"{label} (training return)")
+            ax.plot(
+                log.column("step"),
+                moving_average(returns, max(1, min(smooth, len(returns)))),
+                "--",
+                marker=_marker(returns),
+                markersize=3,
+                label=f"{label} (training return)",
+            )
     if threshold is not None:
         ax.axhline(threshold, color="gray", linestyle="--", linewidth=1)
     ax.set_xlabel("environment step")
@@ -605,10 +768,14 @@ def eval_curves(run_logs: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
     """
     if not run_logs:
         raise ValueError("run_logs is empty: pass at least one TrainingLog or run folder.")
-    points = [_eval_points(logs.as_log(run, f"run_logs[{i}]"))[:2] for i, run in enumerate(run_logs)]
+    points = [
+        _eval_points(logs.as_log(run, f"run_logs[{i}]"))[:2] for i, run in enumerate(run_logs)
+    ]
     common = sorted(set.intersection(*(set(steps.tolist()) for steps, _ in points)))
     if not common:
-        raise ValueError("these runs share no evaluation step; train them with the same eval_every.")
+        raise ValueError(
+            "these runs share no evaluation step; train them with the same eval_every."
+        )
     curves = np.stack([mean[np.searchsorted(steps, common)] for steps, mean in points])
     return np.asarray(common), curves
 
@@ -628,20 +795,31 @@ def eval_table(
         first = int(steps[reached[0]]) if len(reached) else None
         best = float(np.nanmax(mean)) if len(mean) else float("nan")
         last = float(mean[-1]) if len(mean) else float("nan")
-        rows.append({"run": label, "steps_to_threshold": first, "best_eval": best, "last_eval": last,
-                     "passed": first is not None and last >= hold})
+        rows.append(
+            {
+                "run": label,
+                "steps_to_threshold": first,
+                "best_eval": best,
+                "last_eval": last,
+                "passed": first is not None and last >= hold,
+            }
+        )
     return rows
 
 
-def format_eval_table(rows: Sequence[dict[str, object]], threshold: float = 475.0, hold: float = 450.0) -> str:
+def format_eval_table(
+    rows: Sequence[dict[str, object]], threshold: float = 475.0, hold: float = 450.0
+) -> str:
     """``eval_table`` rows as a fixed-width text table with a pass count. Introduced in lesson 05."""
     width = max([len("run")] + [len(str(row["run"])) for row in rows])
     header = f"{'run':<{width}} {'steps to ' + format(threshold, 'g'):>14} {'best eval':>10} {'last eval':>10}  pass"
     lines = [header, "-" * len(header)]
     for row in rows:
         first = "never" if row["steps_to_threshold"] is None else f"{row['steps_to_threshold']:,}"
-        lines.append(f"{str(row['run']):<{width}} {first:>14} {row['best_eval']:>10.1f} {row['last_eval']:>10.1f}"
-                     f"  {'yes' if row['passed'] else 'no'}")
+        lines.append(
+            f"{str(row['run']):<{width}} {first:>14} {row['best_eval']:>10.1f} {row['last_eval']:>10.1f}"
+            f"  {'yes' if row['passed'] else 'no'}"
+        )
     passed = sum(bool(row["passed"]) for row in rows)
     lines.append(f"{passed} of {len(rows)} runs reached {threshold:g} and ended at ≥ {hold:g}.")
     return "\n".join(lines)
@@ -650,8 +828,13 @@ def format_eval_table(rows: Sequence[dict[str, object]], threshold: float = 475.
 # ---------------------------------------------------------------- lesson 06 (Atari preprocessing)
 
 
-def plot_image_row(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, *,
-                   suptitle: str | None = None, height: float = 2.8) -> Figure:
+def plot_image_row(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    *,
+    suptitle: str | None = None,
+    height: float = 2.8,
+) -> Figure:
     """Pictures side by side, pixels drawn as squares: RGB as is, 2-D frames in gray on the 0-255 scale.
 
     Introduced in lesson 06 (each preprocessing step as a picture). Float frames in [0, 1] use 0-1.
@@ -661,16 +844,29 @@ def plot_image_row(images: Sequence[np.ndarray], titles: Sequence[str] | None = 
         raise ValueError("images is empty; pass at least one (H, W) or (H, W, 3) array.")
     for i, im in enumerate(arrays):
         if im.ndim not in (2, 3) or (im.ndim == 3 and im.shape[2] not in (3, 4)):
-            raise ValueError(f"image {i} has shape {im.shape}; expected (H, W) gray or (H, W, 3) colour.")
+            raise ValueError(
+                f"image {i} has shape {im.shape}; expected (H, W) gray or (H, W, 3) colour."
+            )
     labels = [""] * len(arrays) if titles is None else list(titles)
     if len(labels) != len(arrays):
-        raise ValueError(f"got {len(arrays)} images but {len(labels)} titles; give one title per image.")
+        raise ValueError(
+            f"got {len(arrays)} images but {len(labels)} titles; give one title per image."
+        )
     ratios = [im.shape[1] / im.shape[0] for im in arrays]
-    fig, axes = plt.subplots(1, len(arrays), squeeze=False, gridspec_kw={"width_ratios": ratios},
-                             figsize=(height * sum(ratios) + 0.4 * len(arrays), height + 0.7))
+    fig, axes = plt.subplots(
+        1,
+        len(arrays),
+        squeeze=False,
+        gridspec_kw={"width_ratios": ratios},
+        figsize=(height * sum(ratios) + 0.4 * len(arrays), height + 0.7),
+    )
     for ax, im, label in zip(axes[0], arrays, labels):
         if im.ndim == 2:
-            top = 1.0 if np.issubdtype(im.dtype, np.floating) and float(im.max(initial=0)) <= 1.0 else 255
+            top = (
+                1.0
+                if np.issubdtype(im.dtype, np.floating) and float(im.max(initial=0)) <= 1.0
+                else 255
+            )
             ax.imshow(im, cmap="gray", vmin=0, vmax=top, interpolation="nearest")
         else:
             ax.imshow(im, interpolation="nearest")
@@ -697,9 +893,13 @@ def plot_stack_motion(stack: np.ndarray, *, title: str | None = None) -> Figure:
     fig, axes = plt.subplots(2, k, figsize=(2.3 * k, 5.0))
     for i in range(k):
         axes[0, i].imshow(frames[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        axes[0, i].set_title("newest frame" if i == k - 1 else f"frame {i} (t-{k - 1 - i})", fontsize=9)
+        axes[0, i].set_title(
+            "newest frame" if i == k - 1 else f"frame {i} (t-{k - 1 - i})", fontsize=9
+        )
     for i in range(k - 1):
-        image = axes[1, i].imshow(diffs[i], cmap="seismic", vmin=-limit, vmax=limit, interpolation="nearest")
+        image = axes[1, i].imshow(
+            diffs[i], cmap="seismic", vmin=-limit, vmax=limit, interpolation="nearest"
+        )
         axes[1, i].set_title(f"frame {i + 1} - frame {i}", fontsize=9)
     axes[1, k - 1].set_axis_off()
     fig.colorbar(image, ax=axes[1, k - 1], fraction=0.8, label="change in gray level")
@@ -711,15 +911,22 @@ def plot_stack_motion(stack: np.ndarray, *, title: str | None = None) -> Figure:
     return fig
 
 
-def plot_memory_bars(labels: Sequence[str], gigabytes: Sequence[float], *,
-                     ram_gb: float | None = None, title: str | None = None) -> Figure:
+def plot_memory_bars(
+    labels: Sequence[str],
+    gigabytes: Sequence[float],
+    *,
+    ram_gb: float | None = None,
+    title: str | None = None,
+) -> Figure:
     """Horizontal bars of memory sizes in GB on a log axis, each labelled, with an optional RAM line.
 
     Introduced in lesson 06 (what a 1M-transition replay buffer costs in each layout).
     """
     sizes = np.asarray(gigabytes, dtype=float)
     if len(labels) != len(sizes) or not len(sizes):
-        raise ValueError(f"need one label per size, got {len(labels)} labels and {len(sizes)} sizes.")
+        raise ValueError(
+            f"need one label per size, got {len(labels)} labels and {len(sizes)} sizes."
+        )
     if not np.all(sizes > 0):
         raise ValueError(f"sizes must be positive (log axis), got {sizes.tolist()}.")
     fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(sizes) + 1.4))

@@ -82,21 +82,42 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: python -m dqn_helpers.train --env CartPole-v1 --preset cartpole "
         "--steps 30000 --seed 0 --out runs/cp0",
     )
-    p.add_argument("--preset", default=None, choices=sorted(config_lib.PRESETS),
-                   help="starting hyperparameters (default: pong for ALE ids, else cartpole)")
+    p.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(config_lib.PRESETS),
+        help="starting hyperparameters (default: pong for ALE ids, else cartpole)",
+    )
     p.add_argument("--out", default=None, help="run folder (default runs/<env>-s<seed>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the run OUT holds (without it, an OUT with checkpoint.pt is refused)")
-    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
-                   help="start a new run from this checkpoint's network weights (fine-tuning), "
-                        "e.g. checkpoints/pong_pretrained.pt")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: 1 for small MLPs such as CartPole, where more "
-                   "threads only add overhead; PyTorch's choice for Atari)")
-    p.add_argument("--set", dest="sets", action="append", default=[], type=_parse_set,
-                   metavar="KEY=VALUE",
-                   help="any DQNConfig field, e.g. --set tau=0.01 or --set hidden=64,64 (repeatable)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run OUT holds (without it, an OUT with checkpoint.pt is refused)",
+    )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="start a new run from this checkpoint's network weights (fine-tuning), "
+        "e.g. checkpoints/pong_pretrained.pt",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: 1 for small MLPs such as CartPole, where more "
+        "threads only add overhead; PyTorch's choice for Atari)",
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        type=_parse_set,
+        metavar="KEY=VALUE",
+        help="any DQNConfig field, e.g. --set tau=0.01 or --set hidden=64,64 (repeatable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     taken = {a.dest for a in p._actions}
@@ -109,8 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
             raise RuntimeError(f"DQNConfig field {name!r} clashes with the train flag --{name}.")
         flags = ["--" + name.replace("_", "-"), *_ALIASES.get(name, [])]
         text = (helps.get(name) or name.replace("_", " ")).replace("%", "%%")
-        kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS,
-                              "help": f"{text} (default: the preset's)"}
+        kw: dict[str, Any] = {
+            "dest": name,
+            "default": argparse.SUPPRESS,
+            "help": f"{text} (default: the preset's)",
+        }
         if kind == "bool":
             kw["action"] = argparse.BooleanOptionalAction
         else:
@@ -124,13 +148,17 @@ def config_from_args(args: argparse.Namespace) -> config_lib.DQNConfig:
     """The DQNConfig the flags describe (raises ValueError/TypeError on a bad value)."""
     from dqn_helpers import atari
 
-    overrides = {name: getattr(args, name) for name in config_lib.field_kinds() if hasattr(args, name)}
+    overrides = {
+        name: getattr(args, name) for name in config_lib.field_kinds() if hasattr(args, name)
+    }
     for key, value in getattr(args, "sets", []):
         overrides[key] = value
     preset_name = args.preset
     if preset_name is None:
         env_id = overrides.get("env_id")
-        preset_name = "pong" if isinstance(env_id, str) and atari.is_atari_id(env_id) else "cartpole"
+        preset_name = (
+            "pong" if isinstance(env_id, str) and atari.is_atari_id(env_id) else "cartpole"
+        )
     base = config_lib.PRESETS[preset_name]
     if "learning_rate" in overrides and "lr_end" not in overrides and base.lr_end is not None:
         # --lr alone keeps the preset's annealing ratio (e.g. 1e-3 -> 1e-4 becomes 2e-3 -> 2e-4).
@@ -190,7 +218,8 @@ def _check_device(device: str) -> None:
 def _cli_wording(message: str) -> str:
     """pick_device's advice, in command-line terms."""
     return message.replace("pass prefer=None", "pass --device auto").replace(
-        "Pass prefer=None", "Pass --device auto")
+        "Pass prefer=None", "Pass --device auto"
+    )
 
 
 def _check_writable_folder(flag: str, path: Path) -> None:
@@ -202,23 +231,33 @@ def _check_writable_folder(flag: str, path: Path) -> None:
     if not ancestor.is_dir():
         raise ValueError(f"{flag} {path}: {ancestor} is a file, so no folder can be made under it.")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag} {path}: {ancestor} is not writable; choose a folder you can write to.")
+        raise ValueError(
+            f"{flag} {path}: {ancestor} is not writable; choose a folder you can write to."
+        )
 
 
 def _out_dir(args: argparse.Namespace, cfg: config_lib.DQNConfig) -> Path:
     """The run folder, checked before anything is written to it."""
     if args.resume and args.overwrite:
-        raise ValueError("--resume and --overwrite exclude each other: --resume continues the run "
-                         "in OUT, --overwrite replaces it.")
+        raise ValueError(
+            "--resume and --overwrite exclude each other: --resume continues the run "
+            "in OUT, --overwrite replaces it."
+        )
     if args.out is not None and not args.out.strip():
-        raise ValueError("--out is empty: give a folder, or leave --out out for runs/<env>-s<seed>.")
-    out = Path(args.out) if args.out else Path("runs") / f"{cfg.env_id.replace('/', '_')}-s{cfg.seed}"
+        raise ValueError(
+            "--out is empty: give a folder, or leave --out out for runs/<env>-s<seed>."
+        )
+    out = (
+        Path(args.out) if args.out else Path("runs") / f"{cfg.env_id.replace('/', '_')}-s{cfg.seed}"
+    )
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is an existing file, not a folder: choose a folder path.")
     _check_writable_folder("--out", out)
     if (out / "checkpoint.pt").exists() and not (args.resume or args.overwrite):
-        raise ValueError(f"{out} holds a run; use --resume to continue it, --overwrite to replace "
-                         "it, or a new --out.")
+        raise ValueError(
+            f"{out} holds a run; use --resume to continue it, --overwrite to replace "
+            "it, or a new --out."
+        )
     return out
 
 
@@ -236,8 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_device(cfg.device)
         out = _out_dir(args, cfg)
         # the checks train() makes on the folder and the checkpoints (resume, fine-tuning)
-        training.preflight(cfg, out_dir=out, resume=args.resume, overwrite=args.overwrite,
-                           init_from=args.init_from)
+        training.preflight(
+            cfg, out_dir=out, resume=args.resume, overwrite=args.overwrite, init_from=args.init_from
+        )
     except (ValueError, TypeError, ImportError, OSError, checkpoints.CheckpointError) as exc:
         parser.error(str(exc))  # exits with status 2 before anything is built or written
 
@@ -250,15 +290,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         result = training.train(
-            cfg, out_dir=out, progress=not args.no_progress, resume=args.resume,
-            init_from=args.init_from, overwrite=args.overwrite,
+            cfg,
+            out_dir=out,
+            progress=not args.no_progress,
+            resume=args.resume,
+            init_from=args.init_from,
+            overwrite=args.overwrite,
         )
     except training.TrainingDivergedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # train() saved the run and said how to resume it
-        print(f"stopped by Ctrl-C; continue with the same command plus --resume (--out {out}).",
-              file=sys.stderr)
+        print(
+            f"stopped by Ctrl-C; continue with the same command plus --resume (--out {out}).",
+            file=sys.stderr,
+        )
         return 130
     except (checkpoints.CheckpointError, ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -267,10 +313,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = result.log
     if log.evals:
         last = log.evals[-1]
-        print(f"final greedy eval at step {last['step']:,}: {last['mean_return']:.1f} ± "
-              f"{last['std_return']:.1f} over {last['episodes']} episodes; best {result.best_eval:.1f}")
-    print(f"{len(log.episodes)} episodes, {wall:.1f} s; wrote {out}/config.json, log.csv, eval.csv, "
-          "checkpoint.pt" + (", best.pt" if (out / 'best.pt').exists() else ""))
+        print(
+            f"final greedy eval at step {last['step']:,}: {last['mean_return']:.1f} ± "
+            f"{last['std_return']:.1f} over {last['episodes']} episodes; best {result.best_eval:.1f}"
+        )
+    print(
+        f"{len(log.episodes)} episodes, {wall:.1f} s; wrote {out}/config.json, log.csv, eval.csv, "
+        "checkpoint.pt" + (", best.pt" if (out / "best.pt").exists() else "")
+    )
     return 0
 
 

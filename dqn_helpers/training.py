@@ -30,8 +30,14 @@ from dqn_helpers.config import DQNConfig
 from dqn_helpers.logs import TrainingLog
 
 __all__ = [
-    "Preflight", "Q_BOUND_FACTOR", "TrainResult", "TrainingDivergedError", "preflight",
-    "q_value_bound", "run_seeds", "train",
+    "Preflight",
+    "Q_BOUND_FACTOR",
+    "TrainResult",
+    "TrainingDivergedError",
+    "preflight",
+    "q_value_bound",
+    "run_seeds",
+    "train",
 ]
 
 Callback = Callable[[str, TrainingLog, DQNAgent], Any]
@@ -83,8 +89,17 @@ def train(
     batched forward pass (lesson 07). ``init_from`` (a checkpoint file or run folder, e.g. the
     shipped Pong agent) starts a *new* run from that network's weights (fine-tuning, lesson 07).
     """
-    run = _Run(config, out_dir=out_dir, callbacks=callbacks, progress=progress, resume=resume,
-               overwrite=overwrite, env=env, eval_env=eval_env, init_from=init_from)
+    run = _Run(
+        config,
+        out_dir=out_dir,
+        callbacks=callbacks,
+        progress=progress,
+        resume=resume,
+        overwrite=overwrite,
+        env=env,
+        eval_env=eval_env,
+        init_from=init_from,
+    )
     try:
         while run.step < config.total_steps and not run.stop:
             before = run.step
@@ -135,12 +150,20 @@ class _SingleEnv:
         env_state = envs.env_state(self.env)
         if env_state is None:
             return None
-        return {"env_state": env_state, "obs": self.obs, "ep_return": self.ret,
-                "ep_len": self.length}
+        return {
+            "env_state": env_state,
+            "obs": self.obs,
+            "ep_return": self.ret,
+            "ep_len": self.length,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         envs.restore_env_state(self.env, state["env_state"])
-        self.obs, self.ret, self.length = state["obs"], float(state["ep_return"]), int(state["ep_len"])
+        self.obs, self.ret, self.length = (
+            state["obs"],
+            float(state["ep_return"]),
+            int(state["ep_len"]),
+        )
 
     def close(self) -> None:
         self.env.close()
@@ -152,7 +175,11 @@ class _VectorEnv:
     def __init__(self, config: DQNConfig) -> None:
         self.n = config.num_envs
         fns = [functools.partial(envs.make_env_for, config, config.seed + i) for i in range(self.n)]
-        vector_cls = gym.vector.AsyncVectorEnv if atari.is_atari_id(config.env_id) else gym.vector.SyncVectorEnv
+        vector_cls = (
+            gym.vector.AsyncVectorEnv
+            if atari.is_atari_id(config.env_id)
+            else gym.vector.SyncVectorEnv
+        )
         self.env = vector_cls(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
         self.obs: Any = None
         self.returns = np.zeros(self.n)
@@ -163,15 +190,23 @@ class _VectorEnv:
         self.obs, _ = self.env.reset(seed=[seed + i for i in range(self.n)])
         self.returns[:], self.lengths[:] = 0.0, 0
 
-    def step(self, agent: DQNAgent, epsilon: float, buffer: buffers.StreamBuffers) -> list[tuple[float, int]]:
+    def step(
+        self, agent: DQNAgent, epsilon: float, buffer: buffers.StreamBuffers
+    ) -> list[tuple[float, int]]:
         actions = agent.act_batch(self.obs, epsilon)
         next_obs, rewards, terms, truncs, infos = self.env.step(actions)
         done = np.logical_or(terms, truncs)
         final = infos.get("final_obs") if done.any() else None
         for i in range(self.n):  # each env's stream goes to its own buffer
             nxt = final[i] if done[i] else next_obs[i]
-            buffer.parts[i].add(self.obs[i], int(actions[i]), float(rewards[i]), nxt,
-                                bool(terms[i]), bool(truncs[i]))
+            buffer.parts[i].add(
+                self.obs[i],
+                int(actions[i]),
+                float(rewards[i]),
+                nxt,
+                bool(terms[i]),
+                bool(truncs[i]),
+            )
         self.reward_max = max(self.reward_max, float(np.abs(rewards).max()))
         self.returns += rewards
         self.lengths += 1
@@ -222,12 +257,16 @@ def q_value_bound(reward_max: float, gamma: float) -> float:
 
 
 def _diverged(m: dict[str, Any]) -> bool:
-    return not (math.isfinite(m["loss"]) and math.isfinite(m["mean_max_q"])
-                and math.isfinite(m["grad_norm"]))
+    return not (
+        math.isfinite(m["loss"])
+        and math.isfinite(m["mean_max_q"])
+        and math.isfinite(m["grad_norm"])
+    )
 
 
-def _divergence_message(config: DQNConfig, agent: DQNAgent, step: int, m: dict[str, Any],
-                        ckpt: Path | None) -> str:
+def _divergence_message(
+    config: DQNConfig, agent: DQNAgent, step: int, m: dict[str, Any], ckpt: Path | None
+) -> str:
     causes = [f"the learning rate is too high (now {agent.learning_rate:g}; try 1e-4 to 1e-3)"]
     if config.loss == "mse":
         causes.append("the MSE loss turns large TD errors into huge gradients (use loss='huber')")
@@ -235,23 +274,32 @@ def _divergence_message(config: DQNConfig, agent: DQNAgent, step: int, m: dict[s
         causes.append("there is no gradient clipping (set max_grad_norm=10)")
     if config.target_update == 0 and config.tau >= 0.5:
         causes.append(f"the soft target update tau={config.tau} makes the target follow too fast")
-    where = (f" The last good checkpoint {ckpt} was left untouched."
-             if ckpt is not None and ckpt.exists() else "")
+    where = (
+        f" The last good checkpoint {ckpt} was left untouched."
+        if ckpt is not None and ckpt.exists()
+        else ""
+    )
     return (
         f"training diverged at step {step} (gradient step {agent.updates}): loss={m['loss']:.3g}, "
         f"mean max Q={m['mean_max_q']:.3g}, grad norm={m['grad_norm']:.3g}. Likely causes: "
-        + "; ".join(causes) + "." + where
+        + "; ".join(causes)
+        + "."
+        + where
     )
 
 
 # --------------------------------------------------------------------------- setting up
 def _check_resume_config(saved: DQNConfig, given: DQNConfig) -> None:
     a, b = saved.to_dict(), given.to_dict()
-    diffs = [f"{k} (checkpoint {a[k]!r}, now {b[k]!r})"
-             for k in a if k not in _RESUMABLE_CHANGES and a[k] != b[k]]
+    diffs = [
+        f"{k} (checkpoint {a[k]!r}, now {b[k]!r})"
+        for k in a
+        if k not in _RESUMABLE_CHANGES and a[k] != b[k]
+    ]
     if diffs:
         raise ValueError(
-            "cannot resume: the config differs from the checkpoint's in " + "; ".join(diffs)
+            "cannot resume: the config differs from the checkpoint's in "
+            + "; ".join(diffs)
             + f". Only {sorted(_RESUMABLE_CHANGES)} may change on resume; use a new out_dir for a new run."
         )
 
@@ -350,9 +398,17 @@ def _make_buffer(config: DQNConfig, obs_shape: tuple[int, ...], n_envs: int, dev
 
     def new_buffer(capacity: int, seed: int) -> Any:
         return buffers.make_buffer(
-            capacity, obs_shape, np.uint8 if frames else np.float32, frames=frames,
-            prioritized=config.prioritized, alpha=config.per_alpha, beta=config.per_beta,
-            n_step=config.n_step, gamma=config.gamma, device=device, seed=seed,
+            capacity,
+            obs_shape,
+            np.uint8 if frames else np.float32,
+            frames=frames,
+            prioritized=config.prioritized,
+            alpha=config.per_alpha,
+            beta=config.per_beta,
+            n_step=config.n_step,
+            gamma=config.gamma,
+            device=device,
+            seed=seed,
         )
 
     if n_envs == 1:
@@ -364,8 +420,9 @@ def _make_buffer(config: DQNConfig, obs_shape: tuple[int, ...], n_envs: int, dev
 def _make_stepper(config: DQNConfig, env: gym.Env | None) -> _SingleEnv | _VectorEnv:
     if config.num_envs > 1:
         if env is not None:
-            raise ValueError(f"num_envs={config.num_envs} builds its own vector env; "
-                             "do not pass env= as well.")
+            raise ValueError(
+                f"num_envs={config.num_envs} builds its own vector env; do not pass env= as well."
+            )
         stepper = _VectorEnv(config)
         space = stepper.env.single_action_space
         if not isinstance(space, gym.spaces.Discrete):
@@ -386,14 +443,24 @@ class _Run:
     """Everything one training run holds; ``train`` calls its steps in order."""
 
     def __init__(
-        self, config: DQNConfig, *, out_dir: Any, callbacks: Iterable[Callback], progress: bool,
-        resume: bool, overwrite: bool, env: gym.Env | None, eval_env: Any, init_from: Any,
+        self,
+        config: DQNConfig,
+        *,
+        out_dir: Any,
+        callbacks: Iterable[Callback],
+        progress: bool,
+        resume: bool,
+        overwrite: bool,
+        env: gym.Env | None,
+        eval_env: Any,
+        init_from: Any,
     ) -> None:
         self.config = config
         self.callbacks = list(callbacks)
         self.progress = progress
-        start = preflight(config, out_dir=out_dir, resume=resume, overwrite=overwrite,
-                          init_from=init_from)
+        start = preflight(
+            config, out_dir=out_dir, resume=resume, overwrite=overwrite, init_from=init_from
+        )
         self.out = start.out
         self.ckpt_path = self.out / "checkpoint.pt" if self.out is not None else None
         self._open_folder(resume, overwrite, found_checkpoint=start.resume_from is not None)
@@ -412,21 +479,32 @@ class _Run:
             episode_restored = self._restore(start.resume_from)
         elif start.init_from is not None:
             checkpoints.restore_agent(checkpoints.weights_only(start.init_from), self.agent)
-            self.note(f"initialised the online and target networks from {init_from} (step "
-                      f"{int(start.init_from['step']):,} of the run that trained it); everything "
-                      "else starts fresh.")
+            self.note(
+                f"initialised the online and target networks from {init_from} (step "
+                f"{int(start.init_from['step']):,} of the run that trained it); everything "
+                "else starts fresh."
+            )
         if not episode_restored:
             resumed = start.resume_from is not None
             self.stepper.reset(config.seed + 7919 * (self.episode + 1) if resumed else config.seed)
         self.epsilon = self.schedules.epsilon(self.step, self.episode)
         self.learning_starts = max(config.learning_starts, config.batch_size)
-        self.last_return = self.log.episodes[-1]["episode_return"] if self.log.episodes else math.nan
+        self.last_return = (
+            self.log.episodes[-1]["episode_return"] if self.log.episodes else math.nan
+        )
         self.t0 = time.perf_counter()
 
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=config.total_steps, initial=self.step, disable=not progress,
-                        unit="step", dynamic_ncols=True, desc=config.env_id, mininterval=0.5)
+        self.bar = tqdm(
+            total=config.total_steps,
+            initial=self.step,
+            disable=not progress,
+            unit="step",
+            dynamic_ncols=True,
+            desc=config.env_id,
+            mininterval=0.5,
+        )
 
     def _open_folder(self, resume: bool, overwrite: bool, found_checkpoint: bool) -> None:
         """Make the run folder (emptied by overwrite) and write config.json; warn about a dud run."""
@@ -435,8 +513,9 @@ class _Run:
             _prepare_out_dir(self.out, resume, overwrite)
             (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
             if resume and not found_checkpoint:
-                self.note(f"resume: no checkpoint.pt in {self.out}, starting a fresh run.",
-                          always=True)
+                self.note(
+                    f"resume: no checkpoint.pt in {self.out}, starting a fresh run.", always=True
+                )
         if config.learning_starts >= config.total_steps:
             warnings.warn(
                 f"learning_starts={config.learning_starts:,} >= total_steps="
@@ -463,7 +542,9 @@ class _Run:
             self.eval_envs = list(eval_env) if isinstance(eval_env, (list, tuple)) else [eval_env]
         # Classic-control envs resume exactly, the episode in progress and the buffer included
         # (envs.env_state); Atari and vector envs restart their episodes and refill the buffer.
-        self.exact_resume = not vector and not self.env_given and not atari.is_atari_id(config.env_id)
+        self.exact_resume = (
+            not vector and not self.env_given and not atari.is_atari_id(config.env_id)
+        )
 
     def _restore(self, ckpt: dict[str, Any]) -> bool:
         """Continue from a checkpoint; True when the episode in progress was restored too."""
@@ -479,20 +560,28 @@ class _Run:
                 self.stepper.restore(loop)  # type: ignore[union-attr]
                 sums = loop.get("metric_sums")
                 if sums is not None:
-                    self.metrics = _UpdateMetrics(*map(float, sums), int(loop.get("metric_count", 0)))
+                    self.metrics = _UpdateMetrics(
+                        *map(float, sums), int(loop.get("metric_count", 0))
+                    )
                 restored = True
             except Exception as exc:  # noqa: BLE001 - fall back to a fresh episode
-                self.note(f"resume: could not restore the environment ({exc}); starting new episodes.")
+                self.note(
+                    f"resume: could not restore the environment ({exc}); starting new episodes."
+                )
         if not restored:
-            self.note(f"resume at step {self.step}: the episode(s) in progress were dropped; "
-                      "new ones start.")
+            self.note(
+                f"resume at step {self.step}: the episode(s) in progress were dropped; "
+                "new ones start."
+            )
         if restored and ckpt.get("buffer") is not None:
             self.buffer.load_state_dict(ckpt["buffer"])
         else:  # an empty buffer refills before updates resume, as at the start of a run
             self.min_buffer = max(self.config.batch_size, self.config.learning_starts)
-            self.note(f"resume at step {self.step}: the checkpoint holds no replay buffer, so it "
-                      f"starts empty and refills (updates resume after {self.min_buffer} new "
-                      "transitions).")
+            self.note(
+                f"resume at step {self.step}: the checkpoint holds no replay buffer, so it "
+                f"starts empty and refills (updates resume after {self.min_buffer} new "
+                "transitions)."
+            )
         self.note(f"resumed from {self.ckpt_path} at step {self.step} (episode {self.episode}).")
         return restored
 
@@ -522,7 +611,8 @@ class _Run:
             m = self.agent.learn(batch)
             if _diverged(m):
                 raise TrainingDivergedError(
-                    _divergence_message(c, self.agent, self.step, m, self.ckpt_path))
+                    _divergence_message(c, self.agent, self.step, m, self.ckpt_path)
+                )
             if c.prioritized:
                 self.buffer.update_priorities(batch.indices, m["td_errors"])
             self.metrics.add(m)
@@ -548,11 +638,18 @@ class _Run:
     def end_episode(self, ret: float, length: int) -> None:
         self.episode += 1
         means = self.metrics.means()
-        self.log.episodes.append({
-            "step": self.step, "episode": self.episode, "episode_return": ret,
-            "episode_length": length, **means, "epsilon": self.epsilon,
-            "learning_rate": self.agent.learning_rate, "time": self.elapsed(),
-        })
+        self.log.episodes.append(
+            {
+                "step": self.step,
+                "episode": self.episode,
+                "episode_return": ret,
+                "episode_length": length,
+                **means,
+                "epsilon": self.epsilon,
+                "learning_rate": self.agent.learning_rate,
+                "time": self.elapsed(),
+            }
+        )
         self.check_q_values(means["mean_max_q"])
         self.metrics = _UpdateMetrics()
         self.last_return = ret
@@ -565,20 +662,24 @@ class _Run:
         if self.q_warned or not bound > 0 or not mean_max_q > Q_BOUND_FACTOR * bound:
             return
         self.q_warned = True
-        msg = (f"step {self.step:,}: the mean max-Q is {mean_max_q:.3g}, more than "
-               f"{Q_BOUND_FACTOR:g}x r_max/(1-γ) = {bound:.3g}, the most any state can be worth: "
-               "the Q-values are diverging (lower the learning rate, use the Huber loss, gradient "
-               "clipping and a target network).")
+        msg = (
+            f"step {self.step:,}: the mean max-Q is {mean_max_q:.3g}, more than "
+            f"{Q_BOUND_FACTOR:g}x r_max/(1-γ) = {bound:.3g}, the most any state can be worth: "
+            "the Q-values are diverging (lower the learning rate, use the Huber loss, gradient "
+            "clipping and a target network)."
+        )
         warnings.warn(msg, stacklevel=2)
         self.note(msg)
 
     def run_eval(self) -> None:
         """Greedy evaluation on envs that do not train; best.pt follows the best mean."""
         c = self.config
-        mean, std, returns = evaluation.evaluate(self.agent, self.get_eval_envs(), c.eval_episodes,
-                                                 seed=c.seed + 100_000)
-        self.log.evals.append({"step": self.step, "mean_return": mean, "std_return": std,
-                               "episodes": len(returns)})
+        mean, std, returns = evaluation.evaluate(
+            self.agent, self.get_eval_envs(), c.eval_episodes, seed=c.seed + 100_000
+        )
+        self.log.evals.append(
+            {"step": self.step, "mean_return": mean, "std_return": std, "episodes": len(returns)}
+        )
         improved = self.best_eval is None or mean > self.best_eval
         if improved:
             self.best_eval = mean
@@ -596,11 +697,14 @@ class _Run:
             if self.env_given:
                 train_env = self.stepper.env
                 spec_id = train_env.spec.id if train_env.spec is not None else None
-                self.eval_envs = [envs.make_env(spec_id) if spec_id else copy.deepcopy(train_env)
-                                  for _ in range(n)]
+                self.eval_envs = [
+                    envs.make_env(spec_id) if spec_id else copy.deepcopy(train_env)
+                    for _ in range(n)
+                ]
             else:
-                self.eval_envs = [envs.make_env_for(self.config, None, for_eval=True)
-                                  for _ in range(n)]
+                self.eval_envs = [
+                    envs.make_env_for(self.config, None, for_eval=True) for _ in range(n)
+                ]
         return self.eval_envs
 
     def save(self, path: Path, with_buffer: bool) -> None:
@@ -608,19 +712,29 @@ class _Run:
         if not self.agent.parameters_finite():
             nan = {"loss": math.nan, "mean_max_q": math.nan, "grad_norm": math.nan}
             raise TrainingDivergedError(
-                _divergence_message(self.config, self.agent, self.step, nan, self.ckpt_path))
+                _divergence_message(self.config, self.agent, self.step, nan, self.ckpt_path)
+            )
         loop: dict[str, Any] = {"best_eval": self.best_eval, "elapsed": self.elapsed()}
         keep_buffer = False
         if self.exact_resume and with_buffer:
             env_state = self.stepper.state()
             if env_state is not None:
                 m = self.metrics
-                loop.update(env_state, metric_sums=[m.loss, m.mean_max_q, m.td_error, m.grad_norm],
-                            metric_count=m.count)
+                loop.update(
+                    env_state,
+                    metric_sums=[m.loss, m.mean_max_q, m.td_error, m.grad_norm],
+                    metric_count=m.count,
+                )
                 keep_buffer = self.config.save_buffer
         checkpoints.save_checkpoint(
-            path, agent=self.agent, config=self.config, step=self.step, episode=self.episode,
-            log=self.log, buffer=self.buffer if keep_buffer else None, extra={"loop": loop},
+            path,
+            agent=self.agent,
+            config=self.config,
+            step=self.step,
+            episode=self.episode,
+            log=self.log,
+            buffer=self.buffer if keep_buffer else None,
+            extra={"loop": loop},
         )
 
     def fire(self, event: str) -> None:
@@ -648,13 +762,16 @@ class _Run:
     def show_progress(self) -> None:
         self.bar.update(self.step - self.bar.n)
         last_eval = "-" if not self.log.evals else f"{self.log.evals[-1]['mean_return']:.1f}"
-        self.bar.set_postfix(ret=f"{self.last_return:.1f}", eval=last_eval,
-                             eps=f"{self.epsilon:.3f}", refresh=False)
+        self.bar.set_postfix(
+            ret=f"{self.last_return:.1f}", eval=last_eval, eps=f"{self.epsilon:.3f}", refresh=False
+        )
 
     # -------------------------------------------------------------------- the end
     def finish(self) -> None:
         """A final evaluation of the final network, the final checkpoint, then close everything."""
-        if self.config.eval_every and (not self.log.evals or self.log.evals[-1]["step"] != self.step):
+        if self.config.eval_every and (
+            not self.log.evals or self.log.evals[-1]["step"] != self.step
+        ):
             self.run_eval()
         self.bar.update(self.step - self.bar.n)
         self.bar.close()
@@ -677,8 +794,11 @@ class _Run:
         if isinstance(exc, KeyboardInterrupt) and self.out is not None:
             self.log.to_csv(self.out)
             self.save(self.ckpt_path, with_buffer=False)  # type: ignore[arg-type]
-            self.note(f"interrupted at step {self.step:,}: saved {self.ckpt_path}; continue with "
-                      "resume=True (python -m dqn_helpers.train ... --resume).", always=True)
+            self.note(
+                f"interrupted at step {self.step:,}: saved {self.ckpt_path}; continue with "
+                "resume=True (python -m dqn_helpers.train ... --resume).",
+                always=True,
+            )
         if isinstance(self.stepper, _VectorEnv):
             self.stepper.close()
 
@@ -745,8 +865,12 @@ def run_seeds(
         raise ValueError(f"n_jobs must be a positive int or None (all cores), got {n_jobs!r}.")
     n_jobs = min(n_jobs, len(seeds))
     folder = None if out_dir is None else str(out_dir)
-    bar = tqdm(total=len(seeds), disable=not progress, unit="seed",
-               desc=f"{config.env_id} × {len(seeds)} seeds ({n_jobs} workers)")
+    bar = tqdm(
+        total=len(seeds),
+        disable=not progress,
+        unit="seed",
+        desc=f"{config.env_id} × {len(seeds)} seeds ({n_jobs} workers)",
+    )
     try:
         if n_jobs == 1:
             results = []

@@ -27,11 +27,23 @@ class TabularQPanel:
 
     _DECAYS = (0.9, 0.95, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998)
 
-    def __init__(self, train_fn: object, *, map_name: str = "4x4", is_slippery: bool = True,
-                 episodes: int = 1000, alpha: float = 0.1, gamma: float = 0.99, epsilon_decay: float = 0.995,
-                 seeds: int = 3, auto: bool = True) -> None:
+    def __init__(
+        self,
+        train_fn: object,
+        *,
+        map_name: str = "4x4",
+        is_slippery: bool = True,
+        episodes: int = 1000,
+        alpha: float = 0.1,
+        gamma: float = 0.99,
+        epsilon_decay: float = 0.995,
+        seeds: int = 3,
+        auto: bool = True,
+    ) -> None:
         if not callable(train_fn):
-            raise TypeError(f"train_fn must be a function (map_name=..., ...) -> dict, got {type(train_fn).__name__}.")
+            raise TypeError(
+                f"train_fn must be a function (map_name=..., ...) -> dict, got {type(train_fn).__name__}."
+            )
         if epsilon_decay not in self._DECAYS:
             raise ValueError(f"epsilon_decay must be one of {self._DECAYS}, got {epsilon_decay!r}.")
         self.train_fn = train_fn
@@ -39,41 +51,97 @@ class TabularQPanel:
         self.n_runs = 0  # how many times the panel has trained
         self.figure: object | None = None  # the last drawn matplotlib Figure
         style = {"style": {"description_width": "110px"}, "layout": widgets.Layout(width="360px")}
-        self.map_name = widgets.ToggleButtons(options=["4x4", "8x8"], value=map_name, description="map",
-                                              style={"description_width": "110px", "button_width": "60px"})
-        self.is_slippery = widgets.Checkbox(value=is_slippery, description="slippery ice", indent=False)
-        self.episodes = widgets.IntSlider(value=episodes, min=100, max=20_000, step=100, description="episodes",
-                                          continuous_update=False, **style)
-        self.alpha = widgets.FloatSlider(value=alpha, min=0.01, max=1.0, step=0.01, description="step size α",
-                                         continuous_update=False, **style)
-        self.gamma = widgets.FloatSlider(value=gamma, min=0.5, max=1.0, step=0.005, readout_format=".3f",
-                                         description="discount γ", continuous_update=False, **style)
-        self.epsilon_decay = widgets.SelectionSlider(options=list(self._DECAYS), value=epsilon_decay,
-                                                     description="ε decay / ep.", continuous_update=False, **style)
-        self.seeds = widgets.IntSlider(value=seeds, min=1, max=5, description="seeds", continuous_update=False,
-                                       **style)
-        self.auto = widgets.Checkbox(value=auto, description="retrain when a value changes", indent=False)
+        self.map_name = widgets.ToggleButtons(
+            options=["4x4", "8x8"],
+            value=map_name,
+            description="map",
+            style={"description_width": "110px", "button_width": "60px"},
+        )
+        self.is_slippery = widgets.Checkbox(
+            value=is_slippery, description="slippery ice", indent=False
+        )
+        self.episodes = widgets.IntSlider(
+            value=episodes,
+            min=100,
+            max=20_000,
+            step=100,
+            description="episodes",
+            continuous_update=False,
+            **style,
+        )
+        self.alpha = widgets.FloatSlider(
+            value=alpha,
+            min=0.01,
+            max=1.0,
+            step=0.01,
+            description="step size α",
+            continuous_update=False,
+            **style,
+        )
+        self.gamma = widgets.FloatSlider(
+            value=gamma,
+            min=0.5,
+            max=1.0,
+            step=0.005,
+            readout_format=".3f",
+            description="discount γ",
+            continuous_update=False,
+            **style,
+        )
+        self.epsilon_decay = widgets.SelectionSlider(
+            options=list(self._DECAYS),
+            value=epsilon_decay,
+            description="ε decay / ep.",
+            continuous_update=False,
+            **style,
+        )
+        self.seeds = widgets.IntSlider(
+            value=seeds, min=1, max=5, description="seeds", continuous_update=False, **style
+        )
+        self.auto = widgets.Checkbox(
+            value=auto, description="retrain when a value changes", indent=False
+        )
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
         self.status = widgets.HTML("Press <b>Train</b> (or move a slider) to train and draw.")
         self.image = widgets.Image(format="png")
         self.train_button.on_click(lambda _button: self._safe_run())
-        for w in (self.map_name, self.is_slippery, self.episodes, self.alpha, self.gamma, self.epsilon_decay,
-                  self.seeds):
+        for w in (
+            self.map_name,
+            self.is_slippery,
+            self.episodes,
+            self.alpha,
+            self.gamma,
+            self.epsilon_decay,
+            self.seeds,
+        ):
             w.observe(self._on_change, names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.map_name, self.is_slippery, self.seeds, self.auto]),
-                          widgets.VBox([self.alpha, self.gamma, self.epsilon_decay, self.episodes])]),
-            widgets.HBox([self.train_button, self.status]), self.image])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox(
+                    [
+                        widgets.VBox([self.map_name, self.is_slippery, self.seeds, self.auto]),
+                        widgets.VBox([self.alpha, self.gamma, self.epsilon_decay, self.episodes]),
+                    ]
+                ),
+                widgets.HBox([self.train_button, self.status]),
+                self.image,
+            ]
+        )
 
     def _repr_mimebundle_(self, **kwargs: object) -> object:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def values(self) -> dict:
         """The keyword arguments ``train_fn`` gets, read from the widgets."""
-        return {"map_name": self.map_name.value, "is_slippery": bool(self.is_slippery.value),
-                "episodes": int(self.episodes.value), "alpha": float(self.alpha.value),
-                "gamma": float(self.gamma.value), "epsilon_decay": float(self.epsilon_decay.value),
-                "seeds": int(self.seeds.value)}
+        return {
+            "map_name": self.map_name.value,
+            "is_slippery": bool(self.is_slippery.value),
+            "episodes": int(self.episodes.value),
+            "alpha": float(self.alpha.value),
+            "gamma": float(self.gamma.value),
+            "epsilon_decay": float(self.epsilon_decay.value),
+            "seeds": int(self.seeds.value),
+        }
 
     def run(self) -> dict:
         """Retrain with the current values, redraw, and return what ``train_fn`` returned."""
@@ -89,20 +157,31 @@ class TabularQPanel:
         self.status.value = "training …"
         start = time.perf_counter()
         result = self.train_fn(**kwargs)
-        missing = {"q_table", "desc", "episodes", "success"} - set(result if isinstance(result, dict) else ())
+        missing = {"q_table", "desc", "episodes", "success"} - set(
+            result if isinstance(result, dict) else ()
+        )
         if missing:
-            raise TypeError(f"train_fn must return a dict with q_table, desc, episodes and success; "
-                            f"missing {sorted(missing)} in {type(result).__name__}.")
+            raise TypeError(
+                f"train_fn must return a dict with q_table, desc, episodes and success; "
+                f"missing {sorted(missing)} in {type(result).__name__}."
+            )
         fig = Figure(figsize=(11, 4.2), layout="constrained")
         ax_q, ax_s = fig.subplots(1, 2, width_ratios=[1, 1.3])
-        plotting.plot_q_table(result["q_table"], result["desc"], ax=ax_q, title="seed 0: greedy policy over max-Q")
-        plotting.plot_curves_with_band(result["episodes"], result["success"], "greedy policy", ax=ax_s,
-                                       clip=(0.0, 1.0))
+        plotting.plot_q_table(
+            result["q_table"], result["desc"], ax=ax_q, title="seed 0: greedy policy over max-Q"
+        )
+        plotting.plot_curves_with_band(
+            result["episodes"], result["success"], "greedy policy", ax=ax_s, clip=(0.0, 1.0)
+        )
         if result.get("optimum") is not None:
             ax_s.axhline(result["optimum"], color="black", ls="--", lw=1, label="best possible")
-        ax_s.set(xlabel="training episode", ylabel="success rate", ylim=(-0.02, 1.02),
-                 title=f"{kwargs['map_name']}, {'slippery' if kwargs['is_slippery'] else 'not slippery'}, "
-                       f"α={kwargs['alpha']:g}, γ={kwargs['gamma']:g}, ε×{kwargs['epsilon_decay']:g}")
+        ax_s.set(
+            xlabel="training episode",
+            ylabel="success rate",
+            ylim=(-0.02, 1.02),
+            title=f"{kwargs['map_name']}, {'slippery' if kwargs['is_slippery'] else 'not slippery'}, "
+            f"α={kwargs['alpha']:g}, γ={kwargs['gamma']:g}, ε×{kwargs['epsilon_decay']:g}",
+        )
         ax_s.legend(loc="lower right", fontsize=8)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=80)
@@ -110,8 +189,10 @@ class TabularQPanel:
         self.figure, self.result = fig, result
         self.n_runs += 1
         final = float(np.asarray(result["success"], dtype=float)[..., -1].mean())
-        self.status.value = (f"run {self.n_runs}: {time.perf_counter() - start:.1f} s, final greedy success "
-                             f"{final:.2f} (mean of {kwargs['seeds']} seed{'s' * (kwargs['seeds'] > 1)})")
+        self.status.value = (
+            f"run {self.n_runs}: {time.perf_counter() - start:.1f} s, final greedy success "
+            f"{final:.2f} (mean of {kwargs['seeds']} seed{'s' * (kwargs['seeds'] > 1)})"
+        )
         return result
 
     def _safe_run(self) -> None:
@@ -126,6 +207,7 @@ class TabularQPanel:
         if self.auto.value:
             self._safe_run()
 
+
 # ---------------------------------------------------------------- lesson 04 (target networks)
 
 
@@ -139,32 +221,63 @@ class TargetUpdatePanel:
 
     _PERIODS = (1, 5, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
 
-    def __init__(self, run_fn: object, *, target_update: int = 500, tau: float = 0.005, auto: bool = True) -> None:
+    def __init__(
+        self, run_fn: object, *, target_update: int = 500, tau: float = 0.005, auto: bool = True
+    ) -> None:
         if not callable(run_fn):
-            raise TypeError(f"run_fn must be a function (target_update, tau) -> dict, got {type(run_fn).__name__}.")
+            raise TypeError(
+                f"run_fn must be a function (target_update, tau) -> dict, got {type(run_fn).__name__}."
+            )
         if target_update not in self._PERIODS:
-            raise ValueError(f"target_update must be one of {self._PERIODS}, got {target_update!r}.")
+            raise ValueError(
+                f"target_update must be one of {self._PERIODS}, got {target_update!r}."
+            )
         if not 1e-3 <= tau <= 1.0:
-            raise ValueError(f"tau must be in [0.001, 1], got {tau!r}. Typical soft-update values are 0.005-0.01.")
+            raise ValueError(
+                f"tau must be in [0.001, 1], got {tau!r}. Typical soft-update values are 0.005-0.01."
+            )
         self.run_fn = run_fn
-        self.results: list[dict] = []  # what every run returned, oldest first, with its C and τ added
+        self.results: list[
+            dict
+        ] = []  # what every run returned, oldest first, with its C and τ added
         self.figure: object | None = None  # the last drawn matplotlib Figure
         style = {"style": {"description_width": "140px"}, "layout": widgets.Layout(width="420px")}
-        self.target_update = widgets.SelectionSlider(options=list(self._PERIODS), value=target_update,
-                                                     description="hard: copy every C", continuous_update=False,
-                                                     **style)
-        self.tau = widgets.FloatLogSlider(value=tau, base=10, min=-3, max=0, step=0.1, readout_format=".3f",
-                                          description="soft: τ", continuous_update=False, **style)
-        self.auto = widgets.Checkbox(value=auto, description="retrain when a slider moves", indent=False)
+        self.target_update = widgets.SelectionSlider(
+            options=list(self._PERIODS),
+            value=target_update,
+            description="hard: copy every C",
+            continuous_update=False,
+            **style,
+        )
+        self.tau = widgets.FloatLogSlider(
+            value=tau,
+            base=10,
+            min=-3,
+            max=0,
+            step=0.1,
+            readout_format=".3f",
+            description="soft: τ",
+            continuous_update=False,
+            **style,
+        )
+        self.auto = widgets.Checkbox(
+            value=auto, description="retrain when a slider moves", indent=False
+        )
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
         self.status = widgets.HTML("Press <b>Train</b> (or move a slider) to run and draw.")
         self.image = widgets.Image(format="png")
         self.train_button.on_click(lambda _button: self._safe_run())
         for w in (self.target_update, self.tau):
             w.observe(self._on_change, names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.target_update, self.tau]), widgets.VBox([self.auto])]),
-            widgets.HBox([self.train_button, self.status]), self.image])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox(
+                    [widgets.VBox([self.target_update, self.tau]), widgets.VBox([self.auto])]
+                ),
+                widgets.HBox([self.train_button, self.status]),
+                self.image,
+            ]
+        )
 
     def _repr_mimebundle_(self, **kwargs: object) -> object:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -185,28 +298,41 @@ class TargetUpdatePanel:
         result = self.run_fn(target_update, tau)
         missing = {"updates", "drift"} - set(result if isinstance(result, dict) else ())
         if missing:
-            raise TypeError(f"run_fn must return a dict with 'updates' and 'drift' (and optionally 'steps' and "
-                            f"'curves'); missing {sorted(missing)} in {type(result).__name__}.")
+            raise TypeError(
+                f"run_fn must return a dict with 'updates' and 'drift' (and optionally 'steps' and "
+                f"'curves'); missing {sorted(missing)} in {type(result).__name__}."
+            )
         curves = result.get("curves") or {}
         fig = Figure(figsize=(5 * (len(result["drift"]) + bool(curves)), 3.8), layout="constrained")
         axes = fig.subplots(1, len(result["drift"]) + bool(curves), squeeze=False)[0]
-        plotting.plot_target_drift(result["updates"], result["drift"], bound=result.get("bound"),
-                                   axes=list(axes[: len(result["drift"])]))
+        plotting.plot_target_drift(
+            result["updates"],
+            result["drift"],
+            bound=result.get("bound"),
+            axes=list(axes[: len(result["drift"])]),
+        )
         if curves:
             for label, returns in curves.items():
                 plotting.plot_curves_with_band(result["steps"], returns, label, ax=axes[-1])
-            axes[-1].set(xlabel="environment steps", ylabel="greedy return", ylim=(0, 510),
-                         title="one short CartPole run each")
+            axes[-1].set(
+                xlabel="environment steps",
+                ylabel="greedy return",
+                ylim=(0, 510),
+                title="one short CartPole run each",
+            )
             axes[-1].legend(loc="upper left", fontsize=7)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=80)
         self.image.value = buffer.getvalue()
         self.figure = fig
         self.results.append({**result, "target_update": target_update, "tau": tau})
-        final = ", ".join(f"{label}: {float(np.asarray(r, dtype=float)[..., -1].mean()):.0f}"
-                          for label, r in curves.items())
-        self.status.value = (f"run {len(self.results)}: {time.perf_counter() - start:.1f} s"
-                             + (f"; last greedy return {final}" if final else ""))
+        final = ", ".join(
+            f"{label}: {float(np.asarray(r, dtype=float)[..., -1].mean()):.0f}"
+            for label, r in curves.items()
+        )
+        self.status.value = f"run {len(self.results)}: {time.perf_counter() - start:.1f} s" + (
+            f"; last greedy return {final}" if final else ""
+        )
         return result
 
     def _safe_run(self) -> None:
@@ -220,6 +346,7 @@ class TargetUpdatePanel:
     def _on_change(self, _change: dict) -> None:
         if self.auto.value:
             self._safe_run()
+
 
 # ---------------------------------------------------------------- lesson 05 (DQN on CartPole)
 
@@ -243,62 +370,134 @@ class HyperparameterPanel:
     ``{label: log}`` and drawn on one figure so you can compare. Introduced in lesson 05.
     """
 
-    def __init__(self, train_fn: object, base_config: object, *, threshold: float | None = None,
-                 hold: float | None = None, max_steps: int = 100_000) -> None:
+    def __init__(
+        self,
+        train_fn: object,
+        base_config: object,
+        *,
+        threshold: float | None = None,
+        hold: float | None = None,
+        max_steps: int = 100_000,
+    ) -> None:
         if not callable(train_fn):
-            raise TypeError(f"train_fn must be callable as train_fn(config) -> log, got {type(train_fn).__name__}.")
+            raise TypeError(
+                f"train_fn must be callable as train_fn(config) -> log, got {type(train_fn).__name__}."
+            )
         if not (hasattr(base_config, "replace") and hasattr(base_config, "learning_rate")):
-            raise TypeError(f"base_config must be a config.DQNConfig, got {type(base_config).__name__}.")
+            raise TypeError(
+                f"base_config must be a config.DQNConfig, got {type(base_config).__name__}."
+            )
         from matplotlib.figure import Figure
 
         self.train_fn, self.base_config, self.threshold = train_fn, base_config, threshold
-        self.hold = threshold if hold is None else hold  # a run "passes" if its last eval is still >= hold
+        self.hold = (
+            threshold if hold is None else hold
+        )  # a run "passes" if its last eval is still >= hold
         self.runs: dict[str, object] = {}
         self.configs: dict[str, object] = {}
         b = base_config
         common = {"style": {"description_width": "170px"}, "layout": widgets.Layout(width="430px")}
         self.learning_rate = widgets.FloatLogSlider(
-            value=b.learning_rate, base=10, min=-5, max=-1, step=0.1, readout_format=".1e",
-            description="learning rate", **common)
-        self.batch_size = widgets.Dropdown(options=_options_with(b.batch_size, [16, 32, 64, 128, 256]),
-                                           value=b.batch_size, description="batch size", **common)
+            value=b.learning_rate,
+            base=10,
+            min=-5,
+            max=-1,
+            step=0.1,
+            readout_format=".1e",
+            description="learning rate",
+            **common,
+        )
+        self.batch_size = widgets.Dropdown(
+            options=_options_with(b.batch_size, [16, 32, 64, 128, 256]),
+            value=b.batch_size,
+            description="batch size",
+            **common,
+        )
         self.buffer_size = widgets.Dropdown(
             options=_options_with(b.buffer_size, [500, 1_000, 5_000, 10_000, 50_000, 100_000]),
-            value=b.buffer_size, description="replay buffer size", **common)
-        periods = _options_with(b.target_update, [1, 10, 100, 500, 1_000, 5_000]) if b.target_update else [
-            1, 10, 100, 500, 1_000, 5_000]
+            value=b.buffer_size,
+            description="replay buffer size",
+            **common,
+        )
+        periods = (
+            _options_with(b.target_update, [1, 10, 100, 500, 1_000, 5_000])
+            if b.target_update
+            else [1, 10, 100, 500, 1_000, 5_000]
+        )
         self.target_update = widgets.Dropdown(
             options=[(f"soft: τ={b.tau:g} after each update", 0)]
-            + [(f"hard copy every {c:,} steps" if c > 1 else "hard copy every step", c) for c in periods if c],
-            value=b.target_update, description="target update (C)", **common)
-        self.gamma = widgets.FloatSlider(value=b.gamma, min=0.8, max=0.999, step=0.001, readout_format=".3f",
-                                         description="discount γ", **common)
-        decays = [0.99, 0.995, 0.999] if b.epsilon_decay is None else _options_with(b.epsilon_decay,
-                                                                                     [0.99, 0.995, 0.999])
+            + [
+                (f"hard copy every {c:,} steps" if c > 1 else "hard copy every step", c)
+                for c in periods
+                if c
+            ],
+            value=b.target_update,
+            description="target update (C)",
+            **common,
+        )
+        self.gamma = widgets.FloatSlider(
+            value=b.gamma,
+            min=0.8,
+            max=0.999,
+            step=0.001,
+            readout_format=".3f",
+            description="discount γ",
+            **common,
+        )
+        decays = (
+            [0.99, 0.995, 0.999]
+            if b.epsilon_decay is None
+            else _options_with(b.epsilon_decay, [0.99, 0.995, 0.999])
+        )
         self.epsilon_decay = widgets.Dropdown(
-            options=[("linear (see the fraction below)", 0.0)] + [(f"×{d:g} per episode", d) for d in decays],
-            value=b.epsilon_decay or 0.0, description="ε decay", **common)
+            options=[("linear (see the fraction below)", 0.0)]
+            + [(f"×{d:g} per episode", d) for d in decays],
+            value=b.epsilon_decay or 0.0,
+            description="ε decay",
+            **common,
+        )
         self.epsilon_fraction = widgets.FloatSlider(
-            value=b.epsilon_fraction, min=0.05, max=1.0, step=0.05, readout_format=".2f",
-            description="ε linear over fraction", disabled=b.epsilon_decay is not None, **common)
-        self.total_steps = widgets.IntSlider(value=b.total_steps, min=500, max=max(max_steps, b.total_steps),
-                                             step=500, description="env steps", **common)
+            value=b.epsilon_fraction,
+            min=0.05,
+            max=1.0,
+            step=0.05,
+            readout_format=".2f",
+            description="ε linear over fraction",
+            disabled=b.epsilon_decay is not None,
+            **common,
+        )
+        self.total_steps = widgets.IntSlider(
+            value=b.total_steps,
+            min=500,
+            max=max(max_steps, b.total_steps),
+            step=500,
+            description="env steps",
+            **common,
+        )
         self.epsilon_decay.observe(self._sync_epsilon_widgets, names="value")
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
         self.clear_button = widgets.Button(description="Clear runs", icon="trash")
         self.train_button.on_click(self._on_train)
         self.clear_button.on_click(lambda _: self.clear())
-        self.status = widgets.HTML("Set the values, then press <b>Train</b>; each run is added to the plot.")
+        self.status = widgets.HTML(
+            "Set the values, then press <b>Train</b>; each run is added to the plot."
+        )
         self.plot_output, self.log_output = widgets.Output(), widgets.Output()
         self.table = widgets.HTML()
         self.figure = Figure(figsize=(8, 4.2), layout="constrained")
         self.figure.subplots()
         left = [self.learning_rate, self.batch_size, self.buffer_size, self.target_update]
         right = [self.gamma, self.epsilon_decay, self.epsilon_fraction, self.total_steps]
-        self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox(left), widgets.VBox(right)]),
-            widgets.HBox([self.train_button, self.clear_button]), self.status,
-            self.plot_output, self.table, self.log_output])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([widgets.VBox(left), widgets.VBox(right)]),
+                widgets.HBox([self.train_button, self.clear_button]),
+                self.status,
+                self.plot_output,
+                self.table,
+                self.log_output,
+            ]
+        )
 
     def _repr_mimebundle_(self, **kwargs: object) -> object:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -313,20 +512,36 @@ class HyperparameterPanel:
         """
         b, lr = self.base_config, float(self.learning_rate.value)
         lr_end = None if b.lr_end is None else min(lr, b.lr_end * lr / b.learning_rate)
-        return b.replace(learning_rate=lr, lr_end=lr_end, batch_size=int(self.batch_size.value),
-                         buffer_size=int(self.buffer_size.value), target_update=int(self.target_update.value),
-                         gamma=float(self.gamma.value), epsilon_decay=float(self.epsilon_decay.value) or None,
-                         epsilon_fraction=float(self.epsilon_fraction.value),
-                         total_steps=int(self.total_steps.value))
+        return b.replace(
+            learning_rate=lr,
+            lr_end=lr_end,
+            batch_size=int(self.batch_size.value),
+            buffer_size=int(self.buffer_size.value),
+            target_update=int(self.target_update.value),
+            gamma=float(self.gamma.value),
+            epsilon_decay=float(self.epsilon_decay.value) or None,
+            epsilon_fraction=float(self.epsilon_fraction.value),
+            total_steps=int(self.total_steps.value),
+        )
 
     def label(self, config: object) -> str:
         """A short name for a run: its number and what differs from the base config."""
         b = self.base_config
-        names = (("learning_rate", "lr", ".0e"), ("batch_size", "batch", "d"), ("buffer_size", "buffer", ","),
-                 ("target_update", "C", "d"), ("gamma", "γ", ".3g"), ("epsilon_decay", "ε×", "g"),
-                 ("epsilon_fraction", "ε-frac", ".2f"), ("total_steps", "steps", ","))
-        diffs = [f"{short}={format(getattr(config, name), fmt) if getattr(config, name) is not None else 'linear'}"
-                 for name, short, fmt in names if getattr(config, name) != getattr(b, name)]
+        names = (
+            ("learning_rate", "lr", ".0e"),
+            ("batch_size", "batch", "d"),
+            ("buffer_size", "buffer", ","),
+            ("target_update", "C", "d"),
+            ("gamma", "γ", ".3g"),
+            ("epsilon_decay", "ε×", "g"),
+            ("epsilon_fraction", "ε-frac", ".2f"),
+            ("total_steps", "steps", ","),
+        )
+        diffs = [
+            f"{short}={format(getattr(config, name), fmt) if getattr(config, name) is not None else 'linear'}"
+            for name, short, fmt in names
+            if getattr(config, name) != getattr(b, name)
+        ]
         return f"run {len(self.runs) + 1}: " + (", ".join(diffs) if diffs else "base values")
 
     def run(self) -> object:
@@ -349,13 +564,17 @@ class HyperparameterPanel:
         try:
             log = logs.as_log(result)
         except TypeError:
-            raise TypeError(f"train_fn must return a TrainingLog, a TrainResult or a run folder, "
-                            f"got {type(result).__name__}.") from None
+            raise TypeError(
+                f"train_fn must return a TrainingLog, a TrainResult or a run folder, "
+                f"got {type(result).__name__}."
+            ) from None
         self.runs[label], self.configs[label] = log, config
         self.redraw()
         best = max((row["mean_return"] for row in log.evals), default=float("nan"))
-        self.status.value = (f"<b>{html.escape(label)}</b> done in {time.perf_counter() - start:.0f} s; "
-                             f"best greedy evaluation {best:.1f}.")
+        self.status.value = (
+            f"<b>{html.escape(label)}</b> done in {time.perf_counter() - start:.0f} s; "
+            f"best greedy evaluation {best:.1f}."
+        )
         return log
 
     def _on_train(self, _button: object = None) -> None:

@@ -38,9 +38,11 @@ def global_rng_state() -> Iterator[Callable[[], dict[str, Any]]]:
 
     def snapshot() -> dict[str, Any]:
         numpy_state = np.random.get_state()
-        return {"random": random.getstate(),
-                "numpy": (numpy_state[0], numpy_state[1].tobytes(), *numpy_state[2:]),
-                "torch": torch.get_rng_state().numpy().tobytes()}
+        return {
+            "random": random.getstate(),
+            "numpy": (numpy_state[0], numpy_state[1].tobytes(), *numpy_state[2:]),
+            "torch": torch.get_rng_state().numpy().tobytes(),
+        }
 
     yield snapshot
     random.setstate(saved[0])

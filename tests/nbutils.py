@@ -31,16 +31,20 @@ def cell_source(nb: dict[str, Any], tag: str) -> str:
     return "".join(found[0]["source"])
 
 
-def run_cells(nb: dict[str, Any], *tags: str, namespace: dict[str, Any] | None = None,
-              fast: bool = True) -> dict[str, Any]:
+def run_cells(
+    nb: dict[str, Any], *tags: str, namespace: dict[str, Any] | None = None, fast: bool = True
+) -> dict[str, Any]:
     """Execute the cells with these tags, in order, in one namespace (fast mode by default)."""
     ns: dict[str, Any] = {} if namespace is None else namespace
     old = os.environ.get("DQN_FAST")
     os.environ["DQN_FAST"] = "1" if fast else "0"
     try:
         for tag in tags:
-            src = "\n".join(line for line in cell_source(nb, tag).splitlines()
-                            if not line.lstrip().startswith(("%", "!")))
+            src = "\n".join(
+                line
+                for line in cell_source(nb, tag).splitlines()
+                if not line.lstrip().startswith(("%", "!"))
+            )
             exec(compile(src, f"<{tag}>", "exec"), ns)
     finally:
         if old is None:
@@ -77,43 +81,66 @@ class Exercise:
 def _checker_calls(src: str) -> list[str]:
     """The ``checks.check_*(...)`` calls in a cell's source, as source text."""
     try:
-        tree = ast.parse("\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))))
+        tree = ast.parse(
+            "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+        )
     except SyntaxError:
         return []
-    return [ast.unparse(node) for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name) and node.func.value.id == "checks"
-            and node.func.attr.startswith("check_")]
+    return [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "checks"
+        and node.func.attr.startswith("check_")
+    ]
 
 
 def _exercise(name: str, cells: list[dict[str, Any]], number: str) -> Exercise:
     """Check the cells of exercise ``number`` in order: heading, stub, checker call, #### Solution, solution."""
+
     def tagged(tag: str) -> list[int]:
         return [i for i, c in enumerate(cells) if tag in c.get("metadata", {}).get("tags", [])]
 
     problems: list[str] = []
-    headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
-                and number in EXERCISE_HEADING.findall("".join(c["source"]))]
+    headings = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "markdown" and number in EXERCISE_HEADING.findall("".join(c["source"]))
+    ]
     stubs, solutions = tagged(f"stub-{number}"), tagged(f"solution-{number}")
     if len(headings) != 1:
-        problems.append(f"expected one markdown heading '### Exercise {number} — ...', found {len(headings)}")
+        problems.append(
+            f"expected one markdown heading '### Exercise {number} — ...', found {len(headings)}"
+        )
     if len(stubs) != 1 or cells[stubs[0]]["cell_type"] != "code":
         problems.append(f"expected one code cell tagged 'stub-{number}', found {len(stubs)}")
     if len(solutions) != 1 or cells[solutions[0]]["cell_type"] != "code":
-        problems.append(f"expected one code cell tagged 'solution-{number}', found {len(solutions)}")
+        problems.append(
+            f"expected one code cell tagged 'solution-{number}', found {len(solutions)}"
+        )
     if problems:
         return Exercise(name, number, None, tuple(problems))
     heading, stub, solution = headings[0], stubs[0], solutions[0]
-    after_stub = next((i for i in range(stub + 1, len(cells)) if cells[i]["cell_type"] == "code"), None)
+    after_stub = next(
+        (i for i in range(stub + 1, len(cells)) if cells[i]["cell_type"] == "code"), None
+    )
     calls = _checker_calls("".join(cells[after_stub]["source"])) if after_stub is not None else []
     if len(calls) != 1:
-        problems.append(f"the code cell after 'stub-{number}' must call one checker, checks.check_*(...); "
-                        f"it calls {len(calls)}")
+        problems.append(
+            f"the code cell after 'stub-{number}' must call one checker, checks.check_*(...); "
+            f"it calls {len(calls)}"
+        )
     if not heading < stub < (after_stub or stub) < solution:
         problems.append("the cells must come in the order: heading, stub, checker call, solution")
-    if not any(c["cell_type"] == "markdown" and SOLUTION_HEADING.search("".join(c["source"]))
-               for c in cells[(after_stub or stub) + 1:solution]):
-        problems.append(f"a '#### Solution' heading must come before the cell tagged 'solution-{number}'")
+    if not any(
+        c["cell_type"] == "markdown" and SOLUTION_HEADING.search("".join(c["source"]))
+        for c in cells[(after_stub or stub) + 1 : solution]
+    ):
+        problems.append(
+            f"a '#### Solution' heading must come before the cell tagged 'solution-{number}'"
+        )
     return Exercise(name, number, calls[0] if len(calls) == 1 else None, tuple(problems))
 
 
@@ -123,10 +150,20 @@ def find_exercises(notebooks: Path = NOTEBOOKS) -> list[Exercise]:
     found = []
     for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
-        numbers = {n for c in cells if c["cell_type"] == "markdown"
-                   for n in EXERCISE_HEADING.findall("".join(c["source"]))}
-        numbers |= {t.split("-", 1)[1] for c in cells for t in c.get("metadata", {}).get("tags", [])
-                    if t.startswith(("stub-", "solution-"))}
-        in_order = sorted(numbers, key=lambda n: [part.zfill(4) for part in n.split(".")])  # 1.2 before 1.10
+        numbers = {
+            n
+            for c in cells
+            if c["cell_type"] == "markdown"
+            for n in EXERCISE_HEADING.findall("".join(c["source"]))
+        }
+        numbers |= {
+            t.split("-", 1)[1]
+            for c in cells
+            for t in c.get("metadata", {}).get("tags", [])
+            if t.startswith(("stub-", "solution-"))
+        }
+        in_order = sorted(
+            numbers, key=lambda n: [part.zfill(4) for part in n.split(".")]
+        )  # 1.2 before 1.10
         found += [_exercise(path.name, cells, n) for n in in_order]
     return found

@@ -79,10 +79,14 @@ def test_learn_agrees_with_losses_td_targets_on_random_nets() -> None:
         p.data.add_(0.3 * torch.randn_like(p))
     g = torch.Generator().manual_seed(1)
     b = buffers.Batch(
-        obs=torch.randn(32, 2, generator=g), actions=torch.randint(0, 2, (32,), generator=g),
-        rewards=torch.randn(32, generator=g), next_obs=torch.randn(32, 2, generator=g),
-        terminated=(torch.rand(32, generator=g) < 0.3).float(), indices=torch.arange(32),
-        weights=torch.ones(32), discounts=torch.full((32,), 0.97),
+        obs=torch.randn(32, 2, generator=g),
+        actions=torch.randint(0, 2, (32,), generator=g),
+        rewards=torch.randn(32, generator=g),
+        next_obs=torch.randn(32, 2, generator=g),
+        terminated=(torch.rand(32, generator=g) < 0.3).float(),
+        indices=torch.arange(32),
+        weights=torch.ones(32),
+        discounts=torch.full((32,), 0.97),
     )
     with torch.no_grad():
         q = agent.online(b.obs).gather(1, b.actions[:, None]).squeeze(1)
@@ -181,5 +185,3 @@ def test_bad_arguments() -> None:
         agents.DQNAgent({"lr": 1}, (2,), 2)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n_actions"):
         agents.DQNAgent(config.DQNConfig(), (2,), 0)
-
-

@@ -190,7 +190,9 @@ def test_max_episode_steps_counts_agent_steps():
 
 
 def test_all_names_what_the_module_defines():
-    assert {"FRAME_SIZE", "legacy_atari_hint", "is_atari_id", "make_atari_env"} <= set(atari.__all__)
+    assert {"FRAME_SIZE", "legacy_atari_hint", "is_atari_id", "make_atari_env"} <= set(
+        atari.__all__
+    )
     assert all(hasattr(atari, name) for name in atari.__all__)
     assert atari.FRAME_SIZE == 84
 

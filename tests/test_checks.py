@@ -29,18 +29,25 @@ def _call(name: str, learner_code) -> bool:
 
 # ---------------------------------------------------------------- the public API
 
+
 def test_all_lists_the_checkers_and_the_helpers_to_write_one():
     assert all(hasattr(checks, name) for name in checks.__all__)
     assert {n for n in dir(checks) if n.startswith("check_")} == set(CHECKERS)
     assert {"checker", "expect", "fail"} <= set(checks.__all__)
     assert not {"np", "report"} & set(checks.__all__)
-    used = {m for p in NOTEBOOKS.glob("*.ipynb") for m in re.findall(r"\bchecks\.(\w+)", p.read_text())}
+    used = {
+        m for p in NOTEBOOKS.glob("*.ipynb") for m in re.findall(r"\bchecks\.(\w+)", p.read_text())
+    }
     assert used and used <= set(checks.__all__), used - set(checks.__all__)
 
 
 def test_every_checker_is_the_checker_of_a_notebook_exercise():
     """So test_exercises.py runs each one on a stub and a solution (and checks the RNG states there)."""
-    called = {e.checker_call.split("(")[0].removeprefix("checks.") for e in find_exercises() if e.checker_call}
+    called = {
+        e.checker_call.split("(")[0].removeprefix("checks.")
+        for e in find_exercises()
+        if e.checker_call
+    }
     assert called == set(CHECKERS)
 
 
@@ -48,13 +55,16 @@ def test_every_checker_is_the_checker_of_a_notebook_exercise():
 def test_checkers_keep_their_signature_and_docstring(name):
     fn = getattr(checks, name)
     signature = inspect.signature(fn)
-    expected = {"check_replay_buffer": ["cls"], "check_preprocess_frame": ["fn", "frames"]}.get(name, ["fn"])
+    expected = {"check_replay_buffer": ["cls"], "check_preprocess_frame": ["fn", "frames"]}.get(
+        name, ["fn"]
+    )
     assert list(signature.parameters) == expected
     assert signature.return_annotation == "bool"
     assert fn.__name__ == name and "exercise" in fn.__doc__.lower()
 
 
 # ---------------------------------------------------------------- never raises, always reports
+
 
 @pytest.mark.parametrize("name", CHECKERS)
 def test_an_exception_in_the_learners_code_is_a_failure_naming_it(name, run_checker):
@@ -63,23 +73,35 @@ def test_an_exception_in_the_learners_code_is_a_failure_naming_it(name, run_chec
 
     passed, printed = run_checker(_call, name, broken)
     assert passed is False
-    assert printed.startswith(HINT) and "RuntimeError: boom" in printed and printed.count("\n") == 1, printed
+    assert (
+        printed.startswith(HINT) and "RuntimeError: boom" in printed and printed.count("\n") == 1
+    ), printed
 
 
-@pytest.mark.parametrize("odd", [None, "oops", float("nan"), (1, 2, 3), np.ones(3), torch.ones(7)],
-                         ids=["None", "str", "nan", "tuple", "array", "tensor"])
+@pytest.mark.parametrize(
+    "odd",
+    [None, "oops", float("nan"), (1, 2, 3), np.ones(3), torch.ones(7)],
+    ids=["None", "str", "nan", "tuple", "array", "tensor"],
+)
 @pytest.mark.parametrize("name", CHECKERS)
-def test_whatever_the_learners_code_returns_the_checker_reports_instead_of_raising(name, odd, run_checker):
+def test_whatever_the_learners_code_returns_the_checker_reports_instead_of_raising(
+    name, odd, run_checker
+):
     passed, printed = run_checker(_call, name, lambda *args, **kwargs: odd)
     assert passed is False
     assert printed.startswith(HINT) and len(printed) > len(HINT) + 10, printed
 
 
 @pytest.mark.parametrize("name", CHECKERS)
-def test_learner_code_that_draws_from_the_global_rngs_leaves_them_as_they_were(name, run_checker,
-                                                                                global_rng_state):
+def test_learner_code_that_draws_from_the_global_rngs_leaves_them_as_they_were(
+    name, run_checker, global_rng_state
+):
     def draws_everywhere(*args, **kwargs):
-        random.random(), np.random.random(), torch.rand(1)  # the learner's business, not the checker's
+        (
+            random.random(),
+            np.random.random(),
+            torch.rand(1),
+        )  # the learner's business, not the checker's
         return None
 
     before = global_rng_state()
@@ -95,10 +117,15 @@ def test_a_stub_that_still_raises_not_implemented_gets_the_stub_hint(run_checker
 
     passed, printed = run_checker(checks.check_linear_epsilon, stub)
     assert passed is False
-    assert printed == HINT + "the function still raises NotImplementedError: replace the stub's body with your code.\n"
+    assert (
+        printed
+        == HINT
+        + "the function still raises NotImplementedError: replace the stub's body with your code.\n"
+    )
 
 
 # ---------------------------------------------------------------- writing a checker
+
 
 @checks.checker
 def check_positive(x: float) -> str:
@@ -110,12 +137,15 @@ def check_positive(x: float) -> str:
     return f"{x} is positive."
 
 
-@pytest.mark.parametrize(("x", "passed", "line"), [
-    (2, True, "✅ 2 is positive."),
-    (-1, False, HINT + "x = -1 is negative: make it positive."),
-    (0, False, HINT + "x is zero: make it positive."),
-    (float("nan"), False, HINT + "x is NaN."),
-])
+@pytest.mark.parametrize(
+    ("x", "passed", "line"),
+    [
+        (2, True, "✅ 2 is positive."),
+        (-1, False, HINT + "x = -1 is negative: make it positive."),
+        (0, False, HINT + "x is zero: make it positive."),
+        (float("nan"), False, HINT + "x is NaN."),
+    ],
+)
 def test_checker_turns_expectations_into_one_printed_line_and_a_bool(x, passed, line, run_checker):
     returned, printed = run_checker(check_positive, x)
     assert returned is passed and printed == line + "\n"

@@ -34,12 +34,36 @@ def _one_torch_thread():
 @pytest.fixture(scope="module")
 def cartpole_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cp")
-    rc = train_cli.main([
-        "--env", "CartPole-v1", "--preset", "cartpole", "--steps", "800", "--seed", "3",
-        "--out", str(out), "--no-progress", "--learning-starts", "200", "--eval-every", "400",
-        "--eval-episodes", "3", "--double", "--dueling", "--per", "--n-step", "2",
-        "--set", "hidden=32,32", "--set", "batch_size=32",
-    ])
+    rc = train_cli.main(
+        [
+            "--env",
+            "CartPole-v1",
+            "--preset",
+            "cartpole",
+            "--steps",
+            "800",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--learning-starts",
+            "200",
+            "--eval-every",
+            "400",
+            "--eval-episodes",
+            "3",
+            "--double",
+            "--dueling",
+            "--per",
+            "--n-step",
+            "2",
+            "--set",
+            "hidden=32,32",
+            "--set",
+            "batch_size=32",
+        ]
+    )
     assert rc == 0
     return out
 
@@ -55,23 +79,64 @@ def test_train_cli_writes_the_run_folder(cartpole_run: Path) -> None:
     assert (cartpole_run / "checkpoint.pt").exists() and (cartpole_run / "log.csv").exists()
 
 
-def test_train_cli_resume_extends_a_run(cartpole_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--env", "CartPole-v1", "--preset", "cartpole", "--seed", "3", "--out", str(cartpole_run),
-            "--no-progress", "--learning-starts", "200", "--eval-every", "400", "--eval-episodes", "3",
-            "--double", "--dueling", "--per", "--n-step", "2", "--set", "hidden=32,32",
-            "--set", "batch_size=32", "--resume"]
+def test_train_cli_resume_extends_a_run(
+    cartpole_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "--env",
+        "CartPole-v1",
+        "--preset",
+        "cartpole",
+        "--seed",
+        "3",
+        "--out",
+        str(cartpole_run),
+        "--no-progress",
+        "--learning-starts",
+        "200",
+        "--eval-every",
+        "400",
+        "--eval-episodes",
+        "3",
+        "--double",
+        "--dueling",
+        "--per",
+        "--n-step",
+        "2",
+        "--set",
+        "hidden=32,32",
+        "--set",
+        "batch_size=32",
+        "--resume",
+    ]
     assert train_cli.main([*args, "--steps", "1200"]) == 0
     log = training.TrainingLog.from_csv(cartpole_run)
     assert [int(s) for s in log.column("step", "evals")] == [400, 800, 1200]
-    assert "resumed from" in capsys.readouterr().out + (cartpole_run / "train_notes.txt").read_text()
+    assert (
+        "resumed from" in capsys.readouterr().out + (cartpole_run / "train_notes.txt").read_text()
+    )
 
 
 def test_evaluate_cli_prints_returns_and_writes_a_video(
     cartpole_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     video = tmp_path / "cp.gif"
-    assert evaluate_cli.main([str(cartpole_run), "--episodes", "3", "--seed", "5",
-                              "--video", str(video), "--max-video-steps", "50"]) == 0
+    assert (
+        evaluate_cli.main(
+            [
+                str(cartpole_run),
+                "--episodes",
+                "3",
+                "--seed",
+                "5",
+                "--video",
+                str(video),
+                "--max-video-steps",
+                "50",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "mean return" in out and "±" in out
     assert sum(line.startswith("  episode") for line in out.splitlines()) == 3
@@ -108,7 +173,10 @@ def test_evaluate_cli_prints_returns_and_writes_a_video(
     ],
 )
 def test_train_cli_rejects_bad_values_before_any_work(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     def must_not_run(*args: object, **kwargs: object) -> None:
@@ -174,13 +242,17 @@ def test_train_cli_out_that_is_a_file_or_under_a_file(
     assert afile.read_text() == "not a folder\n"
 
 
-def test_train_cli_out_in_a_read_only_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_cli_out_in_a_read_only_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
     try:
         if os.access(ro, os.W_OK):
-            pytest.skip("running as root: chmod does not stop writes (see the simulated test below)")
+            pytest.skip(
+                "running as root: chmod does not stop writes (see the simulated test below)"
+            )
         msg = _expect_exit_2(capsys, ["--out", str(ro / "run")])
         assert f"{ro} is not writable" in msg
         msg = _expect_exit_2(capsys, ["--out", str(ro)])
@@ -215,8 +287,9 @@ def test_train_cli_refuses_an_out_that_holds_a_run(
     out.mkdir()
     (out / "checkpoint.pt").write_bytes(b"a finished run")
     msg = _expect_exit_2(capsys, ["--out", str(out)])
-    assert (f"{out} holds a run; use --resume to continue it, --overwrite to replace it, "
-            "or a new --out") in msg
+    assert (
+        f"{out} holds a run; use --resume to continue it, --overwrite to replace it, or a new --out"
+    ) in msg
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
 
 
@@ -247,8 +320,19 @@ def test_train_cli_passes_overwrite_to_training(
     assert "truncated or corrupt" in capsys.readouterr().err
 
 
-TINY = ["--env", "CartPole-v1", "--steps", "200", "--eval-every", "0", "--learning-starts", "50",
-        "--batch-size", "16", "--no-progress"]
+TINY = [
+    "--env",
+    "CartPole-v1",
+    "--steps",
+    "200",
+    "--eval-every",
+    "0",
+    "--learning-starts",
+    "50",
+    "--batch-size",
+    "16",
+    "--no-progress",
+]
 
 
 def test_train_cli_resume_without_checkpoint_says_so_on_stderr(
@@ -272,16 +356,41 @@ def test_parser_has_one_flag_per_config_field_with_help() -> None:
         assert "--" + f.name.replace("_", "-") in action.option_strings
         assert helps[f.name] and action.help.startswith(helps[f.name].replace("%", "%%"))
         assert action.help.endswith("(default: the preset's)")
-    aliases = {"--env": "env_id", "--steps": "total_steps", "--lr": "learning_rate",
-               "--per": "prioritized", "--no-per": "prioritized"}
+    aliases = {
+        "--env": "env_id",
+        "--steps": "total_steps",
+        "--lr": "learning_rate",
+        "--per": "prioritized",
+        "--no-per": "prioritized",
+    }
     for flag, dest in aliases.items():
         assert flag in by_dest[dest].option_strings
     help_text = parser.format_help()
-    for flag in ("--preset", "--out", "--resume", "--overwrite", "--init-from", "--threads",
-                 "--no-progress", "--set", "--lr-end", "--double", "--dueling", "--n-step",
-                 "--batch-size", "--buffer-size", "--learning-starts", "--gamma", "--target-update",
-                 "--eval-every", "--eval-episodes", "--checkpoint-every", "--num-envs", "--device",
-                 "--seed"):
+    for flag in (
+        "--preset",
+        "--out",
+        "--resume",
+        "--overwrite",
+        "--init-from",
+        "--threads",
+        "--no-progress",
+        "--set",
+        "--lr-end",
+        "--double",
+        "--dueling",
+        "--n-step",
+        "--batch-size",
+        "--buffer-size",
+        "--learning-starts",
+        "--gamma",
+        "--target-update",
+        "--eval-every",
+        "--eval-episodes",
+        "--checkpoint-every",
+        "--num-envs",
+        "--device",
+        "--seed",
+    ):
         assert flag in help_text
 
 
@@ -294,8 +403,14 @@ def test_parser_has_one_flag_per_config_field_with_help() -> None:
         (["--set", "hidden=[32,16]"], {"hidden": (32, 16)}),
         (["--hidden", "64,64"], {"hidden": (64, 64)}),
         (["--hidden", "48"], {"hidden": (48,)}),
-        (["--env", "CartPole-v0", "--steps", "1e4"], {"env_id": "CartPole-v0", "total_steps": 10_000}),
-        (["--env-id", "Acrobot-v1", "--total-steps", "500"], {"env_id": "Acrobot-v1", "total_steps": 500}),
+        (
+            ["--env", "CartPole-v0", "--steps", "1e4"],
+            {"env_id": "CartPole-v0", "total_steps": 10_000},
+        ),
+        (
+            ["--env-id", "Acrobot-v1", "--total-steps", "500"],
+            {"env_id": "Acrobot-v1", "total_steps": 500},
+        ),
         (["--per"], {"prioritized": True}),
         (["--no-per"], {"prioritized": False}),
         (["--no-prioritized", "--no-double"], {"prioritized": False, "double": False}),
@@ -346,7 +461,9 @@ def test_evaluate_cli_rejects_bad_values(
     assert message in capsys.readouterr().err
 
 
-def test_evaluate_cli_run_folder_without_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_cli_run_folder_without_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         evaluate_cli.main([str(tmp_path)])
     assert info.value.code == 2
@@ -355,11 +472,29 @@ def test_evaluate_cli_run_folder_without_checkpoint(tmp_path: Path, capsys: pyte
 
 def test_pong_smoke_run_and_evaluation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "pong"
-    rc = train_cli.main([
-        "--env", "ALE/Pong-v5", "--preset", "pong", "--steps", "300", "--out", str(out),
-        "--no-progress", "--learning-starts", "100", "--buffer-size", "1000", "--eval-every", "300",
-        "--eval-episodes", "1", "--checkpoint-every", "0",
-    ])
+    rc = train_cli.main(
+        [
+            "--env",
+            "ALE/Pong-v5",
+            "--preset",
+            "pong",
+            "--steps",
+            "300",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--learning-starts",
+            "100",
+            "--buffer-size",
+            "1000",
+            "--eval-every",
+            "300",
+            "--eval-episodes",
+            "1",
+            "--checkpoint-every",
+            "0",
+        ]
+    )
     assert rc == 0
     log = training.TrainingLog.from_csv(out)
     assert log.evals and log.evals[-1]["step"] == 300
@@ -372,8 +507,9 @@ def test_pong_smoke_run_and_evaluation(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_module_entry_points_show_help() -> None:
     for module in ("dqn_helpers.train", "dqn_helpers.evaluate"):
-        done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         assert "usage: python -m " + module in done.stdout
 
@@ -381,12 +517,39 @@ def test_module_entry_points_show_help() -> None:
 def test_train_cli_init_from_fine_tunes_and_reports_a_missing_file(
     cartpole_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    common = ["--env", "CartPole-v1", "--preset", "cartpole", "--steps", "300", "--no-progress",
-              "--learning-starts", "100", "--eval-every", "0", "--double", "--dueling", "--per",
-              "--n-step", "2", "--set", "hidden=32,32", "--set", "batch_size=32"]
-    assert train_cli.main([*common, "--out", str(tmp_path / "ft"), "--init-from", str(cartpole_run)]) == 0
-    assert "initialised the online and target networks" in (tmp_path / "ft" / "train_notes.txt").read_text()
+    common = [
+        "--env",
+        "CartPole-v1",
+        "--preset",
+        "cartpole",
+        "--steps",
+        "300",
+        "--no-progress",
+        "--learning-starts",
+        "100",
+        "--eval-every",
+        "0",
+        "--double",
+        "--dueling",
+        "--per",
+        "--n-step",
+        "2",
+        "--set",
+        "hidden=32,32",
+        "--set",
+        "batch_size=32",
+    ]
+    assert (
+        train_cli.main([*common, "--out", str(tmp_path / "ft"), "--init-from", str(cartpole_run)])
+        == 0
+    )
+    assert (
+        "initialised the online and target networks"
+        in (tmp_path / "ft" / "train_notes.txt").read_text()
+    )
     with pytest.raises(SystemExit) as info:  # refused before anything is written
-        train_cli.main([*common, "--out", str(tmp_path / "x"), "--init-from", str(tmp_path / "no.pt")])
+        train_cli.main(
+            [*common, "--out", str(tmp_path / "x"), "--init-from", str(tmp_path / "no.pt")]
+        )
     assert info.value.code == 2 and not (tmp_path / "x").exists()
     assert "no such checkpoint" in capsys.readouterr().err

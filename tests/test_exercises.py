@@ -59,19 +59,36 @@ def _provide_inputs(exercise: Exercise, namespace: dict[str, Any]) -> None:
     that defines it (for example the cell recording real Pong ``screens``)."""
     nb = load(exercise.notebook)
     cells = nb["cells"]
-    stub = next(i for i, c in enumerate(cells) if f"stub-{exercise.number}" in c.get("metadata", {}).get("tags", []))
+    stub = next(
+        i
+        for i, c in enumerate(cells)
+        if f"stub-{exercise.number}" in c.get("metadata", {}).get("tags", [])
+    )
     needed = {n.id for n in ast.walk(ast.parse(exercise.checker_call)) if isinstance(n, ast.Name)}
     for name in sorted(needed - set(namespace) - set(dir(builtins))):
-        source = next(("".join(c["source"]) for c in reversed(cells[:stub])
-                       if c["cell_type"] == "code" and name in _bound_names("".join(c["source"]))), None)
-        assert source is not None, (f"{exercise}: the checker call {exercise.checker_call!r} needs {name!r}, which "
-                                    "neither the setup cell, the stub nor an earlier cell defines")
-        exec(compile(_code(source), f"<{exercise.notebook}: cell defining {name}>", "exec"), namespace)
+        source = next(
+            (
+                "".join(c["source"])
+                for c in reversed(cells[:stub])
+                if c["cell_type"] == "code" and name in _bound_names("".join(c["source"]))
+            ),
+            None,
+        )
+        assert source is not None, (
+            f"{exercise}: the checker call {exercise.checker_call!r} needs {name!r}, which "
+            "neither the setup cell, the stub nor an earlier cell defines"
+        )
+        exec(
+            compile(_code(source), f"<{exercise.notebook}: cell defining {name}>", "exec"),
+            namespace,
+        )
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=str)
 def test_stub_fails_with_a_hint_and_solution_passes(exercise, run_checker, global_rng_state):
-    assert not exercise.problems, f"{exercise.notebook}, exercise {exercise.number}: " + "; ".join(exercise.problems)
+    assert not exercise.problems, f"{exercise.notebook}, exercise {exercise.number}: " + "; ".join(
+        exercise.problems
+    )
     nb = load(exercise.notebook)
     namespace = run_cells(nb, "parameters", f"stub-{exercise.number}")
     _provide_inputs(exercise, namespace)
@@ -83,19 +100,26 @@ def test_stub_fails_with_a_hint_and_solution_passes(exercise, run_checker, globa
         before = global_rng_state()
         returned, printed = run_checker(eval, call, namespace)
         changed = [k for k, v in global_rng_state().items() if v != before[k]]
-        assert returned is passes, f"{exercise.checker_call} on the {part} returned {returned!r}:\n{printed}"
+        assert returned is passes, (
+            f"{exercise.checker_call} on the {part} returned {returned!r}:\n{printed}"
+        )
         assert printed.startswith(prefix) and len(printed) > len(prefix) + 10, printed
-        assert not changed, f"{exercise.checker_call} on the {part} changed the global RNG state of {changed}"
+        assert not changed, (
+            f"{exercise.checker_call} on the {part} changed the global RNG state of {changed}"
+        )
 
 
 # ---------------------------------------------------------------- the discovery fails loudly
+
 
 def test_the_notebooks_have_exercises():
     """A safety net for the discovery itself: the course had 18 exercises when this test was written."""
     assert len(EXERCISES) >= 18, [str(e) for e in EXERCISES]
 
 
-def _without(nb: dict[str, Any], stub_source: str = "", tag: str = "", heading: str = "") -> dict[str, Any]:
+def _without(
+    nb: dict[str, Any], stub_source: str = "", tag: str = "", heading: str = ""
+) -> dict[str, Any]:
     """A copy of the notebook with one part of an exercise broken: the checker call after ``stub_source``'s
     cell replaced, ``tag`` removed, or the markdown ``heading`` reworded."""
     nb = json.loads(json.dumps(nb))
@@ -111,16 +135,23 @@ def _without(nb: dict[str, Any], stub_source: str = "", tag: str = "", heading: 
     return nb
 
 
-@pytest.mark.parametrize(("broken", "problem"), [
-    ({"heading": "### Exercise 2.1"}, "heading '### Exercise 2.1"),
-    ({"tag": "stub-2.2"}, "tagged 'stub-2.2'"),
-    ({"stub_source": "2.3"}, "must call one checker"),
-    ({"tag": "solution-2.3"}, "tagged 'solution-2.3'"),
-])
+@pytest.mark.parametrize(
+    ("broken", "problem"),
+    [
+        ({"heading": "### Exercise 2.1"}, "heading '### Exercise 2.1"),
+        ({"tag": "stub-2.2"}, "tagged 'stub-2.2'"),
+        ({"stub_source": "2.3"}, "must call one checker"),
+        ({"tag": "solution-2.3"}, "tagged 'solution-2.3'"),
+    ],
+)
 def test_an_exercise_missing_a_part_is_found_with_the_problem(tmp_path, broken, problem):
-    (tmp_path / "02_q_networks.ipynb").write_text(json.dumps(_without(load("02_q_networks"), **broken)))
+    (tmp_path / "02_q_networks.ipynb").write_text(
+        json.dumps(_without(load("02_q_networks"), **broken))
+    )
     found = {e.number: e for e in find_exercises(tmp_path)}
     assert set(found) == {"2.1", "2.2", "2.3"}
     faulty = [e for e in found.values() if e.problems]
     assert len(faulty) == 1 and problem in "; ".join(faulty[0].problems), faulty
-    assert all(not e.problems for e in find_exercises(NOTEBOOKS) if e.notebook == "02_q_networks.ipynb")
+    assert all(
+        not e.problems for e in find_exercises(NOTEBOOKS) if e.notebook == "02_q_networks.ipynb"
+    )

@@ -64,8 +64,14 @@ def _assert_same_update(fast: agents.DQNAgent, slow: agents.DQNAgent, steps: int
 def test_fast_update_matches_the_plain_update(
     loss: str, double: bool, prioritized: bool, max_grad_norm: float | None
 ) -> None:
-    kw = dict(loss=loss, double=double, prioritized=prioritized, max_grad_norm=max_grad_norm,
-              target_update=0, tau=0.1)
+    kw = dict(
+        loss=loss,
+        double=double,
+        prioritized=prioritized,
+        max_grad_norm=max_grad_norm,
+        target_update=0,
+        tau=0.1,
+    )
     fast, slow = _agent(**kw), _agent(**kw)
     slow.use_fast_path = False
     assert fast_mlp.FastMLP.for_agent(fast).usable
@@ -76,7 +82,10 @@ def test_without_private_kernels_the_public_fallback_gives_the_same_numbers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """On a torch without _fused_adam_ / _foreach_*, the fast path uses public ops only."""
-    reference, fallback = _agent(target_update=0, max_grad_norm=0.5), _agent(target_update=0, max_grad_norm=0.5)
+    reference, fallback = (
+        _agent(target_update=0, max_grad_norm=0.5),
+        _agent(target_update=0, max_grad_norm=0.5),
+    )
     ref_metrics = [reference.learn(_random_batch(32, 4, 3, seed=s)) for s in range(10)]
 
     for name in fast_mlp.PRIVATE_KERNELS:  # this torch "lacks" every private kernel
@@ -166,7 +175,9 @@ def test_fast_updates_leave_ordinary_tensors_behind() -> None:
     for p in agent.online.parameters():
         assert not p.is_inference() and not p.grad.is_inference()
         state = agent.optimizer.state[p]
-        assert not any(t.is_inference() for t in (state["exp_avg"], state["exp_avg_sq"], state["step"]))
+        assert not any(
+            t.is_inference() for t in (state["exp_avg"], state["exp_avg_sq"], state["step"])
+        )
     steps = [float(agent.optimizer.state[p]["step"]) for p in agent.online.parameters()]
     assert steps == [3.0] * len(steps)
     agent.optimizer.zero_grad(set_to_none=False)  # in place, on the gradients the update left

@@ -83,7 +83,9 @@ def test_environment_yml_names_the_same_packages_as_pyproject():
     text = (ROOT / "environment.yml").read_text()
     assert re.search(r"^name: dqn-course$", text, re.M), "the conda env must be called dqn-course"
     conda, pip = parse_environment_yml(text)
-    assert "python=3.11" in conda and "pip" in conda, f"conda part should be python=3.11 + pip, got {conda}"
+    assert "python=3.11" in conda and "pip" in conda, (
+        f"conda part should be python=3.11 + pip, got {conda}"
+    )
     assert "-e ." in pip, "environment.yml must install the course package itself (pip: - -e .)"
     yml_names = {_normalise(p) for p in pip if not p.startswith("-")}
     py_names = _pyproject_names("lab", "dev")
@@ -104,21 +106,34 @@ def test_constraints_pin_every_dependency_and_cpu_torch():
     assert pins.get("torch") == "2.13.0", f"torch must be pinned to 2.13.0, got {pins.get('torch')}"
     extras = _pyproject()["project"]["optional-dependencies"]
     missing = sorted(_pyproject_names(*extras) - pins.keys())
-    assert not missing, f"pyproject dependencies not pinned in requirements/constraints.txt: {missing}"
+    assert not missing, (
+        f"pyproject dependencies not pinned in requirements/constraints.txt: {missing}"
+    )
 
 
 # ----------------------------------------------------------------------------- imports
 
 
-def _run_python(code: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=timeout)
+def _run_python(
+    code: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_opencv_ale_torch_work_without_display_or_gpu():
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")
+    }
     env["CUDA_VISIBLE_DEVICES"] = ""
-    proc = _run_python("""
+    proc = _run_python(
+        """
         import ale_py, cv2, gymnasium as gym, torch
         import matplotlib.pyplot as plt
         assert not torch.cuda.is_available()
@@ -129,7 +144,9 @@ def test_opencv_ale_torch_work_without_display_or_gpu():
         gray = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (84, 84), interpolation=cv2.INTER_AREA)
         fig = plt.figure(); plt.imshow(gray); fig.canvas.draw()
         print("OK", frame.shape, gray.shape, plt.get_backend().lower())
-    """, env=env)
+    """,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "OK (210, 160, 3) (84, 84) agg" in proc.stdout
 
@@ -173,7 +190,9 @@ def test_importing_every_submodule_has_no_side_effects():
     assert stderr == "", f"importing dqn_helpers wrote to stderr: {stderr}"
     result = json.loads(printed[0])
     assert "colab" in result["modules"], result["modules"]
-    assert result["rng_same"] == [True, True, True], "import changed the (python, numpy, torch) RNG state"
+    assert result["rng_same"] == [True, True, True], (
+        "import changed the (python, numpy, torch) RNG state"
+    )
     assert result["rc"] == [], f"import changed matplotlib rcParams: {result['rc']}"
     assert result["figs"], "import opened a matplotlib figure"
 
@@ -185,7 +204,7 @@ def _recipe(target: str) -> list[str]:
     lines = (ROOT / "Makefile").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:"))
     body = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("\t"):
             break
         body.append(line.strip())
@@ -198,14 +217,19 @@ def test_make_test_sets_up_env_then_runs_four_stages_in_order():
     text = "\n".join(recipe[1:])
     stages = ["nbstripout --verify", "ruff check", "pytest tests/", "--nbval-lax"]
     positions = [text.find(s) for s in stages]
-    assert -1 not in positions, f"missing stage(s): {[s for s, p in zip(stages, positions) if p < 0]}"
+    assert -1 not in positions, (
+        f"missing stage(s): {[s for s, p in zip(stages, positions) if p < 0]}"
+    )
     assert positions == sorted(positions), f"stages out of order: {dict(zip(stages, positions))}"
     assert "DQN_FAST=1" in text, "notebooks must run in fast mode under make test"
 
 
 def test_ci_runs_exactly_make_test():
-    commands = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
-                if line.strip() and not line.strip().startswith("#")]
+    commands = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
     runs = [c for c in commands if not c.startswith(("set ", "cd "))]
     assert runs == ["exec make test"], f".ci/run should only call `make test`, found {runs}"
 
@@ -222,7 +246,10 @@ def test_make_lab_serves_the_notebooks_with_the_course_kernel():
 
 
 def test_this_venv_has_the_course_kernel_and_the_widget_extension():
-    if not (ROOT / ".venv" / ".installed").exists() or Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+    if (
+        not (ROOT / ".venv" / ".installed").exists()
+        or Path(sys.prefix).resolve() != (ROOT / ".venv").resolve()
+    ):
         pytest.skip("not running in a .venv built by `make env`")
     share = Path(sys.prefix) / "share" / "jupyter"
     spec = json.loads((share / "kernels" / "dqn-course" / "kernel.json").read_text())
@@ -247,7 +274,9 @@ def test_env_is_not_rebuilt_unless_dependency_files_change(tmp_path):
     os.utime(tmp_path / "pyproject.toml", (1_000, 1_000))
     os.utime(tmp_path / "requirements" / "constraints.txt", (1_000, 1_000))
     os.utime(stamp, (2_000, 2_000))
-    assert _make_q_env(tmp_path) == 0, "env stamp newer than the dependency files, yet make wants to rebuild"
+    assert _make_q_env(tmp_path) == 0, (
+        "env stamp newer than the dependency files, yet make wants to rebuild"
+    )
     os.utime(tmp_path / "requirements" / "constraints.txt", (3_000, 3_000))
     assert _make_q_env(tmp_path) == 1, "constraints.txt changed but make would not reinstall"
     os.utime(stamp, (4_000, 4_000))
@@ -262,7 +291,9 @@ def test_this_checkout_env_is_up_to_date():
         pytest.skip("no .venv/.installed: this environment was not built by `make env`")
     deps = [ROOT / "pyproject.toml", ROOT / "requirements" / "constraints.txt"]
     if any(d.stat().st_mtime > stamp.stat().st_mtime for d in deps):
-        pytest.skip("dependency files changed since the last `make env`; the next make run reinstalls")
+        pytest.skip(
+            "dependency files changed since the last `make env`; the next make run reinstalls"
+        )
     assert _make_q_env(ROOT) == 0
 
 
@@ -271,19 +302,34 @@ def test_this_checkout_env_is_up_to_date():
 
 def _notebook(*sources: str, outputs: list | None = None) -> dict:
     # ids "0", "1", ... are what nbstripout leaves, so the clean notebook is exactly a stripped one.
-    cells = [{"cell_type": "code", "execution_count": None, "id": str(i), "metadata": {},
-              "outputs": [], "source": src} for i, src in enumerate(sources)]
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": str(i),
+            "metadata": {},
+            "outputs": [],
+            "source": src,
+        }
+        for i, src in enumerate(sources)
+    ]
     if outputs is not None:
         cells[0]["outputs"] = outputs
         cells[0]["execution_count"] = 1
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                        "language": "python"}}}
+    return {
+        "cells": cells,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    }
 
 
 def _nbstripout_verify(*paths: Path) -> int:
-    return subprocess.run([str(BIN / "nbstripout"), "--verify", *map(str, paths)],
-                          capture_output=True).returncode
+    return subprocess.run(
+        [str(BIN / "nbstripout"), "--verify", *map(str, paths)], capture_output=True
+    ).returncode
 
 
 def test_nbstripout_passes_clean_notebooks_and_catches_one_with_outputs(tmp_path):
@@ -303,13 +349,32 @@ def test_nbval_fails_on_a_raising_cell_and_passes_a_good_notebook(tmp_path):
     (tmp_path / "good.ipynb").write_text(json.dumps(_notebook("x = 2 + 2", "assert x == 4")))
     (tmp_path / "bad.ipynb").write_text(json.dumps(_notebook("x = 1", "raise ValueError('boom')")))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--nbval-lax",
-         "--nbval-current-env", f"--rootdir={tmp_path}", "bad.ipynb", "good.ipynb"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-v",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-lax",
+            "--nbval-current-env",
+            f"--rootdir={tmp_path}",
+            "bad.ipynb",
+            "good.ipynb",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode != 0, "nbval passed a notebook whose cell raises"
     found = re.findall(r"^(\w+)\S*::(Cell \d) (PASSED|FAILED)", proc.stdout, re.M)
     outcome = {(name, cell): result for name, cell, result in found}
-    assert outcome == {("bad", "Cell 0"): "PASSED", ("bad", "Cell 1"): "FAILED",
-                       ("good", "Cell 0"): "PASSED", ("good", "Cell 1"): "PASSED"}, proc.stdout
+    assert outcome == {
+        ("bad", "Cell 0"): "PASSED",
+        ("bad", "Cell 1"): "FAILED",
+        ("good", "Cell 0"): "PASSED",
+        ("good", "Cell 1"): "PASSED",
+    }, proc.stdout
     assert "boom" in proc.stdout
     assert "1 failed, 3 passed" in proc.stdout, proc.stdout

@@ -15,8 +15,15 @@ from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under 
 from dqn_helpers import checks, plotting, widgets  # noqa: E402
 
 NB = load("01_tabular_q_learning")
-LESSON_CODE = ("parameters", "solution-1.1", "solution-1.2", "make-env", "train-loop", "success-probability",
-               "run-experiment")
+LESSON_CODE = (
+    "parameters",
+    "solution-1.1",
+    "solution-1.2",
+    "make-env",
+    "train-loop",
+    "success-probability",
+    "run-experiment",
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +33,7 @@ def lesson() -> dict:
 
 
 # ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
+
 
 def test_update_checker_names_the_terminal_mistake(capsys):
     def no_terminal_case(q, s, a, r, s_next, terminated, alpha, gamma):
@@ -54,6 +62,7 @@ def test_epsilon_checker_catches_argmax_ties_and_global_rng(capsys):
 
 # ---------------------------------------------------------------- the notebook's training code
 
+
 def test_q_learning_solves_deterministic_4x4(lesson):
     result = lesson["run_experiment"]("4x4", False, 300, 0.5, 0.99, 0.99, 2)
     assert result["optimum"] == 1.0
@@ -64,7 +73,14 @@ def test_q_learning_solves_deterministic_4x4(lesson):
 def test_success_probability_matches_monte_carlo(lesson):
     env = lesson["make_env"]("4x4", True)
     policy = np.random.default_rng(3).integers(0, 4, size=16)
-    policy[[0, 4, 8, 9, 10, 14]] = [1, 1, 2, 1, 1, 2]  # roughly towards the goal, so success is not rare
+    policy[[0, 4, 8, 9, 10, 14]] = [
+        1,
+        1,
+        2,
+        1,
+        1,
+        2,
+    ]  # roughly towards the goal, so success is not rare
     exact = lesson["success_probability"](env, policy)
     wins = []
     env.reset(seed=0)
@@ -82,6 +98,7 @@ def test_success_probability_matches_monte_carlo(lesson):
 
 # ---------------------------------------------------------------- the widget panel
 
+
 def test_panel_retrains_when_a_value_changes(lesson):
     panel = widgets.TabularQPanel(lesson["run_experiment"], episodes=200, seeds=1)
     first = panel.run()
@@ -98,7 +115,9 @@ def test_panel_retrains_when_a_value_changes(lesson):
     assert panel.n_runs == 3  # no retraining without auto
     panel.episodes.value = 100
     result = panel.run()
-    assert panel.n_runs == 4 and result["q_table"].shape == (64, 4) and "run 4" in panel.status.value
+    assert (
+        panel.n_runs == 4 and result["q_table"].shape == (64, 4) and "run 4" in panel.status.value
+    )
 
 
 def test_panel_shows_errors_in_status_instead_of_raising():
@@ -113,6 +132,7 @@ def test_panel_shows_errors_in_status_instead_of_raising():
 
 
 # ---------------------------------------------------------------- plots used by the lesson
+
 
 def test_plot_q_table_arrows_only_where_there_is_a_preference():
     desc = ["SFFF", "FHFH", "FFFH", "HFFG"]
@@ -146,7 +166,9 @@ def test_curves_with_band_draws_mean_and_band():
 def test_moving_average_matches_naive_reference():
     values = np.random.default_rng(2).normal(size=(3, 40))
     for window in (1, 4, 40, 100):
-        naive = np.array([[row[max(0, i - window + 1): i + 1].mean() for i in range(40)] for row in values])
+        naive = np.array(
+            [[row[max(0, i - window + 1) : i + 1].mean() for i in range(40)] for row in values]
+        )
         np.testing.assert_allclose(plotting.moving_average(values, window), naive)
     with pytest.raises(ValueError, match="window"):
         plotting.moving_average(values[0], 0)

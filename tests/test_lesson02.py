@@ -15,8 +15,17 @@ from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under 
 from dqn_helpers import checks, plotting  # noqa: E402
 
 NB = load("02_q_networks")
-LESSON_CODE = ("parameters", "solution-2.1", "epsilon-greedy", "train-tabular", "solution-2.2", "solution-2.3",
-               "online-update", "discounted-returns", "train-naive")
+LESSON_CODE = (
+    "parameters",
+    "solution-2.1",
+    "epsilon-greedy",
+    "train-tabular",
+    "solution-2.2",
+    "solution-2.3",
+    "online-update",
+    "discounted-returns",
+    "train-naive",
+)
 
 
 def _run(*tags: str, namespace: dict | None = None) -> dict:
@@ -36,14 +45,20 @@ def lesson() -> dict:
 
 # ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
 
+
 def test_checkers_name_the_typical_mistakes(capsys):
     def reversed_digits(obs, low, high, n_bins):
-        bins = np.clip(np.floor((np.asarray(obs) - low) / (high - low) * n_bins), 0, n_bins - 1).astype(int)
+        bins = np.clip(
+            np.floor((np.asarray(obs) - low) / (high - low) * n_bins), 0, n_bins - 1
+        ).astype(int)
         return int(np.ravel_multi_index(tuple(bins[::-1]), (n_bins,) * len(bins)))
 
     def no_relu(obs_dim, n_actions, hidden=128):
-        return torch.nn.Sequential(torch.nn.Linear(obs_dim, hidden), torch.nn.Linear(hidden, hidden),
-                                   torch.nn.Linear(hidden, n_actions))
+        return torch.nn.Sequential(
+            torch.nn.Linear(obs_dim, hidden),
+            torch.nn.Linear(hidden, hidden),
+            torch.nn.Linear(hidden, n_actions),
+        )
 
     def target_with_gradient(q_network, reward, next_obs, terminated, gamma):
         return reward + gamma * (1.0 - float(terminated)) * q_network(next_obs).max()
@@ -58,6 +73,7 @@ def test_checkers_name_the_typical_mistakes(capsys):
 
 # ---------------------------------------------------------------- the notebook's learners
 
+
 def test_table_changes_only_rows_it_visits(lesson):
     q_table, visits, returns = lesson["train_tabular"](30, seed=0)
     assert q_table.shape == (10_000, 2) and returns.shape == (30,)
@@ -71,10 +87,15 @@ def test_td_target_and_online_update_on_one_transition(lesson):
     torch.manual_seed(0)
     net = lesson["make_q_network"](4, 2, 16)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
-    obs, next_obs = np.array([0.1, 0.0, 0.02, 0.1], np.float32), np.array([0.1, 0.1, 0.03, 0.2], np.float32)
+    obs, next_obs = (
+        np.array([0.1, 0.0, 0.02, 0.1], np.float32),
+        np.array([0.1, 0.1, 0.03, 0.2], np.float32),
+    )
     with torch.no_grad():
         expected = 1.0 + 0.99 * net(torch.as_tensor(next_obs)).max().item()
-    assert np.isclose(float(lesson["td_target"](net, 1.0, torch.as_tensor(next_obs), False, 0.99)), expected)
+    assert np.isclose(
+        float(lesson["td_target"](net, 1.0, torch.as_tensor(next_obs), False, 0.99)), expected
+    )
     # repeated updates on a terminal transition drive Q(s, a) to r, and leave the other action's value behind
     for _ in range(300):
         q_before = lesson["online_update"](net, optimizer, obs, 1, 1.0, next_obs, True)
@@ -88,7 +109,9 @@ def test_naive_learner_logs_one_row_per_episode(lesson):
     assert rows.shape == (4, 3) and isinstance(net, torch.nn.Module)
     assert np.all(rows[:, 0] >= 8)  # returns are episode lengths
     gamma = lesson["config"].gamma
-    assert np.all(rows[:, 2] <= (1 - gamma ** rows[:, 0]) / (1 - gamma) + 1e-9)  # mean G_t below G_0
+    assert np.all(
+        rows[:, 2] <= (1 - gamma ** rows[:, 0]) / (1 - gamma) + 1e-9
+    )  # mean G_t below G_0
     assert np.all(np.isfinite(rows))
 
 
@@ -101,6 +124,7 @@ def test_discounted_returns_match_naive_sum(lesson):
 
 
 # ---------------------------------------------------------------- the slice plot
+
 
 def test_plot_state_slice_greys_unknown_cells():
     xs, ys = np.linspace(-1, 1, 5), np.linspace(0, 2, 3)

@@ -15,8 +15,17 @@ from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under 
 from dqn_helpers import checks, plotting  # noqa: E402
 
 NB = load("03_experience_replay")
-LEARNER = ("parameters", "policies", "collect", "stream", "learner-act", "learner-eval", "learner-update",
-           "learner-batch", "learner-run")
+LEARNER = (
+    "parameters",
+    "policies",
+    "collect",
+    "stream",
+    "learner-act",
+    "learner-eval",
+    "learner-update",
+    "learner-batch",
+    "learner-run",
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +35,7 @@ def lesson() -> dict:
 
 
 # ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
+
 
 def _solved_buffer() -> type:
     return run_cells(NB, "parameters", "solution-3.1")["ReplayBuffer"]
@@ -42,7 +52,9 @@ def test_buffer_checker_names_common_mistakes(capsys):
     class MixesRows(solved):
         def sample(self, batch_size):
             arrays = (self.obs, self.actions, self.rewards, self.next_obs, self.terminated)
-            return tuple(torch.as_tensor(a[self.rng.integers(0, self.size, batch_size)]) for a in arrays)
+            return tuple(
+                torch.as_tensor(a[self.rng.integers(0, self.size, batch_size)]) for a in arrays
+            )
 
     class SamplesEmptySlots(solved):
         def sample(self, batch_size):
@@ -56,8 +68,12 @@ def test_buffer_checker_names_common_mistakes(capsys):
             arrays = (self.obs, self.actions, self.rewards, self.next_obs, self.terminated)
             return tuple(torch.as_tensor(a[idx]) for a in arrays)
 
-    for broken, words in [(NeverOverwrites, "overwritten"), (MixesRows, "ONE array of indices"),
-                          (SamplesEmptySlots, "filled part only"), (GlobalRandom, "self.rng")]:
+    for broken, words in [
+        (NeverOverwrites, "overwritten"),
+        (MixesRows, "ONE array of indices"),
+        (SamplesEmptySlots, "filled part only"),
+        (GlobalRandom, "self.rng"),
+    ]:
         assert checks.check_replay_buffer(broken) is False, broken.__name__
         assert words in capsys.readouterr().out, broken.__name__
 
@@ -80,6 +96,7 @@ def test_autocorrelation_checker_catches_the_lag_zero_slice(capsys):
 
 # ---------------------------------------------------------------- the notebook's learner
 
+
 def test_batches_differ_only_in_where_they_come_from(lesson):
     from collections import deque
 
@@ -88,8 +105,13 @@ def test_batches_differ_only_in_where_they_come_from(lesson):
     stream, config = lesson["stream"], lesson["config"]
     buffer, recent = buffers.ReplayBuffer(500, (4,), seed=0), deque(maxlen=config.batch_size)
     for t in range(200):  # inside the first episode (it lasts ~290 steps)
-        transition = (stream["obs"][t], int(stream["actions"][t]), float(stream["rewards"][t]),
-                      stream["next_obs"][t], bool(stream["terminated"][t]))
+        transition = (
+            stream["obs"][t],
+            int(stream["actions"][t]),
+            float(stream["rewards"][t]),
+            stream["next_obs"][t],
+            bool(stream["terminated"][t]),
+        )
         buffer.add(*transition)
         recent.append(transition)
     online = lesson["next_batch"]("online", buffer, recent)
@@ -100,8 +122,12 @@ def test_batches_differ_only_in_where_they_come_from(lesson):
         assert [tuple(t.shape) for t in batch] == [(64, 4), (64,), (64,), (64, 4), (64,)]
         assert [t.dtype for t in batch] == [t.dtype for t in replay]
     assert torch.equal(online[0][0], torch.as_tensor(stream["obs"][199]))  # the newest transition
-    assert torch.equal(newest[0], torch.as_tensor(stream["obs"][136:200]))  # the newest 64, in order
-    assert torch.equal(newest[0][1:], newest[3][:-1])  # consecutive: each next_obs is the following obs
+    assert torch.equal(
+        newest[0], torch.as_tensor(stream["obs"][136:200])
+    )  # the newest 64, in order
+    assert torch.equal(
+        newest[0][1:], newest[3][:-1]
+    )  # consecutive: each next_obs is the following obs
     assert not torch.equal(replay[0][1:], replay[3][:-1])  # random: not a chain
 
 
@@ -113,7 +139,10 @@ def test_td_step_moves_q_towards_the_target(lesson):
     optimizer = torch.optim.SGD(q_network.parameters(), lr=0.05)
     obs, actions = torch.randn(8, 4), torch.randint(0, 2, (8,))
     rewards, terminated = torch.ones(8), torch.ones(8)  # terminal: the target is exactly r = 1
-    losses = [lesson["td_step"](q_network, optimizer, obs, actions, rewards, obs, terminated) for _ in range(50)]
+    losses = [
+        lesson["td_step"](q_network, optimizer, obs, actions, rewards, obs, terminated)
+        for _ in range(50)
+    ]
     assert losses[-1] < 0.1 * losses[0]
     q_taken = q_network(obs).gather(1, actions[:, None])[:, 0]
     assert torch.allclose(q_taken, torch.ones(8), atol=0.2)
@@ -125,7 +154,9 @@ def test_a_short_run_trains_and_evaluates(lesson, mode):
     config = lesson["config"]
     assert evals.shape == (config.total_steps // config.eval_every, 2)
     assert np.all(np.isfinite(evals))
-    assert np.all(evals[:, 0] >= 8) and np.all(evals[:, 0] <= 500)  # CartPole returns lie in [8, 500]
+    assert np.all(evals[:, 0] >= 8) and np.all(
+        evals[:, 0] <= 500
+    )  # CartPole returns lie in [8, 500]
 
 
 def test_greedy_return_is_reproducible(lesson):
@@ -139,14 +170,18 @@ def test_greedy_return_is_reproducible(lesson):
 
 # ---------------------------------------------------------------- lesson 03 plots
 
+
 def test_plots_return_figures_and_reject_bad_input():
     rng = np.random.default_rng(0)
     values, episodes = np.cumsum(rng.normal(size=200)), np.repeat(np.arange(4), 50)
     figures = [
         plotting.plot_consecutive_vs_random(values, episodes, "x"),
-        plotting.plot_buffer_filling([("a", np.array([0, 0, 1, -1])), ("b", np.array([2, 0, 1, 1]))],
-                                     np.array([0, 3])),
-        plotting.plot_minibatch_coverage(rng.normal(size=(100, 4)), {"random": rng.normal(size=(10, 4))}),
+        plotting.plot_buffer_filling(
+            [("a", np.array([0, 0, 1, -1])), ("b", np.array([2, 0, 1, 1]))], np.array([0, 3])
+        ),
+        plotting.plot_minibatch_coverage(
+            rng.normal(size=(100, 4)), {"random": rng.normal(size=(10, 4))}
+        ),
         plotting.plot_autocorrelation(np.arange(3), {"s": np.ones((2, 3))}, ["u", "v"]),
     ]
     assert all(isinstance(f, plt.Figure) for f in figures)

@@ -15,8 +15,19 @@ from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under 
 from dqn_helpers import checks, plotting, widgets  # noqa: E402
 
 NB = load("04_target_networks")
-LESSON_CODE = ("parameters", "drift-collect", "drift-data", "drift-run", "drift-step", "drift-record",
-               "learner-act", "learner-eval", "learner-run", "learner-evaluate", "panel-run")
+LESSON_CODE = (
+    "parameters",
+    "drift-collect",
+    "drift-data",
+    "drift-run",
+    "drift-step",
+    "drift-record",
+    "learner-act",
+    "learner-eval",
+    "learner-run",
+    "learner-evaluate",
+    "panel-run",
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +40,7 @@ def lesson() -> dict:
 
 
 # ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
+
 
 def test_checkers_name_common_mistakes(capsys):
     def rebinds(target_network, online_network):
@@ -50,17 +62,20 @@ def test_checkers_name_common_mistakes(capsys):
     def keeps_gradient(rewards, next_obs, terminated, target_network, gamma):
         return rewards + gamma * (1 - terminated) * target_network(next_obs).max(dim=1).values
 
-    cases = [(checks.check_hard_update, rebinds, "rebinds a local name"),
-             (checks.check_hard_update, shares_tensors, "SHARES"),
-             (checks.check_soft_update, swapped, "swapped τ and 1 − τ"),
-             (checks.check_target_td_target, bootstraps_terminal, "(1 − terminated)"),
-             (checks.check_target_td_target, keeps_gradient, "torch.no_grad()")]
+    cases = [
+        (checks.check_hard_update, rebinds, "rebinds a local name"),
+        (checks.check_hard_update, shares_tensors, "SHARES"),
+        (checks.check_soft_update, swapped, "swapped τ and 1 − τ"),
+        (checks.check_target_td_target, bootstraps_terminal, "(1 − terminated)"),
+        (checks.check_target_td_target, keeps_gradient, "torch.no_grad()"),
+    ]
     for checker, broken, words in cases:
         assert checker(broken) is False, broken.__name__
         assert words in capsys.readouterr().out, broken.__name__
 
 
 # ---------------------------------------------------------------- the drift demonstration
+
 
 def _moves(trace: dict) -> int:
     """At how many updates the recorded TD target changed."""
@@ -78,7 +93,10 @@ def test_frozen_target_moves_only_when_refreshed(lesson):
 
 def test_copy_every_step_is_the_same_as_no_target_network(lesson):
     moving = lesson["drift_run"]("none", 25)
-    for same in (lesson["drift_run"]("frozen", 25, sync_every=1), lesson["drift_run"]("soft", 25, tau=1.0)):
+    for same in (
+        lesson["drift_run"]("frozen", 25, sync_every=1),
+        lesson["drift_run"]("soft", 25, tau=1.0),
+    ):
         np.testing.assert_allclose(same["target"], moving["target"], rtol=1e-5)
         np.testing.assert_allclose(same["prediction"], moving["prediction"], rtol=1e-5)
 
@@ -87,7 +105,10 @@ def test_soft_target_lags_behind(lesson):
     soft = lesson["drift_run"]("soft", 40, tau=0.05)
     moving = lesson["drift_run"]("none", 40)
     assert _moves(soft) == 39  # a soft target moves a little at every update...
-    assert np.abs(np.diff(soft["target"], axis=0)).mean() < np.abs(np.diff(moving["target"], axis=0)).mean()
+    assert (
+        np.abs(np.diff(soft["target"], axis=0)).mean()
+        < np.abs(np.diff(moving["target"], axis=0)).mean()
+    )
 
 
 @pytest.mark.parametrize("target", ["none", "hard", "soft"])
@@ -99,6 +120,7 @@ def test_a_short_run_trains_and_evaluates(lesson, target):
 
 
 # ---------------------------------------------------------------- the C / τ slider panel
+
 
 def test_panel_retrains_when_a_slider_moves_and_on_train(lesson):
     panel = widgets.TargetUpdatePanel(lesson["panel_run"], target_update=500, tau=0.005)

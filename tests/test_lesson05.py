@@ -27,8 +27,9 @@ def tiny_train_fn(calls: list):
 def test_panel_trains_with_the_widget_values_and_overlays_each_run():
     torch.set_num_threads(1)
     calls: list = []
-    panel = widgets.HyperparameterPanel(tiny_train_fn(calls), config.preset("cartpole", total_steps=500),
-                                        threshold=475, hold=450)
+    panel = widgets.HyperparameterPanel(
+        tiny_train_fn(calls), config.preset("cartpole", total_steps=500), threshold=475, hold=450
+    )
     ax = panel.figure.axes[0]
     panel.learning_rate.value = 2e-3  # differs from the preset, so the run label names it
     panel.batch_size.value = 32
@@ -37,11 +38,20 @@ def test_panel_trains_with_the_widget_values_and_overlays_each_run():
     panel.gamma.value = 0.95
     panel.epsilon_decay.value = 0.99
     panel.total_steps.value = 500
-    assert panel.epsilon_fraction.disabled  # a per-episode decay makes the linear fraction irrelevant
+    assert (
+        panel.epsilon_fraction.disabled
+    )  # a per-episode decay makes the linear fraction irrelevant
     log = panel.run()
     cfg = calls[-1]
-    assert (cfg.learning_rate, cfg.batch_size, cfg.buffer_size, cfg.target_update, cfg.gamma,
-            cfg.epsilon_decay, cfg.total_steps) == (pytest.approx(2e-3), 32, 1_000, 100, 0.95, 0.99, 500)
+    assert (
+        cfg.learning_rate,
+        cfg.batch_size,
+        cfg.buffer_size,
+        cfg.target_update,
+        cfg.gamma,
+        cfg.epsilon_decay,
+        cfg.total_steps,
+    ) == (pytest.approx(2e-3), 32, 1_000, 100, 0.95, 0.99, 500)
     preset = config.preset("cartpole")
     # The preset's annealing ratio (learning_rate / lr_end) is kept when the learner moves the slider.
     assert cfg.lr_end == pytest.approx(preset.lr_end * 2e-3 / preset.learning_rate)
@@ -54,7 +64,9 @@ def test_panel_trains_with_the_widget_values_and_overlays_each_run():
     second = panel.run()
     assert calls[-1].epsilon_decay is None and calls[-1].learning_rate == pytest.approx(1e-4)
     assert len(panel.runs) == 2 and second is not log
-    assert len(ax.get_lines()) == lines_after_one + 1, "the new eval curve is overlaid on the old one"
+    assert len(ax.get_lines()) == lines_after_one + 1, (
+        "the new eval curve is overlaid on the old one"
+    )
     labels = list(panel.runs)
     assert labels[0].startswith("run 1:") and "lr=2e-03" in labels[0] and "batch=32" in labels[0]
     assert labels[1].startswith("run 2:") and "lr=1e-04" in labels[1]

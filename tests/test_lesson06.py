@@ -54,14 +54,24 @@ def _gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (lambda f: cv2.resize(_gray(f), (84, 84)), "INTER_AREA"),
-    (lambda f: cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (84, 84), interpolation=cv2.INTER_AREA),
-     "COLOR_RGB2GRAY"),
-    (lambda f: cv2.resize(_gray(f), (84, 84), interpolation=cv2.INTER_AREA) / 255.0, "do not divide by 255"),
-    (lambda f: _gray(f), "now resize"),
-    (lambda f: cv2.resize(f, (84, 84), interpolation=cv2.INTER_AREA), "grayscale first"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (lambda f: cv2.resize(_gray(f), (84, 84)), "INTER_AREA"),
+        (
+            lambda f: cv2.resize(
+                cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (84, 84), interpolation=cv2.INTER_AREA
+            ),
+            "COLOR_RGB2GRAY",
+        ),
+        (
+            lambda f: cv2.resize(_gray(f), (84, 84), interpolation=cv2.INTER_AREA) / 255.0,
+            "do not divide by 255",
+        ),
+        (lambda f: _gray(f), "now resize"),
+        (lambda f: cv2.resize(f, (84, 84), interpolation=cv2.INTER_AREA), "grayscale first"),
+    ],
+)
 def test_preprocess_frame_mistakes_get_the_right_hint(screens, capsys, mistake, hint):
     assert checks.check_preprocess_frame(mistake, screens) is False
     out = capsys.readouterr().out
@@ -76,6 +86,7 @@ def test_preprocess_frame_tolerates_one_gray_level_and_rejects_two(screens, caps
             out = solution(frame).astype(np.int16)
             out[40, 40] += delta if out[40, 40] < 200 else -delta
             return out.astype(np.uint8)
+
         return fn
 
     assert checks.check_preprocess_frame(off_by(1), screens) is True
@@ -103,12 +114,15 @@ def test_push_frame_solution_shifts_the_stack():
     np.testing.assert_array_equal(solution(stack, frame), np.concatenate([stack[1:], frame[None]]))
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (lambda s, f: np.concatenate([f[None], s[:-1]]), "newest frame goes LAST"),
-    (lambda s, f: np.concatenate([s[:-1], f[None]]), "drop the oldest frame"),
-    (lambda s, f: np.concatenate([s, f[None]]), "drop the oldest frame (stack[0])"),
-    (lambda s, f: np.stack([s[1], s[2], s[3], f]), "Do not assume 4 frames"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (lambda s, f: np.concatenate([f[None], s[:-1]]), "newest frame goes LAST"),
+        (lambda s, f: np.concatenate([s[:-1], f[None]]), "drop the oldest frame"),
+        (lambda s, f: np.concatenate([s, f[None]]), "drop the oldest frame (stack[0])"),
+        (lambda s, f: np.stack([s[1], s[2], s[3], f]), "Do not assume 4 frames"),
+    ],
+)
 def test_push_frame_mistakes_get_the_right_hint(capsys, mistake, hint):
     assert checks.check_push_frame(mistake) is False
     assert hint in capsys.readouterr().out
@@ -126,16 +140,24 @@ def test_push_frame_in_place_is_rejected(capsys):
 
 def test_conv_output_size_solution_gives_the_nature_cnn_sizes():
     solution = _exercise("6.3", "solution")["conv_output_size"]
-    assert [solution(84, 8, 4), solution(20, 4, 2), solution(9, 3, 1), solution(7, 3, 1, 1)] == [20, 9, 7, 7]
+    assert [solution(84, 8, 4), solution(20, 4, 2), solution(9, 3, 1), solution(7, 3, 1, 1)] == [
+        20,
+        9,
+        7,
+        7,
+    ]
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (lambda n, k, s, p=0: (n + 2 * p - k) / s + 1, "return an int"),
-    (lambda n, k, s, p=0: (n - k) // s + 1, "ignore padding"),
-    (lambda n, k, s, p=0: (n - k) // s, "add 1"),
-    (lambda n, k, s, p=0: n // s, "subtract the kernel"),
-    (lambda n, k, s, p=0: None, "return an int"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (lambda n, k, s, p=0: (n + 2 * p - k) / s + 1, "return an int"),
+        (lambda n, k, s, p=0: (n - k) // s + 1, "ignore padding"),
+        (lambda n, k, s, p=0: (n - k) // s, "add 1"),
+        (lambda n, k, s, p=0: n // s, "subtract the kernel"),
+        (lambda n, k, s, p=0: None, "return an int"),
+    ],
+)
 def test_conv_output_size_mistakes_get_the_right_hint(capsys, mistake, hint):
     assert checks.check_conv_output_size(mistake) is False
     assert hint in capsys.readouterr().out
@@ -162,7 +184,7 @@ def test_plot_image_row_shows_each_image_with_its_title(screens):
 def test_plot_stack_motion_draws_frames_and_their_differences():
     stack = np.zeros((4, 84, 84), np.uint8)
     for k in range(4):
-        stack[k, 40:44, 10 + 5 * k: 12 + 5 * k] = 200  # a "ball" moving right
+        stack[k, 40:44, 10 + 5 * k : 12 + 5 * k] = 200  # a "ball" moving right
     fig = plotting.plot_stack_motion(stack)
     images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
     assert len(images) == 4 + 3

@@ -25,49 +25,67 @@ PRETRAINED = ROOT / "checkpoints" / "pong_pretrained.pt"
 
 def test_setup_cell_fast_mode_sizes():
     config = run_cells(NB, "parameters")["config"]
-    assert config.hyperparameters == "pong" and config.resume is False and config.use_google_drive is False
+    assert (
+        config.hyperparameters == "pong"
+        and config.resume is False
+        and config.use_google_drive is False
+    )
     assert config.total_steps <= 5_000 and config.learning_starts < config.total_steps
     assert config.pretrained == "checkpoints/pong_pretrained.pt"
     full = run_cells(NB, "parameters", fast=False)["config"]
     assert full.total_steps == dqn_config.preset("pong").total_steps == 1_000_000
-    assert full.learning_starts is None and full.run_dir == "runs/pong"  # None = the preset's own values
+    assert (
+        full.learning_starts is None and full.run_dir == "runs/pong"
+    )  # None = the preset's own values
 
 
 def test_exercise_solutions_give_the_hand_computed_values():
     ns = run_cells(NB, "parameters", "solution-7.1", "solution-7.2", "solution-7.3")
-    assert ns["training_budget"](4_000_000, 4, 400) == (1_000_000, pytest.approx(1_000_000 / 400 / 3600))
+    assert ns["training_budget"](4_000_000, 4, 400) == (
+        1_000_000,
+        pytest.approx(1_000_000 / 400 / 3600),
+    )
     assert ns["decay_steps"](1.0, 0.1, 0.9999) == 23_025  # ln(0.1) / ln(0.9999) = 23,024.7
     assert ns["points_tally"]([0, 1, 0, -1, -1, 0]) == (1, 2)
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (lambda f, k, s: (f, f / s / 3600), "divide"),
-    (lambda f, k, s: (f // k, f // k / s / 60), "minutes"),
-    (lambda f, k, s: (f // k, f / s / 3600), "not the frames"),
-    (lambda f, k, s: (f / k, f / k / s / 3600), "must be an int"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (lambda f, k, s: (f, f / s / 3600), "divide"),
+        (lambda f, k, s: (f // k, f // k / s / 60), "minutes"),
+        (lambda f, k, s: (f // k, f / s / 3600), "not the frames"),
+        (lambda f, k, s: (f / k, f / k / s / 3600), "must be an int"),
+    ],
+)
 def test_budget_mistakes_get_the_right_hint(capsys, mistake, hint):
     assert checks.check_training_budget(mistake) is False
     out = capsys.readouterr().out
     assert hint in out, out
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (lambda s, e, d: int(math.log(e / s) / math.log(d)), "one step short"),
-    (lambda s, e, d: math.log(e / s) / math.log(d), "whole number"),
-    (lambda s, e, d: math.log(s / e) / math.log(d), "negative"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (lambda s, e, d: int(math.log(e / s) / math.log(d)), "one step short"),
+        (lambda s, e, d: math.log(e / s) / math.log(d), "whole number"),
+        (lambda s, e, d: math.log(s / e) / math.log(d), "negative"),
+    ],
+)
 def test_decay_mistakes_get_the_right_hint(capsys, mistake, hint):
     assert checks.check_decay_steps(mistake) is False
     out = capsys.readouterr().out
     assert hint in out, out
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (lambda r: (sum(x > 0 for x in r), -sum(x < 0 for x in r)), "positive number"),
-    (lambda r: (sum(x < 0 for x in r), sum(x > 0 for x in r)), "swapped"),
-    (lambda r: (sum(x >= 0 for x in r), sum(x < 0 for x in r)), "zeros"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (lambda r: (sum(x > 0 for x in r), -sum(x < 0 for x in r)), "positive number"),
+        (lambda r: (sum(x < 0 for x in r), sum(x > 0 for x in r)), "swapped"),
+        (lambda r: (sum(x >= 0 for x in r), sum(x < 0 for x in r)), "zeros"),
+    ],
+)
 def test_tally_mistakes_get_the_right_hint(capsys, mistake, hint):
     assert checks.check_points_tally(mistake) is False
     out = capsys.readouterr().out
@@ -88,8 +106,18 @@ def test_hyperparameter_table_lists_every_difference_with_a_reason(capsys):
     ns = run_cells(NB, "parameters", "hp-configs", "hp-why", "hp-table")
     lesson, pong = ns["lesson_atari"], ns["pong"]
     # The lesson's Atari values, as the syllabus gives them.
-    assert (lesson.learning_rate, lesson.batch_size, lesson.buffer_size, lesson.target_update) == (2.5e-4, 32, 1_000_000, 10_000)
-    assert (lesson.gamma, lesson.epsilon_start, lesson.epsilon_end, lesson.epsilon_fraction * lesson.total_steps) == (0.99, 1.0, 0.1, 1_000_000)
+    assert (lesson.learning_rate, lesson.batch_size, lesson.buffer_size, lesson.target_update) == (
+        2.5e-4,
+        32,
+        1_000_000,
+        10_000,
+    )
+    assert (
+        lesson.gamma,
+        lesson.epsilon_start,
+        lesson.epsilon_end,
+        lesson.epsilon_fraction * lesson.total_steps,
+    ) == (0.99, 1.0, 0.1, 1_000_000)
     assert not (lesson.double or lesson.dueling or lesson.prioritized) and lesson.n_step == 1
     assert pong == dqn_config.preset("pong")
     printed = capsys.readouterr().out
@@ -121,15 +149,19 @@ def test_pretrained_cell_explains_a_missing_checkpoint(capsys, tmp_path):
     out = capsys.readouterr().out
     assert ns["pretrained_agent"] is None
     assert "not shipped yet" in out
-    assert "python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --seed 0 --out runs/pong" in out
+    assert (
+        "python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --seed 0 --out runs/pong"
+        in out
+    )
 
 
 def test_pretrained_cell_rejects_an_agent_that_loses(tmp_path):
     """An untrained network loses (nearly) every point: the cell's assert must catch it."""
     cfg = dqn_config.preset("pong", device="cpu")
     agent = DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
-    path = checkpoints.save_checkpoint(tmp_path / "untrained.pt", agent=agent, config=cfg, step=0, episode=0,
-                                       log=TrainingLog())
+    path = checkpoints.save_checkpoint(
+        tmp_path / "untrained.pt", agent=agent, config=cfg, step=0, episode=0, log=TrainingLog()
+    )
     ns = _pretrained_namespace(str(path))
     with pytest.raises(AssertionError, match="win more points than it loses"):
         run_cells(NB, "pretrained", namespace=ns)
@@ -151,9 +183,11 @@ def _play_one_game_with_the_cli(path: Path, capsys) -> tuple[int, int, str]:
 
 def test_evaluate_cli_on_the_shipped_checkpoint_wins_more_points_than_it_loses(capsys):
     if not PRETRAINED.is_file():
-        pytest.skip("checkpoints/pong_pretrained.pt not shipped yet: it is produced by a GPU (or long CPU) run "
-                    "of `python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --seed 0 --out runs/pong` "
-                    "(lesson 07 issue); this test runs as soon as the file is committed")
+        pytest.skip(
+            "checkpoints/pong_pretrained.pt not shipped yet: it is produced by a GPU (or long CPU) run "
+            "of `python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --seed 0 --out runs/pong` "
+            "(lesson 07 issue); this test runs as soon as the file is committed"
+        )
     assert PRETRAINED.stat().st_size <= 10 * 2**20, "the shipped checkpoint must stay within 10 MB"
     won, lost, out = _play_one_game_with_the_cli(PRETRAINED, capsys)
     assert won > lost, f"the pretrained agent lost the game {won}-{lost}:\n{out}"
@@ -163,7 +197,9 @@ def test_the_cli_game_check_catches_an_agent_that_loses(capsys, tmp_path):
     """The same check on an untrained agent's checkpoint file: it loses, so the shipped test can fail."""
     cfg = dqn_config.preset("pong", device="cpu")
     agent = DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
-    path = checkpoints.save_checkpoint(tmp_path / "untrained.pt", agent=agent, config=cfg, step=0, episode=0)
+    path = checkpoints.save_checkpoint(
+        tmp_path / "untrained.pt", agent=agent, config=cfg, step=0, episode=0
+    )
     won, lost, _ = _play_one_game_with_the_cli(path, capsys)
     assert won < lost and lost == 21
 
@@ -172,15 +208,22 @@ def _train_config_namespace(run_dir: Path, *, fast: bool) -> dict:
     import torch
 
     ns = run_cells(NB, "parameters", fast=fast)
-    ns.update(pong=dqn_config.preset("pong"), lesson_atari=dqn_config.preset("lesson"),
-              dev=torch.device("cpu"), steps_per_s=50.0, run_dir=run_dir)
+    ns.update(
+        pong=dqn_config.preset("pong"),
+        lesson_atari=dqn_config.preset("lesson"),
+        dev=torch.device("cpu"),
+        steps_per_s=50.0,
+        run_dir=run_dir,
+    )
     return ns
 
 
 def test_full_mode_on_a_cpu_trains_a_preview_and_says_why(capsys, tmp_path):
     ns = _train_config_namespace(tmp_path / "pong", fast=False)
     run_cells(NB, "train-config", namespace=ns, fast=False)
-    assert ns["train_config"] == dqn_config.preset("pong")  # the real run, so that resume=True continues it
+    assert ns["train_config"] == dqn_config.preset(
+        "pong"
+    )  # the real run, so that resume=True continues it
     assert ns["stop_at"] == ns["config"].cpu_preview_steps == 20_000
     assert "full_run_on_cpu=True" in capsys.readouterr().out
     ns["config"].full_run_on_cpu = True
@@ -213,7 +256,11 @@ def test_the_fine_tune_check_catches_a_run_that_did_not_start_from_the_pretraine
     torch.set_num_threads(1)
     ns = run_cells(NB, "parameters")
     ns["config"].fine_tune_steps = 1_100  # 100 steps past learning_starts: a few updates
-    ns.update(pretrained_path=PRETRAINED,
-              pretrained_agent=DQNAgent(dqn_config.preset("pong", device="cpu"), (4, 84, 84), 6, device="cpu"))
+    ns.update(
+        pretrained_path=PRETRAINED,
+        pretrained_agent=DQNAgent(
+            dqn_config.preset("pong", device="cpu"), (4, 84, 84), 6, device="cpu"
+        ),
+    )
     with pytest.raises(AssertionError, match="does not start over"):
         run_cells(NB, "fine-tune", namespace=ns)

@@ -195,5 +195,6 @@ def test_build_q_network_explains_a_discrete_observation():
 
 def test_all_lists_the_public_networks():
     assert sorted(networks.__all__) == sorted(
-        ["QNetwork", "NatureCNN", "DuelingHead", "build_q_network", "conv_output_size"])
+        ["QNetwork", "NatureCNN", "DuelingHead", "build_q_network", "conv_output_size"]
+    )
     assert all(hasattr(networks, name) for name in networks.__all__)

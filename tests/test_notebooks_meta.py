@@ -42,38 +42,59 @@ def test_first_code_cell_is_the_colab_install_cell(path):
     first = _src(_cells(path, "code")[0])
     assert first == colab.INSTALL_CELL, (
         f"{path.name}: the first code cell must be dqn_helpers.colab.INSTALL_CELL verbatim; "
-        "run `python -m dqn_helpers.colab notebooks/` to rewrite it")
+        "run `python -m dqn_helpers.colab notebooks/` to rewrite it"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_parameters_cell_sets_fast_and_a_config_dataclass(path):
     setup = [c for c in _cells(path, "code") if "parameters" in _tags(c)]
-    assert len(setup) == 1, f"{path.name}: expected one code cell tagged 'parameters', found {len(setup)}"
+    assert len(setup) == 1, (
+        f"{path.name}: expected one code cell tagged 'parameters', found {len(setup)}"
+    )
     src = _src(setup[0])
-    lines = [line.split("  #")[0].rstrip() for line in src.splitlines()]  # a trailing comment is fine
+    lines = [
+        line.split("  #")[0].rstrip() for line in src.splitlines()
+    ]  # a trailing comment is fine
     assert FAST_LINE in lines, f"{path.name}: the setup cell must contain `{FAST_LINE}`"
     assert re.search(r"^@dataclass(\(.*\))?\nclass Config\b", src, re.M), (
-        f"{path.name}: the setup cell must define `@dataclass class Config`")
-    assert re.search(r"^config = Config\(", src, re.M), f"{path.name}: the setup cell must build `config = Config()`"
+        f"{path.name}: the setup cell must define `@dataclass class Config`"
+    )
+    assert re.search(r"^config = Config\(", src, re.M), (
+        f"{path.name}: the setup cell must build `config = Config()`"
+    )
     code_cells = _cells(path, "code")
-    assert code_cells.index(setup[0]) == 1, f"{path.name}: the setup cell must follow the install cell"
+    assert code_cells.index(setup[0]) == 1, (
+        f"{path.name}: the setup cell must follow the install cell"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_objectives_summary_and_title(path):
     markdown = [_src(c) for c in _cells(path, "markdown")]
-    assert markdown and markdown[0].startswith("# "), f"{path.name}: start with a markdown '# Title'"
-    assert any(re.search(r"^(#+ |\*\*)Objectives", m, re.M) for m in markdown), f"{path.name}: no Objectives"
-    assert any(re.search(r"^#+ .*Summary", m, re.M) for m in markdown), f"{path.name}: no '## Summary'"
+    assert markdown and markdown[0].startswith("# "), (
+        f"{path.name}: start with a markdown '# Title'"
+    )
+    assert any(re.search(r"^(#+ |\*\*)Objectives", m, re.M) for m in markdown), (
+        f"{path.name}: no Objectives"
+    )
+    assert any(re.search(r"^#+ .*Summary", m, re.M) for m in markdown), (
+        f"{path.name}: no '## Summary'"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_without_outputs_and_with_the_python3_kernel(path):
     nb = json.loads(path.read_text())
     spec = nb["metadata"].get("kernelspec", {})
-    assert spec.get("name") == "python3" and spec.get("language") == "python", f"{path.name}: kernelspec {spec}"
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
-             and (c["outputs"] or c["execution_count"] is not None)]
+    assert spec.get("name") == "python3" and spec.get("language") == "python", (
+        f"{path.name}: kernelspec {spec}"
+    )
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"] is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} have outputs (run nbstripout)"
 
 
@@ -81,25 +102,40 @@ def test_committed_without_outputs_and_with_the_python3_kernel(path):
 def test_every_stub_has_a_hidden_solution(path):
     cells = _cells(path, "code")
     stubs = {t.removeprefix("stub-") for c in cells for t in _tags(c) if t.startswith("stub-")}
-    solutions = {t.removeprefix("solution-"): c for c in cells for t in _tags(c) if t.startswith("solution-")}
+    solutions = {
+        t.removeprefix("solution-"): c for c in cells for t in _tags(c) if t.startswith("solution-")
+    }
     assert stubs == set(solutions), (
-        f"{path.name}: stubs {sorted(stubs)} and solutions {sorted(solutions)} must match one to one")
+        f"{path.name}: stubs {sorted(stubs)} and solutions {sorted(solutions)} must match one to one"
+    )
     for key, cell in solutions.items():
-        assert re.fullmatch(r"\d+\.\d+", key), f"{path.name}: exercise tag 'solution-{key}' is not N.k"
-        assert "hide-input" in _tags(cell), f"{path.name}: solution-{key} needs the 'hide-input' tag"
+        assert re.fullmatch(r"\d+\.\d+", key), (
+            f"{path.name}: exercise tag 'solution-{key}' is not N.k"
+        )
+        assert "hide-input" in _tags(cell), (
+            f"{path.name}: solution-{key} needs the 'hide-input' tag"
+        )
         hidden = cell.get("metadata", {}).get("jupyter", {}).get("source_hidden")
-        assert hidden is True, f"{path.name}: solution-{key} needs metadata.jupyter.source_hidden = true"
+        assert hidden is True, (
+            f"{path.name}: solution-{key} needs metadata.jupyter.source_hidden = true"
+        )
     positions = {t: i for i, c in enumerate(cells) for t in _tags(c)}
     for key in stubs:
-        assert positions[f"stub-{key}"] < positions[f"solution-{key}"], f"{path.name}: solution {key} before its stub"
+        assert positions[f"stub-{key}"] < positions[f"solution-{key}"], (
+            f"{path.name}: solution {key} before its stub"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_star_imports_and_no_sys_path_tricks(path):
     for i, cell in enumerate(_cells(path, "code")):
         src = _src(cell)
-        assert not re.search(r"^\s*from\s+\S+\s+import\s+\*", src, re.M), f"{path.name} code cell {i}: import *"
-        assert "sys.path" not in src, f"{path.name} code cell {i}: manipulates sys.path (import the package)"
+        assert not re.search(r"^\s*from\s+\S+\s+import\s+\*", src, re.M), (
+            f"{path.name} code cell {i}: import *"
+        )
+        assert "sys.path" not in src, (
+            f"{path.name} code cell {i}: manipulates sys.path (import the package)"
+        )
 
 
 # ----------------------------------------------------------------------------- README
@@ -120,7 +156,9 @@ def test_readme_lesson_table_lists_every_notebook_with_its_colab_badge():
     missing = [p.name for p in NOTEBOOKS if p.name not in rows]
     assert not missing, f"README.md's lesson table does not list {missing}"
     for name, row in rows.items():
-        assert f"]({colab.colab_url(name)})" in row, f"README row for {name} lacks its Colab badge link"
+        assert f"]({colab.colab_url(name)})" in row, (
+            f"README row for {name} lacks its Colab badge link"
+        )
 
 
 def test_readme_links_only_to_notebooks_that_exist():
@@ -134,4 +172,6 @@ def test_readme_colab_badges_all_use_the_one_repository_url():
     urls = re.findall(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)", text)
     assert urls, "README.md has no Colab badges"
     names = [u.rsplit("/", 1)[-1] for u in urls]
-    assert urls == [colab.colab_url(n) for n in names], "a Colab link does not come from colab.colab_url()"
+    assert urls == [colab.colab_url(n) for n in names], (
+        "a Colab link does not come from colab.colab_url()"
+    )

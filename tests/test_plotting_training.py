@@ -24,13 +24,28 @@ def fake_log(n_episodes: int = 30, eval_every: int = 1000, evals=None, learning_
     for i in range(n_episodes):
         step += 20 + 3 * i
         learning = step >= learning_starts
-        episodes.append({"step": step, "episode": i, "episode_return": float(20 + 3 * i),
-                         "episode_length": 20 + 3 * i, "loss": 1.0 / (i + 1) if learning else None,
-                         "mean_max_q": 0.5 * i if learning else None, "td_error": 0.1, "grad_norm": 1.0,
-                         "epsilon": max(0.05, 1 - i / 20), "learning_rate": 1e-3, "time": 0.1 * i})
+        episodes.append(
+            {
+                "step": step,
+                "episode": i,
+                "episode_return": float(20 + 3 * i),
+                "episode_length": 20 + 3 * i,
+                "loss": 1.0 / (i + 1) if learning else None,
+                "mean_max_q": 0.5 * i if learning else None,
+                "td_error": 0.1,
+                "grad_norm": 1.0,
+                "epsilon": max(0.05, 1 - i / 20),
+                "learning_rate": 1e-3,
+                "time": 0.1 * i,
+            }
+        )
     if evals is None:
-        evals = [(s, 10.0 * k, 2.0) for k, s in enumerate(range(eval_every, step + 1, eval_every), 1)]
-    eval_rows = [{"step": s, "mean_return": m, "std_return": sd, "episodes": 5} for s, m, sd in evals]
+        evals = [
+            (s, 10.0 * k, 2.0) for k, s in enumerate(range(eval_every, step + 1, eval_every), 1)
+        ]
+    eval_rows = [
+        {"step": s, "mean_return": m, "std_return": sd, "episodes": 5} for s, m, sd in evals
+    ]
     return SimpleNamespace(episodes=episodes, evals=eval_rows)
 
 
@@ -45,11 +60,17 @@ def test_plot_training_draws_the_four_panels_against_env_steps():
     fig = plotting.plot_training(log, threshold=475)
     ax_ret, ax_loss, ax_q, ax_eps = fig.axes
     assert [ax.get_ylabel() for ax in fig.axes] == [
-        "episode return", "TD loss (mean per episode)", "mean max-Q of the batch", "ε (exploration)"]
+        "episode return",
+        "TD loss (mean per episode)",
+        "mean max-Q of the batch",
+        "ε (exploration)",
+    ]
     # raw returns + moving average; eval curve on the eval steps; the dashed target line
     raw, smooth, evals, target = ax_ret.get_lines()
     np.testing.assert_array_equal(raw.get_xdata(), [r["step"] for r in log.episodes])
-    assert smooth.get_ydata()[0] == 20.0 and smooth.get_ydata()[2] == pytest.approx((20 + 23 + 26) / 3)
+    assert smooth.get_ydata()[0] == 20.0 and smooth.get_ydata()[2] == pytest.approx(
+        (20 + 23 + 26) / 3
+    )
     np.testing.assert_array_equal(evals.get_xdata(), [r["step"] for r in log.evals])
     np.testing.assert_array_equal(evals.get_ydata(), [r["mean_return"] for r in log.evals])
     assert tuple(target.get_ydata()) == (475, 475)
@@ -58,7 +79,9 @@ def test_plot_training_draws_the_four_panels_against_env_steps():
     loss_y = ax_loss.get_lines()[0].get_ydata()
     assert np.isnan(loss_y[0]) and loss_y[-1] == pytest.approx(1 / 30)
     assert ax_loss.get_yscale() == "log"
-    np.testing.assert_allclose(ax_eps.get_lines()[0].get_ydata(), [r["epsilon"] for r in log.episodes])
+    np.testing.assert_allclose(
+        ax_eps.get_lines()[0].get_ydata(), [r["epsilon"] for r in log.episodes]
+    )
     assert ax_eps.get_xlabel() == "environment step"
 
 
@@ -75,8 +98,11 @@ def _as_training_log(fake) -> logs.TrainingLog:
 
 def _drawn(fig) -> list[tuple]:
     """Every line of a figure as (x data, y data), to compare two drawings of the same log."""
-    return [(tuple(line.get_xdata()), tuple(np.nan_to_num(line.get_ydata(), nan=-1.0)))
-            for ax in fig.axes for line in ax.get_lines()]
+    return [
+        (tuple(line.get_xdata()), tuple(np.nan_to_num(line.get_ydata(), nan=-1.0)))
+        for ax in fig.axes
+        for line in ax.get_lines()
+    ]
 
 
 def test_plot_training_takes_a_train_result_or_a_run_folder(tmp_path):
@@ -206,8 +232,11 @@ def test_liveplot_outside_ipython_prints_nothing_and_keeps_the_final_figure(caps
 
 
 def test_runs_overlay_draws_one_curve_per_run_and_falls_back_to_training_returns():
-    runs = {"lr=1e-3": fake_log(), "lr=1e-2": fake_log(evals=[(1000, 50.0, 5.0), (2000, 20.0, 1.0)]),
-            "tiny": fake_log(n_episodes=3, evals=[])}
+    runs = {
+        "lr=1e-3": fake_log(),
+        "lr=1e-2": fake_log(evals=[(1000, 50.0, 5.0), (2000, 20.0, 1.0)]),
+        "tiny": fake_log(n_episodes=3, evals=[]),
+    }
     fig = plotting.plot_runs_overlay(runs, threshold=475)
     ax = fig.axes[0]
     labels = [line.get_label() for line in ax.get_lines()]
@@ -233,13 +262,18 @@ def test_eval_curves_align_runs_on_common_steps():
 
 def test_eval_table_finds_first_step_at_threshold_and_the_pass_rule():
     runs = {
-        "seed 0": fake_log(evals=[(5000, 200.0, 0), (10000, 480.0, 0), (15000, 500.0, 0), (30000, 460.0, 0)]),
-        "seed 1": fake_log(evals=[(5000, 300.0, 0), (10000, 475.0, 0), (30000, 120.0, 0)]),  # collapsed
+        "seed 0": fake_log(
+            evals=[(5000, 200.0, 0), (10000, 480.0, 0), (15000, 500.0, 0), (30000, 460.0, 0)]
+        ),
+        "seed 1": fake_log(
+            evals=[(5000, 300.0, 0), (10000, 475.0, 0), (30000, 120.0, 0)]
+        ),  # collapsed
         "seed 2": fake_log(evals=[(5000, 100.0, 0), (30000, 470.0, 0)]),  # never reached 475
     }
     rows = plotting.eval_table(runs)
-    assert [(r["steps_to_threshold"], r["best_eval"], r["last_eval"], r["passed"]) for r in rows] == [
-        (10000, 500.0, 460.0, True), (10000, 475.0, 120.0, False), (None, 470.0, 470.0, False)]
+    assert [
+        (r["steps_to_threshold"], r["best_eval"], r["last_eval"], r["passed"]) for r in rows
+    ] == [(10000, 500.0, 460.0, True), (10000, 475.0, 120.0, False), (None, 470.0, 470.0, False)]
     text = plotting.format_eval_table(rows)
     assert "never" in text and "10,000" in text
     assert text.splitlines()[-1].startswith("1 of 3 runs")
@@ -251,7 +285,11 @@ def test_all_lists_exactly_the_public_functions_and_classes(module_name):
     import inspect
 
     module = importlib.import_module(f"dqn_helpers.{module_name}")
-    defined = {name for name, value in vars(module).items()
-               if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
-               and value.__module__ == module.__name__}
+    defined = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == module.__name__
+    }
     assert set(module.__all__) == defined

@@ -14,15 +14,26 @@ def _rows(log: object) -> list[list[float]]:
     """The log's rows without wall time, NaN made comparable."""
     out = []
     for row in log.episodes + log.evals:  # type: ignore[attr-defined]
-        out.append([-1e300 if isinstance(v, float) and math.isnan(v) else v
-                    for k, v in sorted(row.items()) if k != "time"])
+        out.append(
+            [
+                -1e300 if isinstance(v, float) and math.isnan(v) else v
+                for k, v in sorted(row.items())
+                if k != "time"
+            ]
+        )
     return out
 
 
 @pytest.fixture(scope="module")
 def small() -> config.DQNConfig:
-    return config.preset("cartpole", total_steps=1_500, learning_starts=200, eval_every=500,
-                         eval_episodes=3, checkpoint_every=0)
+    return config.preset(
+        "cartpole",
+        total_steps=1_500,
+        learning_starts=200,
+        eval_every=500,
+        eval_episodes=3,
+        checkpoint_every=0,
+    )
 
 
 def test_parallel_seeds_match_sequential_seeds_in_seed_order(small: config.DQNConfig) -> None:
@@ -44,8 +55,14 @@ def test_parallel_seeds_match_sequential_seeds_in_seed_order(small: config.DQNCo
 def test_run_seeds_writes_one_folder_per_seed_and_can_keep_agents(
     small: config.DQNConfig, tmp_path: object
 ) -> None:
-    results = training.run_seeds(small.replace(total_steps=600, eval_every=300), [0, 1], n_jobs=2,
-                                 out_dir=tmp_path, progress=False, keep_agents=True)
+    results = training.run_seeds(
+        small.replace(total_steps=600, eval_every=300),
+        [0, 1],
+        n_jobs=2,
+        out_dir=tmp_path,
+        progress=False,
+        keep_agents=True,
+    )
     assert [r.agent.config.seed for r in results] == [0, 1]
     for seed in (0, 1):
         assert (tmp_path / f"seed{seed}" / "checkpoint.pt").exists()  # type: ignore[operator]
@@ -53,8 +70,15 @@ def test_run_seeds_writes_one_folder_per_seed_and_can_keep_agents(
 
 @pytest.mark.parametrize(
     ("seeds", "n_jobs", "match"),
-    [([], None, "seeds is empty"), ([1, 1], None, "distinct"), ([0], 0, "n_jobs"), ([0], 1.5, "n_jobs")],
+    [
+        ([], None, "seeds is empty"),
+        ([1, 1], None, "distinct"),
+        ([0], 0, "n_jobs"),
+        ([0], 1.5, "n_jobs"),
+    ],
 )
-def test_bad_arguments(small: config.DQNConfig, seeds: list[int], n_jobs: object, match: str) -> None:
+def test_bad_arguments(
+    small: config.DQNConfig, seeds: list[int], n_jobs: object, match: str
+) -> None:
     with pytest.raises(ValueError, match=match):
         training.run_seeds(small, seeds, n_jobs=n_jobs, progress=False)  # type: ignore[arg-type]

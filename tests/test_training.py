@@ -42,8 +42,16 @@ def test_a_short_cartpole_run_learns(tmp_path: Path) -> None:
 
 def test_divergence_is_detected_and_the_checkpoint_survives(tmp_path: Path) -> None:
     cfg = config.DQNConfig(
-        total_steps=3_000, learning_rate=1e6, loss="mse", max_grad_norm=None, learning_starts=500,
-        batch_size=32, buffer_size=3_000, hidden=(32, 32), checkpoint_every=250, eval_every=0,
+        total_steps=3_000,
+        learning_rate=1e6,
+        loss="mse",
+        max_grad_norm=None,
+        learning_starts=500,
+        batch_size=32,
+        buffer_size=3_000,
+        hidden=(32, 32),
+        checkpoint_every=250,
+        eval_every=0,
         device="cpu",
     )
     with pytest.raises(training.TrainingDivergedError) as info:
@@ -62,8 +70,16 @@ def test_divergence_is_detected_and_the_checkpoint_survives(tmp_path: Path) -> N
 
 
 def test_callbacks_get_every_event_and_can_stop_training() -> None:
-    cfg = config.DQNConfig(total_steps=1_500, learning_starts=200, batch_size=32, buffer_size=2_000,
-                           hidden=(16,), eval_every=500, eval_episodes=3, device="cpu")
+    cfg = config.DQNConfig(
+        total_steps=1_500,
+        learning_starts=200,
+        batch_size=32,
+        buffer_size=2_000,
+        hidden=(16,),
+        eval_every=500,
+        eval_episodes=3,
+        device="cpu",
+    )
     events: list[str] = []
 
     def record(event: str, log: logs.TrainingLog, agent: agents.DQNAgent) -> None:
@@ -80,22 +96,36 @@ def test_callbacks_get_every_event_and_can_stop_training() -> None:
     stop_after_5 = lambda event, log, agent: event == "episode" and len(log.episodes) >= 5  # noqa: E731
     stopped = training.train(cfg, progress=False, callbacks=[stop_after_5])
     assert len(stopped.log.episodes) == 5
-    assert stopped.log.evals[-1]["step"] == stopped.log.episodes[-1]["step"], "final eval at the stop"
+    assert stopped.log.evals[-1]["step"] == stopped.log.episodes[-1]["step"], (
+        "final eval at the stop"
+    )
 
 
 def test_vector_envs_collect_with_batched_actions(tmp_path: Path) -> None:
-    cfg = config.DQNConfig(total_steps=1_200, num_envs=3, learning_starts=300, batch_size=32,
-                           buffer_size=3_000, hidden=(16,), train_freq=4, gradient_steps=1,
-                           n_step=2, eval_every=600, eval_episodes=2, checkpoint_every=600,
-                           device="cpu")
+    cfg = config.DQNConfig(
+        total_steps=1_200,
+        num_envs=3,
+        learning_starts=300,
+        batch_size=32,
+        buffer_size=3_000,
+        hidden=(16,),
+        train_freq=4,
+        gradient_steps=1,
+        n_step=2,
+        eval_every=600,
+        eval_episodes=2,
+        checkpoint_every=600,
+        device="cpu",
+    )
     result = training.train(cfg, out_dir=tmp_path, progress=False)
     assert [r["step"] for r in result.log.evals] == [600, 1_200]
     steps = result.log.column("step")
     assert len(steps) > 20 and np.all(np.diff(steps) >= 0)
     # (1200 - 300) agent steps at one update per 4 steps
     assert abs(result.agent.updates - 900 // 4) <= 1
-    resumed = training.train(cfg.replace(total_steps=1_500), out_dir=tmp_path, progress=False,
-                             resume=True)
+    resumed = training.train(
+        cfg.replace(total_steps=1_500), out_dir=tmp_path, progress=False, resume=True
+    )
     assert resumed.log.evals[-1]["step"] == 1_500
     assert "refills" in (tmp_path / "train_notes.txt").read_text()
 
@@ -110,8 +140,15 @@ def test_truncated_episodes_are_not_stored_as_terminal(monkeypatch: pytest.Monke
         return made[-1]
 
     monkeypatch.setattr(buffers, "make_buffer", spy)
-    cfg = config.DQNConfig(total_steps=600, learning_starts=10_000, buffer_size=1_000,
-                           epsilon_start=1.0, epsilon_end=1.0, eval_every=0, device="cpu")
+    cfg = config.DQNConfig(
+        total_steps=600,
+        learning_starts=10_000,
+        buffer_size=1_000,
+        epsilon_start=1.0,
+        epsilon_end=1.0,
+        eval_every=0,
+        device="cpu",
+    )
     ends: list[tuple[bool, bool]] = []
 
     class RecordEnds(gym.Wrapper):
@@ -121,12 +158,16 @@ def test_truncated_episodes_are_not_stored_as_terminal(monkeypatch: pytest.Monke
                 ends.append((bool(out[2]), bool(out[3])))
             return out
 
-    env = RecordEnds(gym.make("CartPole-v1", max_episode_steps=15))  # random play often lasts longer
+    env = RecordEnds(
+        gym.make("CartPole-v1", max_episode_steps=15)
+    )  # random play often lasts longer
     training.train(cfg, progress=False, env=env)
     only_truncated = sum(1 for term, trunc in ends if trunc and not term)
     assert only_truncated > 5
     stored_terminal = int(made[0].state_dict()["storage"]["terminated"].sum())
-    assert stored_terminal == sum(term for term, _ in ends), "only real terminations stop bootstrapping"
+    assert stored_terminal == sum(term for term, _ in ends), (
+        "only real terminations stop bootstrapping"
+    )
 
 
 def test_make_env_checks() -> None:
@@ -169,8 +210,16 @@ def test_training_log_csv_round_trip(tmp_path: Path) -> None:
 
 
 def _tiny(**kw: object) -> config.DQNConfig:
-    base = dict(total_steps=600, learning_starts=100, batch_size=32, buffer_size=1_000, hidden=(16,),
-                eval_every=0, checkpoint_every=0, device="cpu")
+    base = dict(
+        total_steps=600,
+        learning_starts=100,
+        batch_size=32,
+        buffer_size=1_000,
+        hidden=(16,),
+        eval_every=0,
+        checkpoint_every=0,
+        device="cpu",
+    )
     base.update(kw)
     return config.DQNConfig(**base)  # type: ignore[arg-type]
 
@@ -180,26 +229,42 @@ def test_init_from_starts_a_new_run_from_a_trained_network(tmp_path: Path) -> No
     source = training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False).agent
     # No updates in the new run (learning_starts > total_steps): its networks must be the source's.
     fresh_cfg = _tiny(seed=5, total_steps=300, learning_starts=10_000)
-    tuned = training.train(fresh_cfg, out_dir=tmp_path / "b", progress=False, init_from=tmp_path / "a").agent
+    tuned = training.train(
+        fresh_cfg, out_dir=tmp_path / "b", progress=False, init_from=tmp_path / "a"
+    ).agent
     scratch = training.train(fresh_cfg, progress=False).agent
     for name, w in source.online.state_dict().items():
         assert torch.equal(tuned.online.state_dict()[name], w), name
         assert torch.equal(tuned.target.state_dict()[name], w), name
-    assert any(not torch.equal(scratch.online.state_dict()[k], w) for k, w in source.online.state_dict().items())
+    assert any(
+        not torch.equal(scratch.online.state_dict()[k], w)
+        for k, w in source.online.state_dict().items()
+    )
     log = logs.TrainingLog.from_csv(tmp_path / "b")
     assert int(log.column("step")[-1]) <= 300  # a new run: the step count starts at 0
-    assert "initialised the online and target networks" in (tmp_path / "b" / "train_notes.txt").read_text()
+    assert (
+        "initialised the online and target networks"
+        in (tmp_path / "b" / "train_notes.txt").read_text()
+    )
     # With updates, the tuned run moves away from the source weights.
-    moved = training.train(_tiny(seed=5, total_steps=300), progress=False, init_from=tmp_path / "a").agent
-    assert any(not torch.equal(moved.online.state_dict()[k], w) for k, w in source.online.state_dict().items())
+    moved = training.train(
+        _tiny(seed=5, total_steps=300), progress=False, init_from=tmp_path / "a"
+    ).agent
+    assert any(
+        not torch.equal(moved.online.state_dict()[k], w)
+        for k, w in source.online.state_dict().items()
+    )
 
 
 @pytest.mark.filterwarnings("ignore:learning_starts=")  # no updates, on purpose
 def test_init_from_reads_an_exported_half_precision_agent(tmp_path: Path) -> None:
     training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False)
-    exported = checkpoints.export_agent(tmp_path / "a", tmp_path / "small.pt", which="final", half=True)
-    tuned = training.train(_tiny(seed=1, total_steps=200, learning_starts=10_000), progress=False,
-                           init_from=exported).agent
+    exported = checkpoints.export_agent(
+        tmp_path / "a", tmp_path / "small.pt", which="final", half=True
+    )
+    tuned = training.train(
+        _tiny(seed=1, total_steps=200, learning_starts=10_000), progress=False, init_from=exported
+    ).agent
     half = checkpoints.load_checkpoint(exported)["agent"]["online"]
     for name, w in tuned.online.state_dict().items():
         assert w.dtype == torch.float32 and torch.equal(w, half[name].float()), name
@@ -210,8 +275,13 @@ def test_init_from_rejects_a_missing_file_a_resume_and_another_network(tmp_path:
         training.train(_tiny(), progress=False, init_from=tmp_path / "nope.pt")
     training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False)
     with pytest.raises(ValueError, match="init_from is for a new run"):
-        training.train(_tiny(seed=0), out_dir=tmp_path / "a", progress=False, resume=True,
-                       init_from=tmp_path / "a")
+        training.train(
+            _tiny(seed=0),
+            out_dir=tmp_path / "a",
+            progress=False,
+            resume=True,
+            init_from=tmp_path / "a",
+        )
     with pytest.raises(checkpoints.CheckpointError, match="does not fit this agent"):
         training.train(_tiny(hidden=(8,)), progress=False, init_from=tmp_path / "a")
 

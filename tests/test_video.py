@@ -105,7 +105,10 @@ def test_grayscale_odd_sized_and_float_frames_are_accepted(tmp_path):
     data, kind = video.encode_video(gray, fps=5)
     assert kind == "mp4" and data[4:8] == b"ftyp"
     floats = [np.full((10, 10, 3), 0.5, np.float32)] * 2
-    assert _gif_frames(video.save_video(floats, tmp_path / "floats.gif"))[0][0, 0].tolist() == [128] * 3
+    assert (
+        _gif_frames(video.save_video(floats, tmp_path / "floats.gif"))[0][0, 0].tolist()
+        == [128] * 3
+    )
     frames = _gif_frames(video.save_video(gray, tmp_path / "gray.gif"))
     assert frames[0].shape == (86, 84, 3)  # padded to even sides (yuv420p needs them), as RGB
     assert frames[1][0, 0].tolist() == [40] * 3 and frames[1][-1, -1].tolist() == [40] * 3
