@@ -22,6 +22,8 @@ __all__ = [
     "clip_gradients",
     "hard_update",
     "soft_update",
+    "Q_BOUND_FACTOR",
+    "q_value_bound",
 ]
 
 
@@ -221,3 +223,17 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
                 target_param.lerp_(online_param, float(tau))
         for target_buffer, online_buffer in zip(target.buffers(), online.buffers()):
             target_buffer.copy_(online_buffer)
+
+
+#: Warn when the mean max-Q passes this many times the largest value any state can have,
+#: r_max / (1 − γ): far beyond it the Q-values are diverging, even while they stay finite.
+Q_BOUND_FACTOR = 10.0
+
+
+def q_value_bound(reward_max: float, gamma: float) -> float:
+    """The largest discounted return possible with rewards of at most ``reward_max``: r_max / (1 − γ).
+
+    Introduced in lesson 05 (a Q-value above it is impossible: the agent overestimates or
+    diverges); ``training`` warns past ``Q_BOUND_FACTOR`` times it, and ``diagnostics`` uses it.
+    """
+    return math.inf if gamma >= 1.0 else reward_max / (1.0 - gamma)

@@ -24,18 +24,16 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from dqn_helpers import atari, buffers, checkpoints, envs, evaluation, schedules
+from dqn_helpers import atari, buffers, checkpoints, envs, evaluation, losses, schedules
 from dqn_helpers.agents import DQNAgent
 from dqn_helpers.config import DQNConfig
 from dqn_helpers.logs import TrainingLog
 
 __all__ = [
     "Preflight",
-    "Q_BOUND_FACTOR",
     "TrainResult",
     "TrainingDivergedError",
     "preflight",
-    "q_value_bound",
     "run_seeds",
     "train",
 ]
@@ -244,16 +242,6 @@ class _UpdateMetrics:
         k = self.count
         names = ("loss", "mean_max_q", "td_error", "grad_norm")
         return {name: getattr(self, name) / k if k else math.nan for name in names}
-
-
-#: Warn when the mean max-Q passes this many times the largest value any state can have,
-#: r_max / (1 − γ): far beyond it the Q-values are diverging, even while they stay finite.
-Q_BOUND_FACTOR = 10.0
-
-
-def q_value_bound(reward_max: float, gamma: float) -> float:
-    """The largest discounted return possible with rewards of at most ``reward_max``: r_max / (1 − γ)."""
-    return math.inf if gamma >= 1.0 else reward_max / (1.0 - gamma)
 
 
 def _diverged(m: dict[str, Any]) -> bool:
@@ -658,13 +646,13 @@ class _Run:
 
     def check_q_values(self, mean_max_q: float) -> None:
         """Warn once when the Q-values pass any value a state can have by a wide margin."""
-        bound = q_value_bound(self.stepper.reward_max, self.config.gamma)
-        if self.q_warned or not bound > 0 or not mean_max_q > Q_BOUND_FACTOR * bound:
+        bound = losses.q_value_bound(self.stepper.reward_max, self.config.gamma)
+        if self.q_warned or not bound > 0 or not mean_max_q > losses.Q_BOUND_FACTOR * bound:
             return
         self.q_warned = True
         msg = (
             f"step {self.step:,}: the mean max-Q is {mean_max_q:.3g}, more than "
-            f"{Q_BOUND_FACTOR:g}x r_max/(1-γ) = {bound:.3g}, the most any state can be worth: "
+            f"{losses.Q_BOUND_FACTOR:g}x r_max/(1-γ) = {bound:.3g}, the most any state can be worth: "
             "the Q-values are diverging (lower the learning rate, use the Huber loss, gradient "
             "clipping and a target network)."
         )
