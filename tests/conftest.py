@@ -1,6 +1,9 @@
 """Fixtures shared by the test modules. Keep each one small, documented and cheap; add new ones below.
 
 - ``run_checker``: call an exercise checker and get back what it returned and the report it printed.
+- ``one_torch_thread``: run a module's tests on one torch thread (tiny networks are fastest there, and
+  CI's few cores are not fought over); a module opts in with
+  ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
 - ``global_rng_state``: take comparable snapshots of python's, NumPy's and torch's global RNG states;
   the states are restored when the test ends, so a test that draws from them leaks nothing.
 """
@@ -48,3 +51,14 @@ def global_rng_state() -> Iterator[Callable[[], dict[str, Any]]]:
     random.setstate(saved[0])
     np.random.set_state(saved[1])
     torch.set_rng_state(saved[2])
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One torch CPU thread for the whole module; the previous count is restored afterwards."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -8,14 +8,7 @@ import torch
 
 from dqn_helpers import agents, buffers, config, losses
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny networks run fastest (and without thread contention on shared CI cores) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _agent(**overrides: object) -> agents.DQNAgent:

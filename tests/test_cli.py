@@ -21,14 +21,7 @@ from dqn_helpers import evaluate as evaluate_cli
 from dqn_helpers import train as train_cli
 from dqn_helpers import training
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny networks run fastest (and without thread contention on shared CI cores) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,7 @@ import torch
 
 from dqn_helpers import agents, buffers, config, fast_mlp
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _agent(**overrides: object) -> agents.DQNAgent:

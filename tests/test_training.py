@@ -11,14 +11,7 @@ import torch
 
 from dqn_helpers import agents, buffers, checkpoints, config, envs, evaluation, logs, training
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny networks run fastest (and without thread contention on shared CI cores) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_a_short_cartpole_run_learns(tmp_path: Path) -> None:
