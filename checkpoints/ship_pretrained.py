@@ -7,7 +7,8 @@
 2. scores that file greedily over ``--episodes`` full games with the real score, exactly as
    ``python -m dqn_helpers.evaluate`` does;
 3. writes ``checkpoints/pong_pretrained.json`` (also stored inside the .pt): the command, commit
-   and machine that trained it, the step it was saved at, and its score;
+   and machine that trained it, the step it was saved at, and its score; the JSON alone also
+   records the .pt file's ``"sha256"``, which ``checkpoints.load_agent(..., sha256=...)`` checks;
 4. draws the run's learning curve to ``images/pong_learning_curve.png``.
 
 A run that was fine-tuned from an earlier agent (``train --init-from``) is shipped with
@@ -40,7 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _git(*args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -56,8 +59,10 @@ def _shown(path: Path) -> str:
 def score(path: Path, episodes: int, seed: int) -> list[dict[str, float]]:
     """Greedy games of the checkpoint at ``path`` (as the evaluate CLI plays them)."""
     agent, cfg = checkpoints.load_agent(path, device="cpu")
-    games = [envs.make_env(cfg.env_id, frame_stack=cfg.frame_stack, clip_rewards=False)
-             for _ in range(min(4, episodes))]
+    games = [
+        envs.make_env(cfg.env_id, frame_stack=cfg.frame_stack, clip_rewards=False)
+        for _ in range(min(4, episodes))
+    ]
     try:
         return evaluation.evaluate_episodes(agent, games, episodes, seed=seed)
     finally:
@@ -73,13 +78,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "checkpoints" / "pong_pretrained.pt")
     p.add_argument("--image", type=Path, default=ROOT / "images" / "pong_learning_curve.png")
-    p.add_argument("--commit", default=None, help="the commit the run was trained at (default: HEAD)")
-    p.add_argument("--note", default="", help="where it was trained (default: this machine's platform)")
-    p.add_argument("--remark", default="", help="anything a reader of the JSON should know (stored as 'remark')")
-    p.add_argument("--command", default=None,
-                   help="the exact training command (default: the pong preset's command for this run)")
-    p.add_argument("--parent", type=Path, default=None,
-                   help="for a run started with --init-from: the JSON file of the agent it started from")
+    p.add_argument(
+        "--commit", default=None, help="the commit the run was trained at (default: HEAD)"
+    )
+    p.add_argument(
+        "--note", default="", help="where it was trained (default: this machine's platform)"
+    )
+    p.add_argument(
+        "--remark",
+        default="",
+        help="anything a reader of the JSON should know (stored as 'remark')",
+    )
+    p.add_argument(
+        "--command",
+        default=None,
+        help="the exact training command (default: the pong preset's command for this run)",
+    )
+    p.add_argument(
+        "--parent",
+        type=Path,
+        default=None,
+        help="for a run started with --init-from: the JSON file of the agent it started from",
+    )
     args = p.parse_args(argv)
 
     source = checkpoints.resolve_checkpoint_path(args.run, args.which)
@@ -89,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     evals = [(int(r["step"]), float(r["mean_return"])) for r in log.evals]
     parent = json.loads(args.parent.read_text()) if args.parent is not None else None
     info = {
-        "command": args.command or f"python -m dqn_helpers.train --env {config['env_id']} --preset pong "
-                                   f"--seed {config['seed']} --out {args.run.as_posix()}",
+        "command": args.command
+        or f"python -m dqn_helpers.train --env {config['env_id']} --preset pong "
+        f"--seed {config['seed']} --out {args.run.as_posix()}",
         "commit": args.commit or _git("rev-parse", "HEAD"),
         "shipped_from": f"{args.run.as_posix()}/{source.name}",
         "step": int(ckpt["step"]),
@@ -110,19 +131,31 @@ def main(argv: list[str] | None = None) -> int:
     won, lost = sum(g["points_won"] for g in games), sum(g["points_lost"] for g in games)
     info["evaluation"] = {
         "command": f"python -m dqn_helpers.evaluate {_shown(args.out)} "
-                   f"--episodes {len(games)} --seed {args.seed}",
-        "mean_return": round(float(returns.mean()), 2), "std_return": round(float(returns.std()), 2),
-        "returns": [float(r) for r in returns], "points_won": int(won), "points_lost": int(lost),
+        f"--episodes {len(games)} --seed {args.seed}",
+        "mean_return": round(float(returns.mean()), 2),
+        "std_return": round(float(returns.std()), 2),
+        "returns": [float(r) for r in returns],
+        "points_won": int(won),
+        "points_lost": int(lost),
     }
     exported = checkpoints.export_agent(source, args.out, info=info)
+    # The file's SHA-256 goes into the JSON only (a file cannot hold its own hash): whoever
+    # downloads the .pt checks it with checkpoints.load_agent(path, sha256=...).
+    info["sha256"] = checkpoints.sha256(exported)
     args.out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
-    print(f"{exported} ({exported.stat().st_size / 1e6:.2f} MB, step {info['step']:,}): mean greedy return "
-          f"{returns.mean():+.2f} ± {returns.std():.2f} over {len(games)} games (points {won:.0f}-{lost:.0f})")
+    print(
+        f"{exported} ({exported.stat().st_size / 1e6:.2f} MB, step {info['step']:,}): mean greedy return "
+        f"{returns.mean():+.2f} ± {returns.std():.2f} over {len(games)} games (points {won:.0f}-{lost:.0f})"
+    )
 
-    fig = plotting.plot_training(log, smooth=10, threshold=18.0,
-                                 title=("Pong, fine-tuning the shipped agent" if parent is not None
-                                        else "Pong, pong preset") + f", seed {config['seed']}: greedy "
-                                       f"evaluation {returns.mean():+.1f} at step {int(ckpt['step']):,}")
+    fig = plotting.plot_training(
+        log,
+        smooth=10,
+        threshold=18.0,
+        title=("Pong, fine-tuning the shipped agent" if parent is not None else "Pong, pong preset")
+        + f", seed {config['seed']}: greedy "
+        f"evaluation {returns.mean():+.1f} at step {int(ckpt['step']):,}",
+    )
     args.image.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.image, dpi=80)
     print(f"wrote {args.image}")

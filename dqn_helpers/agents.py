@@ -248,7 +248,10 @@ class DQNAgent:
             return f"layer names differ ({sorted(set(ours) ^ set(online_state))[:4]} ...)"
         for name, tensor in ours.items():
             if tuple(online_state[name].shape) != tuple(tensor.shape):
-                return f"layer {name}: {tuple(online_state[name].shape)} vs yours {tuple(tensor.shape)}"
+                return (
+                    f"layer {name} is {tuple(online_state[name].shape)} in the weights and "
+                    f"{tuple(tensor.shape)} in the network built"
+                )
         return None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -216,7 +216,8 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
     obj = _from_plain(obj)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         what = (
-            f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict)
+            f"a dict with keys {sorted(map(str, obj))[:8]}"
+            if isinstance(obj, dict)
             else f"a {type(obj).__name__}"
         )
         raise CheckpointError(
@@ -286,7 +287,11 @@ def restore_agent(ckpt: dict[str, Any], agent: DQNAgent) -> None:
             f"({problem}). Build the agent from the checkpoint's config "
             "(checkpoints.load_agent does this) or use the same env and network settings."
         )
-    bad = [k for k, v in state["online"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    bad = [
+        k
+        for k, v in state["online"].items()
+        if v.is_floating_point() and not torch.isfinite(v).all()
+    ]
     if bad:
         raise CheckpointError(
             f"the checkpoint's network holds NaN or infinite weights (in {', '.join(bad[:3])}): "
@@ -388,13 +393,20 @@ def load_agent(
     device: str | torch.device | None = None,
     *,
     which: str = "final",
+    sha256: str | None = None,
 ) -> tuple[DQNAgent, DQNConfig]:
     """Rebuild a trained agent from a run folder or checkpoint file: ``(agent, config)``.
 
     Introduced in lesson 05 (and used by lesson 07 for the pretrained Pong agent). ``which``
-    picks ``checkpoint.pt`` (the final network, default) or ``best.pt`` in a run folder.
+    picks ``checkpoint.pt`` (the final network, default) or ``best.pt`` in a run folder. With
+    ``sha256`` (e.g. the ``"sha256"`` of a downloaded file's JSON) the file is checked with
+    ``verify_sha256`` before it is read.
     """
     path = resolve_checkpoint_path(run_dir_or_path, which)
+    if sha256 is not None:
+        if not path.is_file():
+            load_checkpoint(path)  # says what is missing
+        verify_sha256(path, sha256)
     ckpt = load_checkpoint(path)
     try:
         config = DQNConfig.from_dict(ckpt["config"])

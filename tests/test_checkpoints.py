@@ -25,17 +25,30 @@ def _one_torch_thread():
 
 def _small(**overrides: object) -> config.DQNConfig:
     base = dict(
-        env_id="CartPole-v1", total_steps=1_200, learning_starts=200, batch_size=32,
-        buffer_size=2_000, hidden=(32, 32), eval_every=600, eval_episodes=2,
-        checkpoint_every=400, n_step=3, double=True, target_update=100, seed=1,
-        lr_end=1e-4, device="cpu",
+        env_id="CartPole-v1",
+        total_steps=1_200,
+        learning_starts=200,
+        batch_size=32,
+        buffer_size=2_000,
+        hidden=(32, 32),
+        eval_every=600,
+        eval_episodes=2,
+        checkpoint_every=400,
+        n_step=3,
+        double=True,
+        target_update=100,
+        seed=1,
+        lr_end=1e-4,
+        device="cpu",
     )
     base.update(overrides)
     return config.DQNConfig(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
-def trained(_one_torch_thread: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, training.TrainResult]:
+def trained(
+    _one_torch_thread: None, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, training.TrainResult]:
     out = tmp_path_factory.mktemp("run")
     return out, training.train(_small(), out_dir=out, progress=False)
 
@@ -78,6 +91,7 @@ def test_resume_reproduces_an_uninterrupted_run(
     # Same env state, buffer, RNGs and optimizer: the result is identical to the uninterrupted run.
     assert np.array_equal(resumed.agent.q_values(OBS), full.agent.q_values(OBS))
     assert resumed.agent.updates == full.agent.updates
+
     def strip(rows: list[dict[str, float]]) -> list[list[float]]:
         return [[r[k] for k in logs.EPISODE_COLUMNS if k != "time"] for r in rows]
 
@@ -86,7 +100,9 @@ def test_resume_reproduces_an_uninterrupted_run(
     assert "resumed from" in (tmp_path / "train_notes.txt").read_text()
 
 
-def test_resume_rejects_a_different_config(tmp_path: Path, trained: tuple[Path, training.TrainResult]) -> None:
+def test_resume_rejects_a_different_config(
+    tmp_path: Path, trained: tuple[Path, training.TrainResult]
+) -> None:
     out, _ = trained
     with pytest.raises(ValueError, match=r"learning_rate \(checkpoint 0.001, now 0.002\)"):
         training.train(_small(learning_rate=2e-3), out_dir=out, progress=False, resume=True)
@@ -112,7 +128,9 @@ def test_missing_empty_garbage_truncated_and_foreign_files(
         checkpoints.load_checkpoint(tmp_path / "half.pt")
     assert "half.pt" in str(info.value)
     torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "plain.pt")
-    with pytest.raises(checkpoints.CheckpointError, match="not a dqn_helpers checkpoint.*load_state_dict"):
+    with pytest.raises(
+        checkpoints.CheckpointError, match="not a dqn_helpers checkpoint.*load_state_dict"
+    ):
         checkpoints.load_checkpoint(tmp_path / "plain.pt")
     raw = torch.load(out / "checkpoint.pt", weights_only=True)
     raw["version"] = checkpoints.FORMAT_VERSION + 1
@@ -151,7 +169,9 @@ def test_a_crash_during_save_leaves_the_old_file_valid(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", dying_save)
-    with pytest.raises(checkpoints.CheckpointError, match="disk is full.*previous checkpoint.pt is intact"):
+    with pytest.raises(
+        checkpoints.CheckpointError, match="disk is full.*previous checkpoint.pt is intact"
+    ):
         checkpoints.save_checkpoint(path, agent=agent, config=cfg, step=20, episode=2)
     monkeypatch.undo()
     restored, _ = checkpoints.load_agent(path)
@@ -199,7 +219,9 @@ def test_export_keeps_only_the_network_and_plays_the_same(
     small = checkpoints.export_agent(out, tmp_path / "small.pt", which="final")
     assert small.stat().st_size < full.stat().st_size < (out / "checkpoint.pt").stat().st_size
     ckpt = checkpoints.load_checkpoint(exact)
-    assert ckpt["exported"] and set(ckpt["agent"]) == {"online"} and ckpt["info"] == {"commit": "abc"}
+    assert (
+        ckpt["exported"] and set(ckpt["agent"]) == {"online"} and ckpt["info"] == {"commit": "abc"}
+    )
     agent, cfg = checkpoints.load_agent(exact)
     assert cfg == source_cfg
     assert np.array_equal(agent.q_values(OBS), source.q_values(OBS))
@@ -221,10 +243,14 @@ def test_export_keeps_only_the_network_and_plays_the_same(
 def test_export_of_a_pong_network_is_small(tmp_path: Path) -> None:
     cfg = config.preset("pong", device="cpu")
     agent = agents.DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
-    src = checkpoints.save_checkpoint(tmp_path / "pong.pt", agent=agent, config=cfg, step=0, episode=0)
+    src = checkpoints.save_checkpoint(
+        tmp_path / "pong.pt", agent=agent, config=cfg, step=0, episode=0
+    )
     dst = checkpoints.export_agent(src, tmp_path / "pong_small.pt")
     n_weights = sum(p.numel() for p in agent.online.parameters())
-    assert src.stat().st_size > 2 * 4 * n_weights  # online + target networks in float32 (no Adam step yet)
+    assert (
+        src.stat().st_size > 2 * 4 * n_weights
+    )  # online + target networks in float32 (no Adam step yet)
     assert dst.stat().st_size < 2 * n_weights * 1.05  # the online network alone, 2 bytes per weight
     assert dst.stat().st_size < 10e6  # the bar for a checkpoint shipped in the repository
     loaded, _ = checkpoints.load_agent(dst)
@@ -237,25 +263,61 @@ def test_ship_script_records_a_fine_tuned_agent_and_its_parent(tmp_path: Path) -
     import importlib.util
     import json
 
-    spec = importlib.util.spec_from_file_location("ship", Path(__file__).parents[1] / "checkpoints" / "ship_pretrained.py")
+    spec = importlib.util.spec_from_file_location(
+        "ship", Path(__file__).parents[1] / "checkpoints" / "ship_pretrained.py"
+    )
     assert spec is not None and spec.loader is not None
     ship = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ship)
     # A Pong "run" of random play (no updates) is enough to check the bookkeeping, not the score.
     run = tmp_path / "ft"
-    training.train(config.preset("pong", total_steps=200, learning_starts=10_000, eval_every=0,
-                                 device="cpu"), out_dir=run, progress=False)
+    training.train(
+        config.preset("pong", total_steps=200, learning_starts=10_000, eval_every=0, device="cpu"),
+        out_dir=run,
+        progress=False,
+    )
     parent = tmp_path / "parent.json"
-    parent.write_text(json.dumps({"command": "python -m dqn_helpers.train --preset pong", "step": 1_350_000}))
+    parent.write_text(
+        json.dumps({"command": "python -m dqn_helpers.train --preset pong", "step": 1_350_000})
+    )
     out, image = tmp_path / "agent.pt", tmp_path / "curve.png"
-    assert ship.main([str(run), "--which", "final", "--episodes", "1", "--out", str(out), "--image", str(image),
-                      "--commit", "abc1234", "--command", "train --init-from X", "--parent", str(parent)]) == 0
+    assert (
+        ship.main(
+            [
+                str(run),
+                "--which",
+                "final",
+                "--episodes",
+                "1",
+                "--out",
+                str(out),
+                "--image",
+                str(image),
+                "--commit",
+                "abc1234",
+                "--command",
+                "train --init-from X",
+                "--parent",
+                str(parent),
+            ]
+        )
+        == 0
+    )
     info = json.loads(out.with_suffix(".json").read_text())
     assert info["command"] == "train --init-from X" and info["commit"] == "abc1234"
-    assert info["steps_in_total"] == 1_350_000 + 200 and info["fine_tuned_from"]["step"] == 1_350_000
+    assert (
+        info["steps_in_total"] == 1_350_000 + 200 and info["fine_tuned_from"]["step"] == 1_350_000
+    )
     games = info["evaluation"]
-    assert len(games["returns"]) == 1 and games["points_won"] - games["points_lost"] == games["returns"][0]
-    assert checkpoints.load_checkpoint(out)["info"]["steps_in_total"] == 1_350_200 and image.stat().st_size > 0
+    assert (
+        len(games["returns"]) == 1
+        and games["points_won"] - games["points_lost"] == games["returns"][0]
+    )
+    assert (
+        checkpoints.load_checkpoint(out)["info"]["steps_in_total"] == 1_350_200
+        and image.stat().st_size > 0
+    )
+    assert info["sha256"] == checkpoints.sha256(out)  # the JSON records the shipped file's hash
 
 
 def test_ctrl_c_saves_the_run_and_says_how_to_resume(
@@ -273,3 +335,22 @@ def test_ctrl_c_saves_the_run_and_says_how_to_resume(
     resumed = training.train(_small(), out_dir=tmp_path, progress=False, resume=True)
     assert resumed.log.episodes[-1]["step"] <= _small().total_steps
     assert checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")["step"] == _small().total_steps
+
+
+def test_the_shipped_agent_matches_the_sha256_in_its_json(tmp_path: Path) -> None:
+    import json
+
+    shipped = Path(__file__).parents[1] / "checkpoints" / "pong_pretrained.pt"
+    expected = json.loads(shipped.with_suffix(".json").read_text())["sha256"]
+    assert checkpoints.sha256(shipped) == expected
+    agent, cfg = checkpoints.load_agent(shipped, device="cpu", sha256=expected)
+    assert cfg.env_id == "ALE/Pong-v5" and agent.n_actions == 6
+    with pytest.raises(checkpoints.CheckpointError, match="SHA-256 .* was expected"):
+        checkpoints.load_agent(shipped, device="cpu", sha256="0" * 64)
+    # a download that lost its last byte is refused before it is read
+    cut = tmp_path / "pong_pretrained.pt"
+    cut.write_bytes(shipped.read_bytes()[:-1])
+    with pytest.raises(checkpoints.CheckpointError, match="download is incomplete"):
+        checkpoints.load_agent(cut, device="cpu", sha256=expected.upper())
+    with pytest.raises(checkpoints.CheckpointError, match="no checkpoint at"):
+        checkpoints.load_agent(tmp_path / "missing.pt", sha256=expected)

@@ -57,7 +57,9 @@ def test_unknown_device(run_dir: Path, capsys: pytest.CaptureFixture[str], devic
     assert f"--device {device}:" in msg and "Allowed:" in msg
 
 
-def test_video_under_a_file(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_video_under_a_file(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     afile = tmp_path / "afile.txt"
     afile.write_text("x\n")
     msg = _exit_2_message(capsys, [str(run_dir), "--video", str(afile / "x.gif")])
@@ -67,7 +69,9 @@ def test_video_under_a_file(run_dir: Path, tmp_path: Path, capsys: pytest.Captur
     assert afile.read_text() == "x\n"
 
 
-def test_video_that_is_a_folder(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_video_that_is_a_folder(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "clip.mp4"
     folder.mkdir()
     msg = _exit_2_message(capsys, [str(run_dir), "--video", str(folder)])
@@ -75,7 +79,10 @@ def test_video_that_is_a_folder(run_dir: Path, tmp_path: Path, capsys: pytest.Ca
 
 
 def test_video_in_an_unwritable_folder(
-    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    run_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import os
 
@@ -83,7 +90,8 @@ def test_video_in_an_unwritable_folder(
     locked.mkdir()
     real_access = os.access
     monkeypatch.setattr(
-        os, "access",
+        os,
+        "access",
         lambda path, mode, **kw: False if Path(path) == locked else real_access(path, mode, **kw),
     )
     msg = _exit_2_message(capsys, [str(run_dir), "--video", str(locked / "x.gif")])
