@@ -31,6 +31,7 @@ from dqn_helpers.logs import TrainingLog
 
 __all__ = [
     "Preflight",
+    "compare",
     "TrainResult",
     "TrainingDivergedError",
     "preflight",
@@ -799,13 +800,12 @@ class _Run:
 
 
 # ----------------------------------------------------------------------- several seeds
-def _train_one_seed(config: DQNConfig, seed: int, out_dir: str | None, keep_agent: bool) -> Any:
-    """Worker body of ``run_seeds``: one torch thread, one seed, no progress bar."""
+def _train_in_worker(config: DQNConfig, out_dir: Path | None, keep_agent: bool) -> Any:
+    """One run as a worker trains it: one torch thread, no progress bar; its log (or result)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        out = None if out_dir is None else Path(out_dir) / f"seed{seed}"
-        result = train(config.replace(seed=seed), out_dir=out, progress=False, overwrite=True)
+        result = train(config, out_dir=out_dir, progress=False, overwrite=out_dir is not None)
     finally:
         torch.set_num_threads(threads)
     return result if keep_agent else result.log
@@ -816,6 +816,49 @@ def _cores_available() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+
+
+def _run_all(
+    runs: list[tuple[DQNConfig, Path | None]],
+    n_jobs: int | None,
+    progress: bool,
+    keep_agents: bool,
+    desc: str,
+) -> list[Any]:
+    """Train every (config, run folder) pair in joblib workers; the results in the given order."""
+    import joblib
+    from tqdm.auto import tqdm
+
+    if n_jobs is None:
+        n_jobs = _cores_available()
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive int or None (all cores), got {n_jobs!r}.")
+    n_jobs = min(n_jobs, len(runs))
+    bar = tqdm(total=len(runs), disable=not progress, unit="run", desc=f"{desc} ({n_jobs} workers)")
+    try:
+        if n_jobs == 1:  # in this process, one after another
+            results = []
+            for cfg, out in runs:
+                results.append(_train_in_worker(cfg, out, keep_agents))
+                bar.update(1)
+            return results
+        jobs = (joblib.delayed(_train_in_worker)(cfg, out, keep_agents) for cfg, out in runs)
+        results = []
+        for r in joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+            results.append(r)
+            bar.update(1)
+        return results
+    finally:
+        bar.close()
+
+
+def _check_seeds(seeds: Sequence[int]) -> list[int]:
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed, e.g. range(3).")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}.")
+    return seeds
 
 
 def run_seeds(
@@ -837,40 +880,40 @@ def run_seeds(
     registered (``ray.util.joblib.register_ray()``). ``out_dir`` gives each seed a run folder
     ``out_dir/seed<S>``; ``keep_agents=True`` returns ``TrainResult``s instead of logs.
     """
-    import joblib
-    from tqdm.auto import tqdm
-
     if not isinstance(config, DQNConfig):
         raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds is empty: give at least one seed, e.g. range(3).")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {seeds}.")
-    if n_jobs is None:
-        n_jobs = _cores_available()
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be a positive int or None (all cores), got {n_jobs!r}.")
-    n_jobs = min(n_jobs, len(seeds))
-    folder = None if out_dir is None else str(out_dir)
-    bar = tqdm(
-        total=len(seeds),
-        disable=not progress,
-        unit="seed",
-        desc=f"{config.env_id} × {len(seeds)} seeds ({n_jobs} workers)",
+    seeds = _check_seeds(seeds)
+    runs = [
+        (config.replace(seed=s), None if out_dir is None else Path(out_dir) / f"seed{s}")
+        for s in seeds
+    ]
+    return _run_all(runs, n_jobs, progress, keep_agents, f"{config.env_id} × {len(seeds)} seeds")
+
+
+def compare(
+    base: DQNConfig,
+    variants: dict[str, dict[str, Any]],
+    seeds: Sequence[int],
+    n_jobs: int | None = None,
+    *,
+    progress: bool = True,
+    keep_agents: bool = False,
+) -> dict[str, list[Any]]:
+    """Train ``base`` with each variant's overrides on every seed: ``{label: [log per seed]}``.
+
+    Introduced in lesson 05 (the guided experiments). ``variants`` maps a label to the fields it
+    changes, e.g. ``{"lr 1e-3": {"learning_rate": 1e-3}, "preset": {}}``. All (variant, seed)
+    runs share one pool of workers, as in ``run_seeds``, and give the same numbers as one by one.
+    """
+    if not isinstance(base, DQNConfig):
+        raise TypeError(f"base must be a DQNConfig, got {type(base).__name__}.")
+    if not variants:
+        raise ValueError("variants is empty: give at least one {label: {field: value}}.")
+    seeds = _check_seeds(seeds)
+    configs = {label: base.replace(**overrides) for label, overrides in variants.items()}
+    runs = [(cfg.replace(seed=s), None) for cfg in configs.values() for s in seeds]
+    results = _run_all(
+        runs, n_jobs, progress, keep_agents, f"{len(configs)} settings × {len(seeds)} seeds"
     )
-    try:
-        if n_jobs == 1:
-            results = []
-            for s in seeds:
-                results.append(_train_one_seed(config, s, folder, keep_agents))
-                bar.update(1)
-            return results
-        jobs = (joblib.delayed(_train_one_seed)(config, s, folder, keep_agents) for s in seeds)
-        results = []
-        for r in joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-            results.append(r)
-            bar.update(1)
-        return results
-    finally:
-        bar.close()
+    k = len(seeds)
+    return {label: results[i * k : (i + 1) * k] for i, label in enumerate(configs)}

@@ -82,3 +82,14 @@ def test_bad_arguments(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         training.run_seeds(small, seeds, n_jobs=n_jobs, progress=False)  # type: ignore[arg-type]
+
+
+def test_compare_runs_every_variant_on_every_seed_like_run_seeds(small: config.DQNConfig) -> None:
+    variants = {"preset": {}, "lr 1e-2": {"learning_rate": 1e-2, "lr_end": None}}
+    out = training.compare(small, variants, [0, 1], n_jobs=2, progress=False)
+    assert list(out) == ["preset", "lr 1e-2"] and all(len(v) == 2 for v in out.values())
+    same = training.run_seeds(small, [0, 1], n_jobs=1, progress=False)
+    assert [_rows(a) for a in out["preset"]] == [_rows(b) for b in same]
+    assert _rows(out["preset"][0]) != _rows(out["lr 1e-2"][0]), "the variant changed the run"
+    with pytest.raises(ValueError, match="unknown DQNConfig field"):
+        training.compare(small, {"bad": {"learning_rat": 1.0}}, [0], progress=False)
