@@ -22,7 +22,7 @@ import inspect
 import random
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
@@ -56,7 +56,7 @@ __all__ = [
     "check_conv_output_size",
     # lesson 07
     "check_training_budget",
-    "check_decay_steps",
+    "check_n_step_return",
     "check_points_tally",
 ]
 
@@ -1385,55 +1385,124 @@ def check_training_budget(fn: Callable[..., Any]) -> str:
     return "budget arithmetic right: e.g. 10M frames = 2.5M agent steps = 1.42 h at 490 steps/s."
 
 
-def _decay_steps_ok(t: int, start: float, end: float, decay: float) -> bool:
-    """``t`` is the first step at which start·decay^t ≤ end (checked in floating point)."""
-    return start * decay**t <= end and (t == 0 or start * decay ** (t - 1) > end)
+def _reference_n_step_target(
+    rewards: Sequence[float], terminated: Sequence[bool], bootstrap: float, gamma: float, n: int
+) -> float:
+    """The n-step target done right: discounted rewards up to the first terminal, bootstrap only if none."""
+    target = 0.0
+    for k in range(n):
+        target += gamma**k * float(rewards[k])
+        if terminated[k]:
+            return target
+    return target + gamma**n * bootstrap
+
+
+def _n_step_slips(
+    rewards: Sequence[float], terminated: Sequence[bool], bootstrap: float, gamma: float, n: int
+) -> dict[str, float]:
+    """What a window's target becomes after each common slip, keyed by the hint that fixes it."""
+    r = [float(x) for x in rewards[:n]]
+    ends = [k for k in range(n) if terminated[k]]
+    m = ends[0] + 1 if ends else n  # rewards that belong to this episode
+    boot = 0.0 if ends else gamma**n * bootstrap
+    return {
+        "a terminal inside the window ends the episode: there is no s_{t+n} to bootstrap from, so add "
+        "γⁿ·V(s_{t+n}) only when no step of the window terminated.": sum(
+            gamma**k * r[k] for k in range(m)
+        )
+        + gamma**n * bootstrap,
+        "stop summing at the first terminal: the rewards after it belong to the next episode.": sum(
+            gamma**k * r[k] for k in range(n)
+        )
+        + boot,
+        "the reward of the step that terminates counts: sum up to AND including the first terminal.": sum(
+            gamma**k * r[k] for k in range(m - 1 if ends else n)
+        )
+        + boot,
+        "the bootstrap value is n steps ahead of s_t: multiply it by γⁿ, not γⁿ⁻¹.": sum(
+            gamma**k * r[k] for k in range(m)
+        )
+        + (0.0 if ends else gamma ** (n - 1) * bootstrap),
+        "discount the k-th reward of the window by γᵏ: r_t + γ·r_{t+1} + γ²·r_{t+2} + …": sum(r[:m])
+        + boot,
+        "the first reward is not discounted (γ⁰ = 1): r_t + γ·r_{t+1} + …, then γⁿ·V.": sum(
+            gamma ** (k + 1) * r[k] for k in range(m)
+        )
+        + boot,
+        "with no terminal in the window, add γⁿ·V(s_{t+n}), the value of the state the window ends in.": sum(
+            gamma**k * r[k] for k in range(m)
+        ),
+    }
 
 
 @checker
-def check_decay_steps(fn: Callable[..., Any]) -> str:
-    """Exercise 7.2: ``fn(epsilon_start, epsilon_end, decay)`` is the first step t with
-    ``epsilon_start * decay**t <= epsilon_end`` (a per-step multiplicative schedule). Lesson 07."""
-    cases = [
-        (1.0, 0.1, 0.9999, 23_025),
-        (1.0, 0.01, 0.995, 919),
-        (0.5, 0.1, 0.5, 3),
-        (1.0, 0.02, 0.99995, 78_239),
-        (0.3, 0.3, 0.9, 0),
-        (1.0, 0.05, 0.999, 2_995),
+def check_n_step_return(fn: Callable[..., Any]) -> str:
+    """Exercise 7.2: ``fn(rewards, terminated, bootstrap_value, gamma, n)`` is the n-step TD target of one
+    window: Σ γᵏ r_{t+k} up to the first terminal, plus γⁿ·V(s_{t+n}) only if no step terminated.
+    Introduced in lesson 07."""
+    cases = [  # (what the window shows, rewards, terminated, V(s_{t+n}), gamma, n, target by hand)
+        ("no terminal", [1.0, 0.0, 2.0], [False, False, False], 10.0, 0.9, 3, 9.91),
+        ("a terminal at position 0", [1.0, 5.0, 5.0], [True, False, False], 10.0, 0.9, 3, 1.0),
+        ("a terminal at position 1", [1.0, -1.0, 5.0], [False, True, False], 10.0, 0.9, 3, 0.1),
+        (
+            "a terminal at the last position",
+            [0.0, 0.0, 1.0],
+            [False, False, True],
+            10.0,
+            0.9,
+            3,
+            0.81,
+        ),
+        ("γ = 1, no terminal", [0.0, 0.0, 1.0], [False, False, False], 2.0, 1.0, 3, 3.0),
+        (
+            "γ = 1, a terminal at position 1",
+            [1.0, 1.0, 1.0],
+            [False, True, False],
+            5.0,
+            1.0,
+            3,
+            2.0,
+        ),
+        ("n = 1, the plain DQN target", [0.5], [False], 4.0, 0.9, 1, 4.1),
     ]
-    for start, end, decay, want in cases:
-        call = f"decay_steps({start}, {end}, {decay})"
-        out = fn(start, end, decay)
+    for what, rewards, terminated, boot, gamma, n, want in cases:
+        call = f"n_step_target({rewards}, {terminated}, {boot:g}, {gamma:g}, {n})"
+        with _on_error(f"{call} ({what}): {{error}}"):
+            out = fn(list(rewards), list(terminated), boot, gamma, n)
+        expect(_is_number(out), f"{call} ({what}): return one number, got {out!r}.")
+        got = float(out)
+        if abs(got - want) <= 1e-6:
+            continue
+        slips = _n_step_slips(rewards, terminated, boot, gamma, n)
+        hint = next(
+            (
+                h
+                for h, value in slips.items()
+                if abs(value - want) > 1e-9 and abs(got - value) <= 1e-6
+            ),
+            "target = Σ_{k<m} γᵏ·r_{t+k}, where m stops at the first terminal (inclusive), plus "
+            "γⁿ·V(s_{t+n}) only when no step terminated.",
+        )
+        fail(f"{call} ({what}) should be {want:g}, got {got:.6g}: {hint}")
+    rng = np.random.default_rng(72)
+    for _ in range(30):
+        n = int(rng.integers(1, 6))
+        rewards = rng.choice([-1.0, 0.0, 0.0, 1.0], size=n)
+        terminated = rng.random(n) < 0.2
+        boot, gamma = float(rng.normal(0.0, 2.0)), float(rng.uniform(0.5, 1.0))
+        want = _reference_n_step_target(rewards, terminated, boot, gamma, n)
+        with _on_error(f"with NumPy arrays of length {n}, {{error}}"):
+            out = fn(rewards.copy(), terminated.copy(), boot, gamma, n)
         expect(
-            isinstance(out, int | np.integer | float | np.floating) and not isinstance(out, bool),
-            f"{call}: return an int (a number of steps), got {type(out).__name__}.",
+            _is_number(out) and abs(float(out) - want) <= 1e-6,
+            f"a random window (rewards {rewards.tolist()}, terminated {terminated.tolist()}, V {boot:.3g}, "
+            f"γ {gamma:.3g}, n {n}) should give {want:.6g}, got {out!r}. Check that it works on NumPy "
+            "arrays and uses every argument.",
         )
-        is_float = isinstance(out, float | np.floating)
-        expect(
-            not is_float or out >= 0,
-            f"{call}: returned {out}, a negative number of steps. Both logarithms "
-            "are negative: t = ceil(log(end / start) / log(decay)).",
-        )
-        expect(
-            not is_float or float(out).is_integer(),
-            f"{call}: returned {out}; a number of steps is a whole number: round UP with math.ceil (the "
-            "first step at or below the end).",
-        )
-        steps = int(out)
-        slip = (
-            "one step short: at that step ε is still above the end. Round up (math.ceil), not down or to the "
-            "nearest."
-            if steps == want - 1
-            else "negative: both logarithms are negative, so divide log(end/start) by log(decay)."
-            if steps < 0
-            else "solve start·decay^t ≤ end for t: t = ceil(log(end / start) / log(decay))."
-        )
-        expect(
-            _decay_steps_ok(steps, start, end, decay),
-            f"{call} should be {want:,}, got {steps!r}. {slip}",
-        )
-    return "decay_steps right: ×0.9999 per step reaches 0.1 after 23,025 steps, not 1M."
+    return (
+        "n_step_target right: γᵏ-discounted rewards up to the first terminal, and γⁿ·V(s_{t+n}) only "
+        "when none came (e.g. [1, 0, 2], no terminal, V = 10, γ = 0.9: 1 + 0.81·2 + 0.729·10 = 9.91)."
+    )
 
 
 def _pair_of_numbers(out: Any) -> tuple[float, float] | None:

@@ -428,14 +428,13 @@ PRESETS: dict[str, DQNConfig] = {
         loss="huber", max_grad_norm=10.0, double=True, prioritized=True, n_step=3,
         eval_every=2_500, eval_episodes=20, checkpoint_every=10_000,
     ),
-    # Pong on one machine: 3-step returns and prioritized replay over a 100k frame buffer,
-    # Adam 1e-4 (eps 1.5e-4), ε 1 → 0.01 over the first 100k steps, an update every 4 steps.
-    # Double DQN and the dueling head stay off: each makes an update dearer (one more forward
-    # pass; a second 3136x512 layer), and on a CPU the update is the whole cost (section (e) of
-    # benchmarks/bench_pong.py prints how much), while n-step returns and prioritized replay cost
-    # almost nothing and are the extensions that save the most steps in Pong (Lapan's ablations
-    # with a 100k buffer: 368k and 522k steps to a mean of 18, against 457k for dueling and 1.5M
-    # for Double DQN).
+    # Pong on one machine (lesson 07): the DQN loop with two of Rainbow's extensions, 3-step
+    # returns and prioritized replay, over a 100k frame buffer (~0.7 GB); Adam 1e-4 (eps 1.5e-4),
+    # a Huber loss, ε 1 → 0.01 over the first 100k steps, an update every 4 agent steps and a
+    # target copy every 1,000. Why these two: on a CPU the update is nearly the whole cost of a
+    # step, and n-step returns and prioritized replay cost almost nothing per update, while
+    # Double DQN (one more forward pass) and the dueling head (a second 3136x512 layer) each make
+    # every update dearer; section (e) of benchmarks/bench_pong.py measures each on your machine.
     "pong": DQNConfig(
         env_id="ALE/Pong-v5", total_steps=1_000_000, learning_rate=1e-4, adam_eps=1.5e-4,
         batch_size=32, buffer_size=100_000, learning_starts=10_000, train_freq=4,

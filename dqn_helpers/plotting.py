@@ -32,9 +32,11 @@ __all__ = [
     "eval_curves",
     "eval_table",
     "format_eval_table",
+    "plot_diagnostics",
     "plot_image_row",
     "plot_stack_motion",
     "plot_memory_bars",
+    "plot_value_along_game",
 ]
 
 # ---------------------------------------------------------------- shared (several lessons)
@@ -825,6 +827,185 @@ def format_eval_table(
     return "\n".join(lines)
 
 
+# Which panel of plot_diagnostics shows each diagnosed symptom.
+_SYMPTOM_PANEL = {
+    "return_collapse": 0,
+    "flat_returns": 0,
+    "q_above_bound": 1,
+    "q_return_gap": 1,
+    "loss_blowup": 2,
+    "nan": 2,
+    "epsilon_before_learning": 4,
+}
+
+
+def _diagnostic_runs(runs: object, labels: Sequence[str] | None) -> list[tuple[str, object]]:
+    """``(label, log)`` pairs from one log/run folder, a list of them or a ``{label: log}`` dict."""
+    from dqn_helpers.logs import as_log
+
+    if isinstance(runs, dict):
+        pairs = [(str(k), v) for k, v in runs.items()]
+    elif isinstance(runs, list | tuple):
+        pairs = [(f"run {i}", v) for i, v in enumerate(runs)]
+    else:
+        pairs = [("run", runs)]
+    if not pairs:
+        raise ValueError("logs is empty: pass a TrainingLog, a run folder or a list of them.")
+    if labels is not None:
+        if len(labels) != len(pairs):
+            raise ValueError(f"got {len(pairs)} runs but {len(labels)} labels; give one per run.")
+        pairs = [(str(label), v) for label, (_, v) in zip(labels, pairs)]
+    return [(label, as_log(v, f"logs[{label!r}]")) for label, v in pairs]
+
+
+def plot_diagnostics(
+    logs: object,
+    *,
+    gamma: float | None = None,
+    reward_max: float | None = None,
+    labels: Sequence[str] | None = None,
+    smooth: int = 10,
+) -> Figure:
+    """The diagnostic dashboard of one or several runs, drawn from their logs only.
+
+    Panels against env steps: returns (training, smoothed, and greedy evaluations), mean max-Q
+    against the realised discounted return (with ``gamma``) and the bound r_max/(1 − γ) (with
+    ``gamma`` and ``reward_max``), loss and gradient norm (log scales), ε. One colour per run;
+    ``diagnostics.diagnose``'s findings are marked (dotted lines) and listed. ``logs`` is a log, a
+    ``TrainResult``, a run folder, a list of them or a ``{label: log}`` dict. Introduced in lesson 05.
+    """
+    from dqn_helpers import diagnostics, losses
+
+    runs = _diagnostic_runs(logs, labels)
+    fig = plt.figure(figsize=(12, 9), layout="constrained")
+    grid = fig.subplots(3, 2, sharex=True)
+    axes = list(grid.ravel()[:5])
+    notes = grid.ravel()[5]
+    ax_ret, ax_q, ax_loss, ax_grad, ax_eps = axes
+    w = max(1, smooth)
+    listed = []
+    for k, (label, log) in enumerate(runs):
+        color = f"C{k % 10}"
+        steps = log.column("step")
+        if len(steps):
+            returns = log.column("episode_return")
+            ax_ret.plot(
+                steps,
+                moving_average(np.nan_to_num(returns), max(1, min(w, len(returns)))),
+                color=color,
+                alpha=0.7,
+                marker=_marker(returns),
+                markersize=3,
+            )
+            q = log.column("mean_max_q")
+            ax_q.plot(steps, q, color=color, marker=_marker(q), markersize=3)
+            if gamma is not None:
+                realised = diagnostics.discounted_episode_values(log, gamma)
+                ax_q.plot(
+                    steps,
+                    moving_average(np.nan_to_num(realised), max(1, min(w, len(realised)))),
+                    color=color,
+                    linestyle="--",
+                    marker=_marker(realised),
+                    markersize=3,
+                )
+            for ax, key in ((ax_loss, "loss"), (ax_grad, "grad_norm"), (ax_eps, "epsilon")):
+                values = log.column(key)
+                ax.plot(
+                    steps, values, color=color, linewidth=1, marker=_marker(values), markersize=3
+                )
+        if log.evals:
+            eval_steps, mean, _ = _eval_points(log)
+            ax_ret.plot(eval_steps, mean, "o:", color=color, markersize=4)
+        for finding in diagnostics.diagnose(log, gamma=gamma, reward_max=reward_max):
+            if finding.step is not None:
+                axes[_SYMPTOM_PANEL[finding.symptom]].axvline(
+                    finding.step, color=color, linestyle=":", linewidth=1.2, alpha=0.8
+                )
+            at = "" if finding.step is None else f" at step {finding.step:,}"
+            listed.append((color, f"{label}: {finding.symptom}{at}"))
+    reference = None  # the scale of sane values: the bound, else the largest realised value
+    if gamma is not None and reward_max is not None:
+        reference = losses.q_value_bound(reward_max, gamma)
+        ax_q.axhline(reference, color="black", linestyle=":", linewidth=1)
+    elif gamma is not None:
+        realised = np.concatenate(
+            [diagnostics.discounted_episode_values(log, gamma) for _, log in runs]
+        )
+        reference = float(np.nanmax(np.abs(realised))) if np.any(np.isfinite(realised)) else None
+    q_all = np.abs(np.concatenate([log.column("mean_max_q") for _, log in runs]))
+    q_top = float(np.max(q_all[np.isfinite(q_all)], initial=0.0))
+    if reference and np.isfinite(reference) and q_top > losses.Q_BOUND_FACTOR * reference:
+        # a diverged run would flatten every other curve: linear up to the sane scale, log beyond
+        ax_q.set_yscale("symlog", linthresh=reference)
+        drawn = np.concatenate([line.get_ydata() for line in ax_q.get_lines()]).astype(float)
+        ax_q.set_ylim(bottom=min(0.0, float(np.nanmin(drawn))))
+    for ax, ylabel in zip(
+        axes,
+        (
+            "episode return",
+            "value" + (" (symlog)" if ax_q.get_yscale() == "symlog" else ""),
+            "TD loss (mean per episode)",
+            "gradient norm (before clipping)",
+            "ε (exploration)",
+        ),
+    ):
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    for ax, key in ((ax_loss, "loss"), (ax_grad, "grad_norm")):
+        values = np.concatenate([log.column(key) for _, log in runs])
+        if np.any(np.isfinite(values) & (values > 0)):
+            ax.set_yscale("log")
+    ax_eps.set_ylim(-0.03, 1.03)
+    ax_ret.set_title("returns", fontsize=10, loc="left")
+    ax_q.set_title("predicted vs realised value", fontsize=10, loc="left")
+    for ax in (ax_grad, ax_eps):
+        ax.set_xlabel("environment step")
+        ax.xaxis.set_tick_params(labelbottom=True)
+    _diagnostic_legend(notes, runs, listed, gamma, reward_max)
+    return fig
+
+
+def _diagnostic_legend(
+    ax: plt.Axes,
+    runs: list[tuple[str, object]],
+    listed: list[tuple[str, str]],
+    gamma: float | None,
+    reward_max: float | None,
+) -> None:
+    """The sixth panel of ``plot_diagnostics``: which colour is which run, what each line style
+    means, and the findings."""
+    from matplotlib.lines import Line2D
+
+    ax.set_axis_off()
+    handles = [
+        Line2D([], [], color=f"C{k % 10}", lw=2, label=label) for k, (label, _) in enumerate(runs)
+    ]
+    styles = [
+        ("-", None, "training return (smoothed) / mean max-Q"),
+        (":", "o", "greedy evaluation"),
+    ]
+    if gamma is not None:
+        styles.append(("--", None, f"realised discounted return (γ {gamma:g})"))
+    if gamma is not None and reward_max is not None:
+        styles.append((":", None, "largest possible value r_max/(1-γ)"))
+    handles += [
+        Line2D([], [], color="black", linestyle=ls, marker=m, label=text) for ls, m, text in styles
+    ]
+    ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
+    text = "\n".join(line for _, line in listed[:8]) if listed else "diagnose: no findings"
+    if len(listed) > 8:
+        text += f"\n... and {len(listed) - 8} more"
+    ax.text(
+        0.0,
+        0.0,
+        "findings (dotted lines):\n" + text,
+        transform=ax.transAxes,
+        fontsize=8,
+        va="bottom",
+    )
+
+
 # ---------------------------------------------------------------- lesson 06 (Atari preprocessing)
 
 
@@ -944,4 +1125,69 @@ def plot_memory_bars(
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- lesson 07 (DQN plays Pong)
+
+
+def plot_value_along_game(
+    values: Sequence[float] | np.ndarray,
+    rewards: Sequence[float] | np.ndarray,
+    frames: Sequence[np.ndarray],
+    marks: Sequence[int],
+    *,
+    start: int = 0,
+    title: str | None = None,
+) -> Figure:
+    """V(s) = max_a Q(s, a) over the steps of a game, points won/lost marked, the frames at ``marks`` below.
+
+    Introduced in lesson 07. ``values[t]``, ``rewards[t]`` and ``frames[t]`` belong to step
+    ``start + t``; ``marks`` are indices into them (at most 6), numbered on the curve and the frames.
+    """
+    values, rewards = np.asarray(values, dtype=float), np.asarray(rewards, dtype=float)
+    if len(values) != len(rewards) or len(frames) < len(values) or not len(values):
+        raise ValueError(
+            f"need one value and one reward per step and a frame for each, got {len(values)} values, "
+            f"{len(rewards)} rewards and {len(frames)} frames."
+        )
+    marks = [int(m) for m in marks]
+    if len(marks) > 6 or any(not 0 <= m < len(values) for m in marks):
+        raise ValueError(f"marks must be at most 6 indices in [0, {len(values)}), got {marks}.")
+    fig = plt.figure(figsize=(11, 6), layout="constrained")
+    grid = fig.add_gridspec(2, max(1, len(marks)), height_ratios=(1.3, 1))
+    ax = fig.add_subplot(grid[0, :])
+    steps = start + np.arange(len(values))
+    ax.plot(steps, values, color="tab:blue", linewidth=1.2, label="V(s) = max_a Q(s, a)")
+    for sign, color, marker, label in (
+        (1, "tab:green", "^", "point won"),
+        (-1, "tab:red", "v", "point lost"),
+    ):
+        hit = np.flatnonzero(np.sign(rewards) == sign)
+        if len(hit):
+            ax.scatter(
+                steps[hit], values[hit], color=color, marker=marker, s=60, zorder=3, label=label
+            )
+    for k, m in enumerate(marks, 1):
+        ax.annotate(
+            str(k),
+            (steps[m], values[m]),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=10,
+            fontweight="bold",
+        )
+    ax.axhline(0.0, color="gray", linewidth=0.8)
+    ax.set_xlabel("agent step")
+    ax.set_ylabel("V(s)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    if title:
+        ax.set_title(title)
+    for k, m in enumerate(marks):
+        frame_ax = fig.add_subplot(grid[1, k])
+        frame_ax.imshow(frames[m])
+        frame_ax.set_title(f"{k + 1}: step {steps[m]}, V = {values[m]:+.2f}", fontsize=9)
+        frame_ax.set_axis_off()
     return fig

@@ -1,11 +1,12 @@
 """Lesson 07 (DQN plays Pong): exercise mistakes get the right hint (stub fails, solution passes:
 test_exercises.py); the pretrained-agent cell explains itself when the checkpoint is missing and rejects
 an agent that loses; the evaluation CLI run on the shipped checkpoint wins more points than it loses
-(skipped only while the file is absent)."""
+(skipped only while the file is absent); the learning-curves cell draws a shipped run's own logs (a tiny
+fake run folder), falls back to the images while none ship and refuses another run's logs; the V(s) check
+fails on a network that has learned nothing."""
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -45,7 +46,12 @@ def test_exercise_solutions_give_the_hand_computed_values():
         1_000_000,
         pytest.approx(1_000_000 / 400 / 3600),
     )
-    assert ns["decay_steps"](1.0, 0.1, 0.9999) == 23_025  # ln(0.1) / ln(0.9999) = 23,024.7
+    target = ns["n_step_target"]
+    # 1 + 0.81·2 + 0.729·10 = 9.91; a terminal stops the sum and the bootstrap
+    assert target([1, 0, 2], [False] * 3, 10.0, 0.9, 3) == pytest.approx(9.91)
+    assert target([1, 5, 5], [True, False, False], 10.0, 0.9, 3) == pytest.approx(1.0)
+    assert target([1, -1, 5], [False, True, False], 10.0, 0.9, 3) == pytest.approx(0.1)
+    assert target([0, 0, 1], [False] * 3, 2.0, 1.0, 3) == pytest.approx(3.0)
     assert ns["points_tally"]([0, 1, 0, -1, -1, 0]) == (1, 2)
 
 
@@ -64,18 +70,52 @@ def test_budget_mistakes_get_the_right_hint(capsys, mistake, hint):
     assert hint in out, out
 
 
+def _n_step(
+    discount_from=0,
+    bootstrap_power=0,
+    stop_at_terminal=True,
+    bootstrap_always=False,
+    include_terminal_reward=True,
+):
+    """An n-step target with one slip switched on (the defaults are the right function)."""
+
+    def target(rewards, terminated, bootstrap, gamma, n):
+        total = 0.0
+        for k in range(n):
+            if terminated[k] and not include_terminal_reward:
+                return total
+            total += gamma ** (k + discount_from) * rewards[k]
+            if terminated[k] and stop_at_terminal and not bootstrap_always:
+                return total
+            if terminated[k] and bootstrap_always:
+                return total + gamma**n * bootstrap
+        if stop_at_terminal is False and any(terminated):
+            return total
+        return total + gamma ** (n + bootstrap_power) * bootstrap
+
+    return target
+
+
 @pytest.mark.parametrize(
     "mistake, hint",
     [
-        (lambda s, e, d: int(math.log(e / s) / math.log(d)), "one step short"),
-        (lambda s, e, d: math.log(e / s) / math.log(d), "whole number"),
-        (lambda s, e, d: math.log(s / e) / math.log(d), "negative"),
+        (_n_step(bootstrap_always=True), "no s_{t+n} to bootstrap from"),
+        (_n_step(stop_at_terminal=False), "stop summing at the first terminal"),
+        (_n_step(include_terminal_reward=False), "including the first terminal"),
+        (_n_step(bootstrap_power=-1), "not γⁿ⁻¹"),
+        (_n_step(discount_from=1), "the first reward is not discounted"),
+        (
+            lambda r, d, v, g, n: sum(r[:n]) + (0 if any(d[:n]) else g**n * v),
+            "discount the k-th reward",
+        ),
+        (lambda r, d, v, g, n: _n_step()(r, d, 0.0, g, n), "add γⁿ·V(s_{t+n})"),
     ],
 )
-def test_decay_mistakes_get_the_right_hint(capsys, mistake, hint):
-    assert checks.check_decay_steps(mistake) is False
+def test_n_step_mistakes_get_the_right_hint(capsys, mistake, hint):
+    assert checks.check_n_step_return(mistake) is False
     out = capsys.readouterr().out
     assert hint in out, out
+    assert checks.check_n_step_return(_n_step()) is True  # the reference passes
 
 
 @pytest.mark.parametrize(
@@ -92,19 +132,9 @@ def test_tally_mistakes_get_the_right_hint(capsys, mistake, hint):
     assert hint in out, out
 
 
-def test_decay_checker_accepts_a_plain_loop(capsys):
-    def loop(start, end, decay):
-        t = 0
-        while start * decay**t > end:
-            t += 1
-        return t
-
-    assert checks.check_decay_steps(loop) is True
-
-
 def test_hyperparameter_table_lists_every_difference_with_a_reason(capsys):
-    ns = run_cells(NB, "parameters", "hp-configs", "hp-why", "hp-table")
-    lesson, pong = ns["lesson_atari"], ns["pong"]
+    ns = run_cells(NB, "parameters", "hp-configs", "hp-why", "hp-nature", "hp-table")
+    lesson, pong = ns["lesson_atari"], ns["pong_preset"]
     # The lesson's Atari values, as the syllabus gives them.
     assert (lesson.learning_rate, lesson.batch_size, lesson.buffer_size, lesson.target_update) == (
         2.5e-4,
@@ -124,6 +154,9 @@ def test_hyperparameter_table_lists_every_difference_with_a_reason(capsys):
     for key in ns["differ"]:
         assert re.search(rf"^{key}\s", printed, re.M), f"{key} missing from the printed table"
     assert {"prioritized", "n_step", "buffer_size", "epsilon_end"} <= set(ns["differ"])
+    # The Nature column (Extended Data Table 1): 10,000 target *updates*, one every 4 agent steps.
+    assert re.search(r"^target_update\s+10000\s+40000\s+1000\s", printed, re.M), printed
+    assert re.search(r"^train_freq\s+1\s+4\s+4\s", printed, re.M), printed
 
 
 def test_run_dir_cell_falls_back_to_a_local_folder_outside_colab(capsys, tmp_path):
@@ -209,7 +242,7 @@ def _train_config_namespace(run_dir: Path, *, fast: bool) -> dict:
 
     ns = run_cells(NB, "parameters", fast=fast)
     ns.update(
-        pong=dqn_config.preset("pong"),
+        pong_preset=dqn_config.preset("pong"),
         lesson_atari=dqn_config.preset("lesson"),
         dev=torch.device("cpu"),
         steps_per_s=50.0,
@@ -264,3 +297,72 @@ def test_the_fine_tune_check_catches_a_run_that_did_not_start_from_the_pretraine
     )
     with pytest.raises(AssertionError, match="does not start over"):
         run_cells(NB, "fine-tune", namespace=ns)
+
+
+# ---------------------------------------------------------------- section 5: curves and V(s)
+
+
+def _curves_namespace(pretrained_path: Path) -> dict:
+    ns = run_cells(NB, "parameters")
+    shown: list = []
+    ns.update(pretrained_path=pretrained_path, ROOT=ROOT, display=shown.append)
+    ns["_shown"] = shown
+    return ns
+
+
+def test_the_curves_cell_draws_the_shipped_run_from_its_logs(tmp_path, monkeypatch, capsys):
+    """With log.csv, eval.csv and config.json of the checkpoint's own run beside it, the cell draws the
+    dashboard from them (not the PNG fallback)."""
+    import matplotlib.pyplot as plt
+    from test_pong_helpers import fake_shipped_run  # tests/ is on sys.path
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    plt.close("all")
+    ckpt = fake_shipped_run(tmp_path)
+    ns = run_cells(NB, "shipped-curves", namespace=_curves_namespace(ckpt))
+    assert ns["shipped"] is not None and len(ns["shipped"].evals) == 3
+    assert ns["_shown"] == [] and "not in this copy" not in capsys.readouterr().out
+    fig = plt.gcf()
+    assert len(fig.axes) == 4 and ckpt.name in fig.get_suptitle()
+    plt.close("all")
+
+
+def test_the_curves_cell_falls_back_to_the_images_while_no_logs_ship(tmp_path, capsys):
+    from test_pong_helpers import fake_shipped_run
+
+    ckpt = fake_shipped_run(tmp_path, with_logs=False)
+    ns = run_cells(NB, "shipped-curves", namespace=_curves_namespace(ckpt))
+    assert ns["shipped"] is None and "not in this copy" in capsys.readouterr().out
+    assert len(ns["_shown"]) == sum(
+        (ROOT / "images" / n).is_file()
+        for n in ("pong_learning_curve_preset.png", "pong_learning_curve.png")
+    )
+
+
+def test_the_curves_cell_refuses_logs_of_another_run(tmp_path):
+    from test_pong_helpers import fake_shipped_run
+
+    ckpt = fake_shipped_run(
+        tmp_path, eval_steps=(100, 300)
+    )  # the checkpoint's step 200 is not among them
+    with pytest.raises(ValueError, match="not those of"):
+        run_cells(NB, "shipped-curves", namespace=_curves_namespace(ckpt))
+
+
+def test_the_value_check_catches_a_network_that_has_learned_nothing(capsys):
+    """An untrained network's V(s) is nearly flat along a game: the cell's assert must fail on it."""
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = dqn_config.preset("pong", device="cpu")
+    ns = run_cells(NB, "parameters")
+    ns["config"].video_steps = 120
+    ns.update(
+        pretrained_agent=DQNAgent(cfg, (4, 84, 84), 6, device="cpu"),
+        pretrained_config=cfg,
+        display=lambda *a, **k: None,
+    )
+    run_cells(NB, "pretrained-game", namespace=ns)
+    assert len(ns["game"].values) == 120 and len(ns["game"].frames) == 121
+    with pytest.raises(AssertionError, match="tells states apart"):
+        run_cells(NB, "value-check", namespace=ns)

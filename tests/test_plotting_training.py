@@ -293,3 +293,76 @@ def test_all_lists_exactly_the_public_functions_and_classes(module_name):
         and value.__module__ == module.__name__
     }
     assert set(module.__all__) == defined
+
+
+def test_plot_diagnostics_one_run_without_gamma_draws_no_bound():
+    log = fake_log()
+    fig = plotting.plot_diagnostics(log)
+    ax_ret, ax_q, ax_loss, ax_grad, ax_eps, notes = fig.axes
+    assert [ax.get_ylabel() for ax in fig.axes[:5]] == [
+        "episode return",
+        "value",
+        "TD loss (mean per episode)",
+        "gradient norm (before clipping)",
+        "ε (exploration)",
+    ]
+    smoothed, evals = ax_ret.get_lines()  # training return (smoothed) and the greedy evaluations
+    np.testing.assert_array_equal(evals.get_ydata(), [r["mean_return"] for r in log.evals])
+    (q_line,) = ax_q.get_lines()  # no realised return without γ, no bound without r_max
+    assert np.isnan(q_line.get_ydata()[0]) and q_line.get_ydata()[-1] == pytest.approx(14.5)
+    assert ax_loss.get_yscale() == "log" and ax_grad.get_yscale() == "log"
+    assert ax_eps.get_xlabel() == "environment step" and ax_grad.get_xlabel() == "environment step"
+    assert not notes.axison and "no findings" in notes.texts[0].get_text()
+    assert smoothed.get_marker() in ("None", "", None)  # 30 points: a plain line
+
+
+def test_plot_diagnostics_several_runs_with_the_bound_one_colour_each():
+    healthy = fake_log()
+    collapsed = fake_log(
+        evals=[
+            (400, 50.0, 1.0),
+            (800, 500.0, 1.0),
+            (1200, 480.0, 1.0),
+            (1600, 60.0, 1.0),
+            (1900, 40.0, 1.0),
+        ]
+    )
+    tiny = fake_log(n_episodes=5, learning_starts=0, evals=[])
+    fig = plotting.plot_diagnostics(
+        [healthy, collapsed, tiny], gamma=0.99, reward_max=1.0, labels=["ok", "collapsed", "tiny"]
+    )
+    ax_ret, ax_q, ax_loss, ax_grad, ax_eps, notes = fig.axes
+    colours = [line.get_color() for line in ax_eps.get_lines()]
+    assert colours == ["C0", "C1", "C2"]
+    q_lines = ax_q.get_lines()  # per run: mean max-Q and the realised discounted return; the bound
+    assert len(q_lines) == 3 * 2 + 1
+    assert tuple(q_lines[-1].get_ydata()) == pytest.approx((100.0, 100.0))  # 1 / (1 - 0.99)
+    assert [line.get_linestyle() for line in q_lines[:2]] == ["-", "--"]
+    first_len = healthy.episodes[0]["episode_length"]
+    assert q_lines[1].get_ydata()[0] == pytest.approx((1 - 0.99**first_len) / 0.01)
+    # the collapse is marked on the return panel in its run's colour, and listed
+    marks = [line for line in ax_ret.get_lines() if tuple(line.get_xdata()) == (1600, 1600)]
+    assert len(marks) == 1 and marks[0].get_color() == "C1"
+    assert "collapsed: return_collapse at step 1,600" in notes.texts[0].get_text()
+    legend = [t.get_text() for t in notes.get_legend().get_texts()]
+    assert legend[:3] == ["ok", "collapsed", "tiny"] and any("r_max/(1-γ)" in t for t in legend)
+    assert ax_eps.get_lines()[2].get_marker() == "o"  # 5 points: markers so that each shows
+
+
+def test_plot_diagnostics_takes_folders_and_dicts_and_rejects_bad_labels(tmp_path):
+    _as_training_log(fake_log()).to_csv(tmp_path / "a")
+    runaway = fake_log()
+    for i, row in enumerate(runaway.episodes):
+        row["mean_max_q"] = 10.0**i if row["mean_max_q"] is not None else None
+    fig = plotting.plot_diagnostics(
+        {"folder": tmp_path / "a", "runaway": runaway}, gamma=0.99, reward_max=1.0
+    )
+    ax_q = fig.axes[1]
+    assert ax_q.get_yscale() == "symlog" and ax_q.get_ylabel() == "value (symlog)"
+    assert "runaway: q_above_bound" in fig.axes[5].texts[0].get_text()
+    with pytest.raises(ValueError, match="labels"):
+        plotting.plot_diagnostics([fake_log(), fake_log()], labels=["only one"])
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_diagnostics([])
+    with pytest.raises(TypeError, match="TrainingLog"):
+        plotting.plot_diagnostics([42])
