@@ -7,6 +7,8 @@ Each lesson owns one section below.
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as widgets
 
 from dqn_helpers import logs
@@ -510,7 +512,18 @@ class HyperparameterPanel:
 
         An annealed learning rate keeps the base's end/start ratio. Introduced in lesson 05.
         """
-        b, lr = self.base_config, float(self.learning_rate.value)
+        b = self.base_config
+        # A slider snaps its value to its step as soon as it is displayed (3e-3 becomes 10^-2.5,
+        # 0.99 becomes 0.9900000000000001): a value within half a step of the base is the base.
+        lr = float(self.learning_rate.value)
+        if abs(math.log10(lr) - math.log10(b.learning_rate)) <= self.learning_rate.step / 2 + 1e-9:
+            lr = b.learning_rate
+        gamma = float(self.gamma.value)
+        if abs(gamma - b.gamma) <= self.gamma.step / 2 + 1e-12:
+            gamma = b.gamma
+        fraction = float(self.epsilon_fraction.value)
+        if abs(fraction - b.epsilon_fraction) <= self.epsilon_fraction.step / 2 + 1e-12:
+            fraction = b.epsilon_fraction
         lr_end = None if b.lr_end is None else min(lr, b.lr_end * lr / b.learning_rate)
         return b.replace(
             learning_rate=lr,
@@ -518,9 +531,9 @@ class HyperparameterPanel:
             batch_size=int(self.batch_size.value),
             buffer_size=int(self.buffer_size.value),
             target_update=int(self.target_update.value),
-            gamma=float(self.gamma.value),
+            gamma=gamma,
             epsilon_decay=float(self.epsilon_decay.value) or None,
-            epsilon_fraction=float(self.epsilon_fraction.value),
+            epsilon_fraction=fraction,
             total_steps=int(self.total_steps.value),
         )
 

@@ -9,14 +9,14 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from dqn_helpers import config, training, widgets  # noqa: E402
+from dqn_helpers import config, logs, training, widgets  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------- panel
 def tiny_train_fn(calls: list):
     """train_fn for the panel: the real training loop with a tiny budget (a few hundred steps)."""
 
-    def train_fn(cfg: config.DQNConfig) -> training.TrainingLog:
+    def train_fn(cfg: config.DQNConfig) -> logs.TrainingLog:
         calls.append(cfg)
         cfg = cfg.replace(learning_starts=100, eval_every=250, eval_episodes=2, checkpoint_every=0)
         return training.train(cfg, progress=False).log
@@ -77,7 +77,7 @@ def test_panel_trains_with_the_widget_values_and_overlays_each_run():
 
 
 def test_panel_button_shows_a_training_failure_instead_of_raising():
-    def diverging(cfg: config.DQNConfig) -> training.TrainingLog:
+    def diverging(cfg: config.DQNConfig) -> logs.TrainingLog:
         raise training.TrainingDivergedError("training diverged at step 900: loss=nan")
 
     panel = widgets.HyperparameterPanel(diverging, config.preset("cartpole", total_steps=500))
@@ -88,3 +88,22 @@ def test_panel_button_shows_a_training_failure_instead_of_raising():
     assert not panel.train_button.disabled
     with pytest.raises(TypeError, match="DQNConfig"):
         widgets.HyperparameterPanel(diverging, {"learning_rate": 1e-3})
+
+
+def test_panel_values_snapped_by_the_browser_are_the_preset_values():
+    """A slider snaps to its step when displayed (3e-3 -> 10**-2.5, 0.99 -> 0.9900000000000001):
+    pressing Train untouched must train the preset, labelled as such."""
+    base = config.preset("cartpole", total_steps=500)
+    panel = widgets.HyperparameterPanel(lambda cfg: None, base)
+    panel.learning_rate.value = 10**-2.5  # what the frontend sends back for 3e-3
+    panel.gamma.value = 0.9900000000000001
+    panel.epsilon_fraction.value = base.epsilon_fraction + 1e-12
+    cfg = panel.config()
+    assert (cfg.learning_rate, cfg.gamma, cfg.epsilon_fraction) == (
+        base.learning_rate,
+        base.gamma,
+        base.epsilon_fraction,
+    )
+    assert panel.label(cfg) == "run 1: base values"
+    panel.learning_rate.value = 10**-2.3  # one step further is a real change
+    assert panel.config().learning_rate == pytest.approx(10**-2.3)
