@@ -44,7 +44,9 @@ def test_fast_mode_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None
         ("lr_end", 1.0, ["lr_end", "learning_rate"]),
     ],
 )
-def test_bad_values_say_what_and_what_is_allowed(field: str, value: object, fragments: list[str]) -> None:
+def test_bad_values_say_what_and_what_is_allowed(
+    field: str, value: object, fragments: list[str]
+) -> None:
     with pytest.raises(ValueError) as info:
         config.DQNConfig(**{field: value})
     message = str(info.value)
@@ -137,7 +139,9 @@ def test_parse_field_reads_command_line_text(field: str, text: str, value: objec
         ("gama", "0.9", ["unknown DQNConfig field 'gama'", "gamma"]),
     ],
 )
-def test_parse_field_errors_name_the_field_value_and_form(field: str, text: str, fragments: list[str]) -> None:
+def test_parse_field_errors_name_the_field_value_and_form(
+    field: str, text: str, fragments: list[str]
+) -> None:
     with pytest.raises(ValueError) as info:
         config.parse_field(field, text)
     for fragment in fragments:
@@ -217,3 +221,14 @@ def test_replace_validates_again() -> None:
 
 def test_hidden_list_is_normalised_to_tuple() -> None:
     assert config.DQNConfig(hidden=[64, 64]).hidden == (64, 64)  # type: ignore[arg-type]
+
+
+def test_cartpole_dqn_preset_is_plain_dqn_with_the_50k_budget() -> None:
+    """Lesson 05 trains the algorithm it teaches: no extension switched on."""
+    cfg = config.preset("cartpole-dqn")
+    assert cfg.env_id == "CartPole-v1" and not cfg.is_atari
+    assert cfg.prioritized is False and cfg.n_step == 1
+    assert cfg.double is False and cfg.dueling is False
+    assert cfg.total_steps == 50_000
+    assert (cfg.eval_every, cfg.eval_episodes) == (2_500, 20)
+    assert cfg.loss == "huber" and cfg.max_grad_norm == 10.0
