@@ -14,9 +14,10 @@ removes that overhead and nothing else:
 ``DQN_FAST_MLP=0`` turns it off. tests/test_fast_mlp.py checks that both paths give the same
 parameters (to 1e-5 relative after hundreds of updates: float rounding only) and the same actions.
 
-Private PyTorch calls (``torch._fused_adam_``, ``torch._foreach_*``) are used only when this torch
-has them, looked up once below; without them the public path (``optimizer.step()``, per-tensor
-ops) runs instead, with the same numbers.
+Private PyTorch calls (``torch._fused_adam_``, ``torch._foreach_*``, ``aten.threshold_backward``)
+are used only when this torch has them, looked up once below (``PRIVATE_KERNELS``); without them
+the public path (``optimizer.step()``, per-tensor ops, ``torch.where``) runs instead, with the
+same numbers.
 """
 
 from __future__ import annotations
@@ -39,10 +40,20 @@ PRIVATE_KERNELS: dict[str, Any] = {
     name: getattr(torch, name, None)
     for name in ("_fused_adam_", "_foreach_norm", "_foreach_mul_", "_foreach_lerp_")
 }
+# ReLU's backward as autograd computes it (an ATen operator, not a documented Python API)
+PRIVATE_KERNELS["threshold_backward"] = getattr(torch.ops.aten, "threshold_backward", None)
 
 
 def _kernel(name: str) -> Any:
     return PRIVATE_KERNELS.get(name)
+
+
+def _relu_backward(grad: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """``grad ⊙ [h > 0]``, in the kernel autograd uses where this torch has it (same numbers)."""
+    threshold_backward = _kernel("threshold_backward")
+    if threshold_backward is not None:
+        return threshold_backward(grad, h, 0.0)
+    return torch.where(h > 0, grad, 0.0)
 
 
 def _mlp_layers(net: nn.Module, trainable: bool) -> list[tuple[torch.Tensor, ...]] | None:
@@ -201,8 +212,8 @@ class FastMLP:
                 h = inputs[i]
                 torch.mm(g.t(), h, out=w.grad)
                 torch.sum(g, dim=0, out=b.grad)
-                if i > 0:  # ReLU's backward, (g W) ⊙ [h > 0], in the kernel autograd uses
-                    g = torch.ops.aten.threshold_backward(torch.mm(g, w), h, 0.0)
+                if i > 0:  # ReLU's backward: (g W) ⊙ [h > 0]
+                    g = _relu_backward(torch.mm(g, w), h)
             grad_norm = self._clip(c.max_grad_norm)
             self._adam_step(agent.optimizer)
             agent.updates += 1
