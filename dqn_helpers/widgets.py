@@ -397,7 +397,37 @@ class HyperparameterPanel:
         )  # a run "passes" if its last eval is still >= hold
         self.runs: dict[str, object] = {}
         self.configs: dict[str, object] = {}
-        b = base_config
+        self._make_value_widgets(base_config, max_steps)
+        self.epsilon_decay.observe(self._sync_epsilon_widgets, names="value")
+        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
+        self.clear_button = widgets.Button(description="Clear runs", icon="trash")
+        self.train_button.on_click(self._on_train)
+        self.clear_button.on_click(lambda _: self.clear())
+        self.status = widgets.HTML(
+            "Set the values, then press <b>Train</b>; each run is added to the plot."
+        )
+        self.plot_output, self.log_output = widgets.Output(), widgets.Output()
+        self.table = widgets.HTML()
+        self.figure = Figure(figsize=(8, 4.2), layout="constrained")
+        self.figure.subplots()
+        left = [self.learning_rate, self.batch_size, self.buffer_size, self.target_update]
+        right = [self.gamma, self.epsilon_decay, self.epsilon_fraction, self.total_steps]
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([widgets.VBox(left), widgets.VBox(right)]),
+                widgets.HBox([self.train_button, self.clear_button]),
+                self.status,
+                self.plot_output,
+                self.table,
+                self.log_output,
+            ]
+        )
+
+    def _repr_mimebundle_(self, **kwargs: object) -> object:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _make_value_widgets(self, b: object, max_steps: int) -> None:
+        """One widget per hyperparameter of the lesson's table, set to the base config's values."""
         common = {"style": {"description_width": "170px"}, "layout": widgets.Layout(width="430px")}
         self.learning_rate = widgets.FloatLogSlider(
             value=b.learning_rate,
@@ -476,33 +506,6 @@ class HyperparameterPanel:
             description="env steps",
             **common,
         )
-        self.epsilon_decay.observe(self._sync_epsilon_widgets, names="value")
-        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
-        self.clear_button = widgets.Button(description="Clear runs", icon="trash")
-        self.train_button.on_click(self._on_train)
-        self.clear_button.on_click(lambda _: self.clear())
-        self.status = widgets.HTML(
-            "Set the values, then press <b>Train</b>; each run is added to the plot."
-        )
-        self.plot_output, self.log_output = widgets.Output(), widgets.Output()
-        self.table = widgets.HTML()
-        self.figure = Figure(figsize=(8, 4.2), layout="constrained")
-        self.figure.subplots()
-        left = [self.learning_rate, self.batch_size, self.buffer_size, self.target_update]
-        right = [self.gamma, self.epsilon_decay, self.epsilon_fraction, self.total_steps]
-        self.widget = widgets.VBox(
-            [
-                widgets.HBox([widgets.VBox(left), widgets.VBox(right)]),
-                widgets.HBox([self.train_button, self.clear_button]),
-                self.status,
-                self.plot_output,
-                self.table,
-                self.log_output,
-            ]
-        )
-
-    def _repr_mimebundle_(self, **kwargs: object) -> object:
-        return self.widget._repr_mimebundle_(**kwargs)
 
     def _sync_epsilon_widgets(self, change: dict | None = None) -> None:
         self.epsilon_fraction.disabled = bool(self.epsilon_decay.value)
