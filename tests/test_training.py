@@ -53,6 +53,7 @@ def test_divergence_is_detected_and_the_checkpoint_survives(tmp_path: Path) -> N
     assert "diverged at step" in msg
     for cause in ("learning rate is too high", "huber", "gradient clipping"):
         assert cause in msg, f"{cause!r} missing from: {msg}"
+    assert "rewards" not in msg, "CartPole's rewards are 1: the message must not blame them"
     step = int(msg.split("diverged at step ")[1].split()[0])
     assert 500 <= step < 700, "divergence must be caught within a few updates"
     ckpt = checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")  # the last good one
