@@ -215,7 +215,7 @@ def test_make_test_sets_up_env_then_runs_four_stages_in_order():
     recipe = _recipe("test")
     assert "$(STAMP)" in recipe[0], f"`make test` must depend on the environment stamp: {recipe[0]}"
     text = "\n".join(recipe[1:])
-    stages = ["nbstripout --verify", "ruff check", "pytest tests/", "--nbval-lax"]
+    stages = ["check_clean_notebooks.py", "ruff check", "pytest tests/", "--nbval-lax"]
     positions = [text.find(s) for s in stages]
     assert -1 not in positions, (
         f"missing stage(s): {[s for s, p in zip(stages, positions) if p < 0]}"
