@@ -800,12 +800,20 @@ class _Run:
 
 
 # ----------------------------------------------------------------------- several seeds
-def _train_in_worker(config: DQNConfig, out_dir: Path | None, keep_agent: bool) -> Any:
+def _train_in_worker(
+    config: DQNConfig,
+    out_dir: Path | None,
+    keep_agent: bool,
+    env_fn: Callable[[DQNConfig], gym.Env] | None = None,
+) -> Any:
     """One run as a worker trains it: one torch thread, no progress bar; its log (or result)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = train(config, out_dir=out_dir, progress=False, overwrite=out_dir is not None)
+        env = None if env_fn is None else env_fn(config)
+        result = train(
+            config, out_dir=out_dir, progress=False, overwrite=out_dir is not None, env=env
+        )
     finally:
         torch.set_num_threads(threads)
     return result if keep_agent else result.log
@@ -824,6 +832,7 @@ def _run_all(
     progress: bool,
     keep_agents: bool,
     desc: str,
+    env_fn: Callable[[DQNConfig], gym.Env] | None = None,
 ) -> list[Any]:
     """Train every (config, run folder) pair in joblib workers; the results in the given order."""
     import joblib
@@ -839,10 +848,12 @@ def _run_all(
         if n_jobs == 1:  # in this process, one after another
             results = []
             for cfg, out in runs:
-                results.append(_train_in_worker(cfg, out, keep_agents))
+                results.append(_train_in_worker(cfg, out, keep_agents, env_fn))
                 bar.update(1)
             return results
-        jobs = (joblib.delayed(_train_in_worker)(cfg, out, keep_agents) for cfg, out in runs)
+        jobs = (
+            joblib.delayed(_train_in_worker)(cfg, out, keep_agents, env_fn) for cfg, out in runs
+        )
         results = []
         for r in joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
             results.append(r)
@@ -869,6 +880,7 @@ def run_seeds(
     out_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     keep_agents: bool = False,
+    env_fn: Callable[[DQNConfig], gym.Env] | None = None,
 ) -> list[Any]:
     """Train ``config`` once per seed, in parallel worker processes; the logs in seed order.
 
@@ -879,6 +891,8 @@ def run_seeds(
     ``with joblib.parallel_config(backend="ray"):`` (or ``"dask"``), once that backend is
     registered (``ray.util.joblib.register_ray()``). ``out_dir`` gives each seed a run folder
     ``out_dir/seed<S>``; ``keep_agents=True`` returns ``TrainResult``s instead of logs.
+    ``env_fn(config)``, run in the worker, builds each seed's training env (e.g. a wrapped one,
+    lesson 05's truncation experiment: ``train(config, env=env_fn(config))``); None: the config's.
     """
     if not isinstance(config, DQNConfig):
         raise TypeError(f"config must be a DQNConfig, got {type(config).__name__}.")
@@ -887,7 +901,8 @@ def run_seeds(
         (config.replace(seed=s), None if out_dir is None else Path(out_dir) / f"seed{s}")
         for s in seeds
     ]
-    return _run_all(runs, n_jobs, progress, keep_agents, f"{config.env_id} × {len(seeds)} seeds")
+    desc = f"{config.env_id} × {len(seeds)} seeds"
+    return _run_all(runs, n_jobs, progress, keep_agents, desc, env_fn)
 
 
 def compare(

@@ -20,6 +20,8 @@ LEARNER = (
     "policies",
     "collect",
     "stream",
+    "forget-returns",
+    "forget-fit",
     "learner-act",
     "learner-eval",
     "learner-update",
@@ -92,6 +94,31 @@ def test_autocorrelation_checker_catches_the_lag_zero_slice(capsys):
 
     assert checks.check_autocorrelation(empty_at_lag_zero) is False
     assert "x[:-0] is EMPTY" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the forgetting measurement
+
+
+def test_returns_to_go_restart_at_every_episode(lesson):
+    rewards, episodes = np.ones(6), np.array([0, 0, 0, 1, 1, 2])
+    got = lesson["returns_to_go"](rewards, episodes, 0.5)
+    np.testing.assert_allclose(got, [1.75, 1.5, 1.0, 1.5, 1.0, 1.0])
+
+
+def test_fit_returns_records_the_old_slice_error(lesson):
+    config = lesson["config"]
+    config.demo_steps, saved = (
+        300,
+        config.demo_steps,
+    )  # the first 300 transitions of the stream are enough
+    try:
+        in_order, random = (
+            lesson["fit_returns"](order, seed=0) for order in ("in order", "random")
+        )
+    finally:
+        config.demo_steps = saved
+    assert in_order.shape == random.shape == (5,)  # one error per 50 transitions seen, from 100 to 300
+    assert np.all(np.isfinite(in_order)) and not np.allclose(in_order, random)
 
 
 # ---------------------------------------------------------------- the notebook's learner

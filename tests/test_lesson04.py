@@ -1,4 +1,5 @@
-"""Lesson 04 (target networks): exercises, the drift demonstration, the learner and the C / τ slider panel."""
+"""Lesson 04 (target networks): exercises, the drift demonstration, the learner (loss × target) and the C / τ
+slider panel."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
 
-from dqn_helpers import checks, plotting, widgets  # noqa: E402
+from dqn_helpers import checks, losses, plotting, widgets  # noqa: E402
 
 NB = load("04_target_networks")
 LESSON_CODE = (
@@ -22,10 +23,13 @@ LESSON_CODE = (
     "drift-run",
     "drift-step",
     "drift-record",
-    "learner-act",
+    "learner-record",
+    "learner-make",
+    "solution-4.3",
     "learner-eval",
-    "learner-run",
     "learner-evaluate",
+    "learner-run",
+    "loss-probe",
     "panel-run",
 )
 
@@ -55,23 +59,86 @@ def test_checkers_name_common_mistakes(capsys):
             for t, o in zip(target_network.parameters(), online_network.parameters()):
                 t.copy_((1 - tau) * o + tau * t)
 
-    def bootstraps_terminal(rewards, next_obs, terminated, target_network, gamma):
-        with torch.no_grad():
-            return rewards + gamma * target_network(next_obs).max(dim=1).values
-
-    def keeps_gradient(rewards, next_obs, terminated, target_network, gamma):
-        return rewards + gamma * (1 - terminated) * target_network(next_obs).max(dim=1).values
-
     cases = [
         (checks.check_hard_update, rebinds, "rebinds a local name"),
         (checks.check_hard_update, shares_tensors, "SHARES"),
         (checks.check_soft_update, swapped, "swapped τ and 1 − τ"),
-        (checks.check_target_td_target, bootstraps_terminal, "(1 − terminated)"),
-        (checks.check_target_td_target, keeps_gradient, "torch.no_grad()"),
     ]
     for checker, broken, words in cases:
         assert checker(broken) is False, broken.__name__
         assert words in capsys.readouterr().out, broken.__name__
+
+
+def _solved_step():
+    return run_cells(NB, "parameters", "solution-4.3")["dqn_step"]
+
+
+def test_inner_step_checker_names_common_mistakes(capsys):
+    solved = _solved_step()
+
+    def stores_truncated(learner, step):
+        env_step = learner.env.step
+
+        def step_with_cut(action):
+            obs, r, terminated, truncated, info = env_step(action)
+            return obs, r, terminated or truncated, truncated, info
+
+        learner.env.step = step_with_cut  # the mistake: a time-limit cut stored as terminal
+        try:
+            solved(learner, step)
+        finally:
+            learner.env.step = env_step
+
+    def never_syncs(learner, step):
+        target = learner.target
+        learner.target = "none" if target == "none" else "never"
+        try:
+            solved(learner, step)
+        finally:
+            learner.target = target
+
+    def starts_late(learner, step):
+        starts = learner.learning_starts
+        learner.learning_starts = starts + 1
+        try:
+            solved(learner, step)
+        finally:
+            learner.learning_starts = starts
+
+    for broken, words in [
+        (stores_truncated, "store `terminated` only"),
+        (never_syncs, "never moved"),
+        (starts_late, "one step late"),
+        (lambda learner, step: None, "store exactly one transition per step"),
+    ]:
+        assert checks.check_dqn_step(broken) is False
+        assert words in capsys.readouterr().out
+
+
+def test_inner_step_that_calls_the_lessons_train_step_passes(lesson, capsys):
+    """The exercise says calling section 1's train_step is just as right: the checker agrees."""
+    train_step = lesson["train_step"]
+
+    def with_train_step(learner, step):
+        eps = learner.epsilon(step)
+        if learner.rng.random() < eps:
+            action = int(learner.rng.integers(2))
+        else:
+            with torch.no_grad():
+                action = int(learner.q_network(torch.as_tensor(learner.obs)).argmax())
+        next_obs, reward, terminated, truncated, _ = learner.env.step(action)
+        learner.buffer.add(learner.obs, action, reward, next_obs, terminated)
+        learner.obs = learner.env.reset()[0] if terminated or truncated else next_obs
+        if step >= learner.learning_starts:
+            bootstrap = learner.q_network if learner.target == "none" else learner.target_network
+            batch = learner.buffer.sample(learner.batch_size)
+            train_step(learner.q_network, bootstrap, learner.optimizer, batch, learner.loss_fn)
+            if learner.target == "hard" and step % learner.target_update == 0:
+                losses.hard_update(learner.target_network, learner.q_network)
+            elif learner.target == "soft":
+                losses.soft_update(learner.target_network, learner.q_network, learner.tau)
+
+    assert checks.check_dqn_step(with_train_step) is True, capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- the drift demonstration
@@ -111,12 +178,50 @@ def test_soft_target_lags_behind(lesson):
     )
 
 
+@pytest.mark.parametrize("loss", ["mse", "huber", "huber_terminals_squared"])
 @pytest.mark.parametrize("target", ["none", "hard", "soft"])
-def test_a_short_run_trains_and_evaluates(lesson, target):
+def test_a_short_run_trains_and_evaluates(lesson, target, loss):
     config = lesson["config"]
-    evals = lesson["run"](target, seed=2, total_steps=600)
-    assert evals.shape == (600 // config.eval_every, 2)
-    assert np.all(np.isfinite(evals)) and np.all((evals[:, 0] >= 8) & (evals[:, 0] <= 500))
+    evals = lesson["run"](target, seed=2, total_steps=600, loss=loss)
+    assert evals.shape == (600 // config.eval_every, 4)  # return, max-Q, terminal share, their pull
+    assert np.all(np.isfinite(evals))
+    assert np.all((evals[:, 2] > 0) & (evals[:, 2] < 0.5)) and np.all(
+        (evals[:, 3] > 0) & (evals[:, 3] <= 1)
+    )
+
+
+def test_the_probe_loss_is_huber_except_on_terminal_targets(lesson):
+    probe = lesson["huber_terminals_squared"]
+    q, y = torch.tensor([5.0, 5.0, 1.2]), torch.tensor([1.0, 2.0, 1.0])  # 1.0: terminal (y = r)
+    per = torch.tensor([0.5 * 16.0, 3.0 - 0.5, 0.5 * 0.04])
+    assert torch.allclose(probe(q, y), per.mean())
+
+
+def test_terminal_pull_matches_the_losses_gradients(lesson):
+    learner = lesson["make_learner"]("hard", seed=0, loss="mse")
+    for step in range(1, 200):
+        lesson["dqn_step"](learner, step)
+    share, pull = lesson["terminal_pull"](learner)
+    stored = learner.buffer.get(np.arange(len(learner.buffer)))
+    assert share == pytest.approx(float(stored.terminated.mean()))
+    with torch.no_grad():  # by hand: the squared error pulls each transition by 2|δ|
+        q = learner.q_network(stored.obs).gather(1, stored.actions[:, None])[:, 0]
+        next_q = learner.target_network(stored.next_obs).max(dim=1).values
+        delta = (stored.rewards + 0.99 * (1 - stored.terminated) * next_q - q).abs()
+    assert pull == pytest.approx(
+        float(delta[stored.terminated.bool()].sum() / delta.sum()), rel=1e-4
+    )
+    learner.loss_fn = torch.nn.functional.smooth_l1_loss
+    with (
+        torch.no_grad()
+    ):  # Q(s, a) = 1000 everywhere, θ⁻ = 0: every |δ| > 1, so Huber pulls each equally
+        for p in learner.q_network.parameters():
+            p.zero_()
+        learner.q_network.head.bias.fill_(1_000.0)
+        for p in learner.target_network.parameters():
+            p.zero_()
+    share, pull = lesson["terminal_pull"](learner)
+    assert pull == pytest.approx(share, rel=1e-4)
 
 
 # ---------------------------------------------------------------- the C / τ slider panel

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -107,3 +109,77 @@ def test_panel_values_snapped_by_the_browser_are_the_preset_values():
     assert panel.label(cfg) == "run 1: base values"
     panel.learning_rate.value = 10**-2.3  # one step further is a real change
     assert panel.config().learning_rate == pytest.approx(10**-2.3)
+
+
+# ------------------------------------------------------------------- the cartpole-dqn preset
+def _rows(log: logs.TrainingLog) -> list[list[float]]:
+    """The log's rows without wall time, NaN made comparable."""
+    return [
+        [-1e300 if v != v else v for k, v in sorted(row.items()) if k != "time"]
+        for row in log.episodes + log.evals
+    ]
+
+
+def _short_dqn(**overrides) -> config.DQNConfig:
+    """The lesson's preset on a budget of seconds: bursts of 128 updates at steps 512, 768, ..."""
+    budget = dict(total_steps=1_300, learning_starts=500, eval_every=650, eval_episodes=2)
+    return config.preset("cartpole-dqn", checkpoint_every=0, **{**budget, **overrides})
+
+
+def test_with_update_bursts_a_target_copy_every_step_gives_the_same_run_as_every_10():
+    """Section 3's claim: θ changes only inside a burst, so any C between bursts means one copy per burst."""
+    torch.set_num_threads(1)
+    every_10 = training.train(_short_dqn(), progress=False).log
+    every_step = training.train(_short_dqn(target_update=1), progress=False).log
+    assert _rows(every_step) == _rows(every_10)
+    with warnings.catch_warnings():  # without a target network the Q-values run away (and warn)
+        warnings.simplefilter("ignore", UserWarning)
+        no_target = training.train(_short_dqn(target_update=0, tau=1.0), progress=False).log
+    assert _rows(no_target) != _rows(every_10), "θ⁻ = θ after every update is a different run"
+
+
+def test_run_seeds_builds_each_training_env_with_env_fn():
+    """Section 6 trains through a wrapper: run_seeds(env_fn=...) in workers, same numbers as train(env=...)."""
+    import gymnasium as gym
+
+    from dqn_helpers import envs
+
+    # defined in the test, so the workers receive it by value, as they do from a notebook
+    class NoReward(gym.Wrapper):
+        def step(self, action):
+            obs, _, terminated, truncated, info = self.env.step(action)
+            return obs, 0.0, terminated, truncated, info
+
+    def env_fn(cfg: config.DQNConfig) -> gym.Env:
+        return NoReward(envs.make_env_for(cfg, cfg.seed))
+
+    cfg = _short_dqn(total_steps=800, eval_every=400)
+    parallel = training.run_seeds(cfg, [0, 1], n_jobs=2, progress=False, env_fn=env_fn)
+    assert all(row["episode_return"] == 0.0 for log in parallel for row in log.episodes)
+    assert all(row["mean_return"] > 0 for log in parallel for row in log.evals), (
+        "evals use the real env"
+    )
+    torch.set_num_threads(1)
+    direct = training.train(
+        cfg.replace(seed=1), env=env_fn(cfg.replace(seed=1)), progress=False
+    ).log
+    assert _rows(parallel[1]) == _rows(direct)
+
+
+def test_panel_default_run_of_the_lesson_is_cheap_and_draws_a_curve():
+    """Lesson 05's panel in fast mode: the cartpole-dqn preset on 1,000 steps, evaluated every 250."""
+    torch.set_num_threads(1)
+    base = config.preset(
+        "cartpole-dqn", total_steps=1_000, learning_starts=500, eval_every=250, eval_episodes=3
+    )
+    panel = widgets.HyperparameterPanel(
+        lambda cfg: training.train(cfg.replace(checkpoint_every=0), progress=False).log,
+        base,
+        threshold=475,
+        hold=450,
+    )
+    log = panel.run()
+    assert panel.configs[next(iter(panel.runs))] == base, "untouched widgets train the preset"
+    assert next(iter(panel.runs)) == "run 1: base values"
+    assert [row["step"] for row in log.evals] == [250, 500, 750, 1_000], "four points: a line"
+    assert len(panel.figure.axes[0].get_lines()[0].get_xdata()) == 4
