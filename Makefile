@@ -19,10 +19,14 @@ CELL_TIMEOUT ?= 180
 help:
 	@echo "make lab      open the course in JupyterLab (sets up .venv first)"
 	@echo "make test     set up .venv, then notebooks clean -> ruff -> pytest -> notebooks in fast mode"
+	@echo "make test-browser  lessons 00, 01, 05 in JupyterLab in headless Chromium (also run by make test)"
 	@echo "make execute  run every notebook in FULL mode, outputs kept in build/executed/"
 	@echo "make bench    print the benchmark figures (benchmarks/)"
 	@echo "make strip    strip outputs from all notebooks (nbstripout)"
 	@echo "make clean    remove .venv, build/, runs/, notebooks/runs/ and caches"
+	@echo "make site     the course site in build/site/: every lesson executed in FULL mode (cached)"
+	@echo "make site-fast   the same in fast mode (DQN_FAST=1), as CI builds it"
+	@echo "make diagrams redraw the diagrams in images/ (images/make_diagrams.py)"
 
 env: $(STAMP)
 
@@ -57,6 +61,20 @@ test: $(STAMP)
 	@echo ">> 4/4 every notebook in fast mode (DQN_FAST=1)"
 	DQN_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
 	    --nbval-cell-timeout=$(CELL_TIMEOUT) $(NOTEBOOKS)
+	@if why=$$($(BIN)/python tests/browser/browserlab.py); then \
+	  echo ">> browser tests: JupyterLab in headless Chromium (screenshots in build/browser-artifacts/)"; \
+	  $(MAKE) --no-print-directory test-browser; \
+	else \
+	  echo ">> browser tests SKIPPED: $$why"; \
+	fi
+
+# The browser tests (tests/browser/): JupyterLab started as `make lab` does (own port and token) on a copy
+# of lessons 00, 01 and 05, every cell run in fast mode in headless Chromium, the widgets played with;
+# then the built site (build/site/, when built). Screenshots and logs: build/browser-artifacts/.
+.PHONY: test-browser
+test-browser: $(STAMP)
+	@why=$$($(BIN)/python tests/browser/browserlab.py) || { echo "error: $$why" >&2; exit 1; }
+	$(BIN)/python -m pytest tests/browser -q -p no:cacheprovider --durations=5
 
 # Full-length runs, outputs kept for a local look (not committed: build/ is ignored).
 execute: $(STAMP)
@@ -66,6 +84,18 @@ execute: $(STAMP)
 	  $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
 	    --ExecutePreprocessor.kernel_name=$(KERNEL) --output-dir build/executed "$$nb"; \
 	done
+
+# The course site: each lesson executed (its outputs cached in build/site-cache/, so only changed notebooks
+# run again) and rendered to HTML in build/site/; open build/site/index.html. site-fast: fast mode (CI).
+.PHONY: site site-fast diagrams
+site: $(STAMP)
+	$(BIN)/python notebooks/_site/build_site.py $(NOTEBOOKS)
+
+site-fast: $(STAMP)
+	DQN_FAST=1 $(BIN)/python notebooks/_site/build_site.py --fast --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
+
+diagrams: $(STAMP)
+	$(BIN)/python images/make_diagrams.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[bench]'
