@@ -1684,7 +1684,558 @@ def check_points_tally(fn: Callable[..., Any]) -> str:
 # ----------------------------------------------------------------------- lessons 08-11
 # Each lesson's checkers go in its own block below, in lesson order.
 # ----- lesson 08 (Double DQN)
+__all__ += ["check_double_dqn_target"]  # lesson 08
+
+
+def _hand_double_problem() -> tuple[Any, Any, Any, Any, float]:
+    """Four transitions where DQN's and Double DQN's targets differ (γ = 0.5, the last terminal).
+
+    The online network picks a' = [1, 0, 0, 1]; the target network rates them [2, 1, 3, 8]:
+    y = [2, 0.5, 2.5, -1]. DQN's own target, r + γ max Q⁻, would be [3, 3, 4.5, -1].
+    """
+    import torch
+
+    rewards = torch.tensor([1.0, 0.0, 1.0, -1.0])
+    next_q_online = torch.tensor([[1.0, 3.0], [2.0, 0.0], [5.0, 4.0], [0.0, 1.0]])
+    next_q_target = torch.tensor([[4.0, 2.0], [1.0, 6.0], [3.0, 7.0], [2.0, 8.0]])
+    terminated = torch.tensor([0.0, 0.0, 0.0, 1.0])
+    return rewards, next_q_online, next_q_target, terminated, 0.5
+
+
+# Targets that common slips give on the hand problem (true answer [2, 0.5, 2.5, -1]), with the fix.
+_DOUBLE_SLIPS = {
+    (
+        3.0,
+        3.0,
+        4.5,
+        -1.0,
+    ): "That is DQN's target, max_a' Q(s', a'; θ⁻). Double DQN takes a* = argmax "
+    "of the ONLINE network's Q(s', ·), then reads Q(s', a*) from the target network.",
+    (2.5, 1.0, 3.5, -1.0): "The online network both picked and rated a*: read the value of a* from "
+    "next_q_target (it only picks with next_q_online).",
+    (1.5, 0.0, 3.0, -1.0): "The roles are swapped: the online network picks a* (argmax of "
+    "next_q_online), the target network rates it (gather from next_q_target).",
+    (
+        2.0,
+        0.5,
+        2.5,
+        3.0,
+    ): "The terminal transition was bootstrapped: multiply γ·Q(s', a*) by (1 - terminated).",
+}
+
+
+@checker
+def check_double_dqn_target(fn: Callable[..., Any]) -> str:
+    """Check ``fn(rewards, next_q_online, next_q_target, terminated, gamma) -> (batch,) targets``.
+
+    Exact values on a hand problem where DQN's and Double DQN's targets differ, no gradient, and
+    random problems against ``losses.double_dqn_targets``. Introduced in lesson 08 (exercise 8.1).
+    """
+    import torch
+
+    from dqn_helpers import losses
+
+    rewards, next_online, next_target, terminated, gamma = _hand_double_problem()
+    next_online.requires_grad_(True)
+    next_target.requires_grad_(True)
+    y = fn(rewards, next_online, next_target, terminated, gamma)
+    is_tensor = isinstance(y, torch.Tensor)
+    expect(
+        is_tensor and tuple(y.shape) == (4,),
+        "return one target per transition, a tensor of shape (4,) for 4 transitions (got "
+        + (f"shape {tuple(y.shape)}" if is_tensor else type(y).__name__)
+        + "). If it is (4, 1), .squeeze(1) what .gather returned.",
+    )
+    got = tuple(round(float(v), 4) for v in y.detach())
+    slip = _DOUBLE_SLIPS.get(
+        got,
+        "a* = argmax_a' next_q_online(s', a'); y = r + γ (1 - terminated) next_q_target(s', a*).",
+    )
+    expect(got == (2.0, 0.5, 2.5, -1.0), f"expected [2, 0.5, 2.5, -1], got {list(got)}. {slip}")
+    expect(
+        not y.requires_grad,
+        "the targets carry a gradient: a target is a constant to regress on, so compute it under "
+        "torch.no_grad() (or .detach() the Q-values you read).",
+    )
+    gen = torch.Generator().manual_seed(8)
+    for n_actions, g in ((3, 0.99), (5, 0.9), (2, 1.0)):
+        r = torch.randn(16, generator=gen)
+        q_online, q_target = (
+            torch.randn(16, n_actions, generator=gen),
+            torch.randn(16, n_actions, generator=gen),
+        )
+        done = (torch.rand(16, generator=gen) < 0.3).float()
+        want = losses.double_dqn_targets(r, q_online, q_target, done, g)
+        mine = fn(r, q_online, q_target, done, g)
+        expect(
+            isinstance(mine, torch.Tensor)
+            and mine.shape == want.shape
+            and torch.allclose(mine, want, atol=1e-5),
+            f"right on the hand problem but not on a random one ({n_actions} actions, γ = {g}, 16 "
+            "transitions): avoid hard-coded sizes.",
+        )
+    return (
+        "Double DQN target correct: the online network picks a', the target network rates it, terminal "
+        "transitions do not bootstrap, and it matches losses.double_dqn_targets."
+    )
+
+
 # ----- lesson 09 (dueling head)
+__all__ += ["check_dueling_head"]  # lesson 09
+
+
+def _dueling_parts(fn: Callable[..., Any], in_features: int, n_actions: int, hidden: int) -> Any:
+    """The learner's head built in a fork of torch's RNG, checked to be a module with two streams."""
+    import torch
+
+    head = _seeded(lambda: fn(in_features, n_actions, hidden), seed=9)
+    expect(
+        isinstance(head, torch.nn.Module),
+        f"DuelingHead({in_features}, {n_actions}, {hidden}) should be a torch.nn.Module (a class "
+        f"that subclasses nn.Module), got {type(head).__name__}.",
+    )
+    expect(
+        isinstance(getattr(head, "value", None), torch.nn.Module)
+        and isinstance(getattr(head, "advantage", None), torch.nn.Module),
+        "store the two streams as self.value and self.advantage (each an nn.Sequential).",
+    )
+    return head
+
+
+def _dueling_slip(q: Any, value: Any, advantage: Any) -> str:
+    """What a wrong combination of V and A most likely did (shapes already right)."""
+    import torch
+
+    candidates = [
+        (
+            value + advantage,
+            "Q = V + A has no unique split (add c to V and take c from A: the "
+            "same Q). Subtract the mean over the actions: Q = V + A - A.mean(dim=1, keepdim=True).",
+        ),
+        (
+            value + advantage - advantage.max(dim=1, keepdim=True).values,
+            "you subtracted the max "
+            "over actions (a variant in Wang et al., 2016); this course uses the mean: "
+            "A.mean(dim=1, keepdim=True).",
+        ),
+        (
+            value + advantage - advantage.mean(dim=0, keepdim=True),
+            "you averaged A over the batch "
+            "(dim=0); average it over the actions of each state: A.mean(dim=1, keepdim=True).",
+        ),
+        (
+            value + advantage - advantage.mean(),
+            "you averaged A over the whole batch; average it "
+            "over the actions of each state: A.mean(dim=1, keepdim=True).",
+        ),
+        (advantage - advantage.mean(dim=1, keepdim=True), "V is missing: Q = V + A - mean_a A."),
+    ]
+    for wrong, hint in candidates:
+        if torch.allclose(q, wrong, atol=1e-5):
+            return hint
+    return "combine the streams as Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a')."
+
+
+@checker
+def check_dueling_head(fn: Callable[..., Any]) -> str:
+    """Exercise 9.1: ``fn(in_features, n_actions, hidden)`` builds a dueling head (an ``nn.Module``).
+
+    ``.streams(features)`` gives V (batch, 1) and A (batch, n_actions), each stream Linear-ReLU-Linear;
+    ``forward`` gives Q = V + A - mean_a A: shapes, the identity mean_a Q = V, the invariance to a
+    constant added to A, gradients into both streams. Introduced in lesson 09.
+    """
+    import torch
+
+    head = _dueling_parts(fn, 8, 3, 16)
+    n_params = sum(p.numel() for p in head.parameters())
+    expect(
+        n_params == (8 * 16 + 16 + 16 + 1) + (8 * 16 + 16 + 16 * 3 + 3),
+        f"DuelingHead(8, 3, 16) should have 356 parameters (value 8->16->1: 161, advantage "
+        f"8->16->3: 195), yours has {n_params}. Each stream is nn.Linear(in_features, hidden), "
+        "nn.ReLU(), nn.Linear(hidden, 1 or n_actions).",
+    )
+    gen = torch.Generator().manual_seed(3)
+    features = torch.randn(5, 8, generator=gen)  # 5 states, 3 actions: batch != n_actions
+    with _on_error("{error} — does streams(features) return the pair (value, advantage)?"):
+        value, advantage = head.streams(features)
+    shapes = (tuple(getattr(value, "shape", ())), tuple(getattr(advantage, "shape", ())))
+    expect(
+        shapes == ((5, 1), (5, 3)),
+        f"for 5 states and 3 actions streams() should give V of shape (5, 1) and A of shape (5, 3), "
+        f"got {shapes[0]} and {shapes[1]}.",
+    )
+    with _on_error(
+        "{error} — a (5, 3) tensor minus a (5,) one does not broadcast: keep the action axis with "
+        "A.mean(dim=1, keepdim=True)."
+    ):
+        q = head(features)
+    got = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
+    expect(got == (5, 3), f"5 states and 3 actions should give Q of shape (5, 3), got {got}.")
+    with torch.no_grad():
+        value, advantage = head.streams(features)
+        q_now = head(features)
+    expect(
+        torch.allclose(q_now, value + advantage - advantage.mean(dim=1, keepdim=True), atol=1e-5),
+        _dueling_slip(q_now, value, advantage),
+    )
+    expect(
+        torch.allclose(q_now.mean(dim=1, keepdim=True), value, atol=1e-5),
+        "the mean of Q over the actions of a state must equal V(s): that is what the subtracted "
+        "mean buys.",
+    )
+    square = torch.randn(
+        3, 8, generator=gen
+    )  # batch == n_actions: a missing keepdim broadcasts silently
+    with torch.no_grad():
+        v3, a3 = head.streams(square)
+        q3 = head(square)
+    expect(
+        torch.allclose(q3, v3 + a3 - a3.mean(dim=1, keepdim=True), atol=1e-5),
+        "right for 5 states but wrong for 3 states and 3 actions: (3, 3) minus (3,) broadcast "
+        "along the wrong axis. Use A.mean(dim=1, keepdim=True). " + _dueling_slip(q3, v3, a3),
+    )
+    shift = head.advantage.register_forward_hook(lambda module, inputs, out: out + 7.0)
+    try:
+        with torch.no_grad():
+            shifted = head(features)
+    finally:
+        shift.remove()
+    expect(
+        torch.allclose(shifted, q_now, atol=1e-4),
+        "adding 7 to every advantage changed Q: forward must combine the streams that "
+        "self.advantage computes, minus their mean over actions.",
+    )
+    head.zero_grad()
+    weights = torch.randn(5, 3, generator=gen)
+    (head(features) * weights).sum().backward()
+    for name in ("value", "advantage"):
+        grads = [p.grad for p in getattr(head, name).parameters()]
+        expect(
+            grads and all(g is not None and g.abs().sum() > 0 for g in grads),
+            f"no gradient reached self.{name}: build Q from both streams, without torch.no_grad() "
+            "or .detach().",
+        )
+    other = _dueling_parts(fn, 6, 2, 4)
+    with _on_error(
+        "{error} — use the arguments in_features, n_actions and hidden, no fixed sizes."
+    ):
+        out = other(torch.randn(7, 6, generator=gen))
+    expect(
+        tuple(getattr(out, "shape", ())) == (7, 2),
+        "DuelingHead(6, 2, 4) should map (7, 6) features to (7, 2) Q-values: use the arguments "
+        "in_features, n_actions and hidden instead of fixed sizes.",
+    )
+    return (
+        "dueling head correct: V (batch, 1) and A (batch, n_actions), Q = V + A - mean_a A, so "
+        "mean_a Q = V and a constant added to A changes nothing; both streams learn."
+    )
+
+
 # ----- lesson 10 (prioritized replay, n-step)
+__all__ += ["check_sum_tree", "check_n_step_windows"]  # lesson 10
+
+
+def _reference_find(priorities: np.ndarray, value: float) -> int:
+    """Prefix-sum sampling done by a linear scan: the first leaf whose running sum passes ``value``."""
+    return int(np.searchsorted(np.cumsum(priorities), value, side="right"))
+
+
+def _tree_total(tree: Any) -> float:
+    total = tree.total() if callable(tree.total) else tree.total
+    return _number(total)
+
+
+def _find_mismatch(tree: Any, priorities: np.ndarray, values: Sequence[float]) -> str | None:
+    """The first value whose ``tree.find`` differs from the linear scan, described; None if none."""
+    for v in values:
+        want = _reference_find(priorities, v)
+        got = tree.find(float(v))
+        if not _is_number(got) or int(got) != want:
+            cum = np.cumsum(priorities)
+            lo = cum[want - 1] if want else 0.0
+            return (
+                f"find({v:.6g}) should be leaf {want} (its prefix sums span [{lo:.6g}, {cum[want]:.6g})), "
+                f"got {got!r}"
+            )
+    return None
+
+
+@checker
+def check_sum_tree(fn: Callable[..., Any]) -> str:
+    """Exercise 10.1: ``fn`` is the class: ``fn(capacity)`` is a sum tree with ``update(index, priority)``, ``total`` and
+    ``find(value) -> index``: the leaf where the running sum of priorities passes ``value``.
+    Introduced in lesson 10."""
+    with _on_error("SumTree(4) failed: {error}"):
+        tree = fn(4)
+        for i, p in enumerate([1.0, 2.0, 3.0, 4.0]):
+            tree.update(i, p)
+    with _on_error("reading total failed: {error}"):
+        total = _tree_total(tree)
+    expect(
+        abs(total - 10.0) < 1e-9,
+        f"with priorities [1, 2, 3, 4], total should be 10, got {total!r}: the root holds the sum of "
+        "every leaf, and update must refresh every node on the way up to it.",
+    )
+    hand = [(0.0, 0), (0.99, 0), (1.0, 1), (2.5, 1), (3.0, 2), (5.99, 2), (6.0, 3), (9.99, 3)]
+    for v, want in hand:
+        with _on_error(f"find({v}) failed: {{error}}"):
+            got = tree.find(v)
+        if _is_number(got) and int(got) == want:
+            continue
+        slip = (
+            " A value equal to the left child's sum belongs to the right subtree: go right when "
+            "value >= left sum (and subtract the left sum)."
+            if _is_number(got) and int(got) == want - 1 and v in (1.0, 3.0, 6.0)
+            else " Going right, subtract the left child's sum from the value before descending."
+            if _is_number(got) and int(got) == 3 and want < 3
+            else " Descend from the root: go left when value < left child's sum, else go right "
+            "with value − left sum; the leaf you reach is the index."
+        )
+        fail(
+            f"priorities [1, 2, 3, 4]: find({v}) should be {want} (prefix sums 1, 3, 6, 10), "
+            f"got {got!r}.{slip}"
+        )
+    with _on_error("update(1, 0.0) after the first updates failed: {error}"):
+        tree.update(1, 0.0)
+        total = _tree_total(tree)
+        got = tree.find(1.0)
+    expect(
+        abs(total - 8.0) < 1e-9,
+        f"after update(1, 0.0) on [1, 2, 3, 4] the total should be 8, got {total!r}: an update sets the "
+        "leaf (it does not add to it), then recomputes each parent as the sum of its two children.",
+    )
+    expect(
+        _is_number(got) and int(got) == 2,
+        f"priorities [1, 0, 3, 4]: find(1.0) should be 2 (a leaf of priority 0 is never drawn), got {got!r}.",
+    )
+    rng = np.random.default_rng(10)
+    for capacity in (1, 5, 37, 1000):  # sizes that are not powers of two, and a single leaf
+        with _on_error(f"SumTree({capacity}) failed: {{error}}"):
+            tree = fn(capacity)
+        priorities = np.zeros(capacity)
+        for _ in range(3 * capacity):  # random updates, the same index overwritten many times
+            i = int(rng.integers(capacity))
+            p = float(rng.choice([0.0, rng.exponential()])) if capacity > 1 else 0.5
+            priorities[i] = p
+            with _on_error(f"SumTree({capacity}).update({i}, {p:.3g}) failed: {{error}}"):
+                tree.update(i, p)
+        if priorities.sum() <= 0:
+            priorities[0] = 1.0
+            tree.update(0, 1.0)
+        total = _tree_total(tree)
+        expect(
+            abs(total - priorities.sum()) <= 1e-9 * max(1.0, priorities.sum()),
+            f"SumTree({capacity}) after {3 * capacity} random updates: total should be "
+            f"{priorities.sum():.6g}, got {total!r}. Check that the tree has room for every leaf when "
+            "capacity is not a power of two, and that an update refreshes every ancestor.",
+        )
+        values = rng.random(200) * priorities.sum()
+        with _on_error(f"SumTree({capacity}).find failed: {{error}}"):
+            problem = _find_mismatch(tree, priorities, values)
+        expect(
+            problem is None,
+            f"SumTree({capacity}) after random updates: {problem}. The tree must sample as a linear "
+            "scan of the prefix sums does.",
+        )
+    return (
+        "sum tree right: total and find agree with prefix-sum sampling by a linear scan, after any "
+        "sequence of updates, for every capacity (each update and each find visits one node per level)."
+    )
+
+
+def _reference_n_step_windows(
+    rewards: Sequence[float], terminated: bool, gamma: float, n: int
+) -> list[tuple[float, int, bool]]:
+    """(G_t, m_t, done_t) for every step of one episode, as the n-step replay buffer stores them."""
+    r = [float(x) for x in rewards]
+    big_t = len(r)
+    out = []
+    for t in range(big_t):
+        m = min(n, big_t - t)
+        ret = sum(gamma**k * r[t + k] for k in range(m))
+        out.append((ret, m, bool(terminated) and t + m == big_t))
+    return out
+
+
+def _window_slip(
+    got: list[Any], rewards: Sequence[float], terminated: bool, gamma: float, n: int
+) -> str:
+    """Which common mistake explains a wrong list of windows."""
+    want = _reference_n_step_windows(rewards, terminated, gamma, n)
+    big_t = len(rewards)
+    if len(got) != big_t:
+        return (
+            f"return one window per step of the episode ({big_t}), got {len(got)}: the last steps "
+            "get shorter windows, they are not dropped."
+        )
+    for t, (item, (ret, m, done)) in enumerate(zip(got, want)):
+        if not (isinstance(item, tuple | list) and len(item) == 3 and _is_number(item[0])):
+            return f"window {t} should be a tuple (G, m, done), got {item!r}."
+        g, gm, gd = _number(item[0]), item[1], item[2]
+        if _number(gm) != m:
+            return (
+                f"window {t} should have m = {m} rewards, got {gm!r}: m = min(n, T − t), the window "
+                "stops at the episode's last step."
+            )
+        if bool(gd) != done:
+            if not terminated and gd:
+                return (
+                    f"window {t}: the episode was truncated, not terminated, so done must be False: "
+                    "its target still bootstraps from s_(t+m)."
+                )
+            if terminated and done and not gd:
+                return (
+                    f"window {t} reaches the terminal step, so done must be True: every window with "
+                    "the terminal inside it ends the episode, not only the last step's."
+                )
+            return f"window {t}: done should be {done}, got {gd!r}."
+        if abs(g - ret) > 1e-6:
+            plain = sum(float(x) for x in rewards[t : t + m])
+            if abs(g - plain) <= 1e-6:
+                return f"window {t}: discount the k-th reward by γᵏ (G = {ret:.6g}, got {g:.6g})."
+            return f"window {t}: G should be Σ_(k<m) γᵏ r_(t+k) = {ret:.6g}, got {g:.6g}."
+    return "compare your windows with G_t = Σ_(k<m) γᵏ r_(t+k), m = min(n, T − t)."
+
+
+@checker
+def check_n_step_windows(fn: Callable[..., Any]) -> str:
+    """Exercise 10.2: ``fn(rewards, terminated, gamma, n)`` gives, for every step t of one episode, the
+    triple ``(G, m, done)`` the n-step buffer stores: G = Σ_(k<m) γᵏ r_(t+k) with m = min(n, T − t), and
+    done = True only if the episode terminated (not truncated) and the window reaches its end.
+    Introduced in lesson 10."""
+    cases = [
+        ("a terminated episode of 4 steps, n = 3", [1.0, 1.0, 1.0, 1.0], True, 0.5, 3),
+        ("a truncated episode of 4 steps, n = 3", [1.0, 1.0, 1.0, 1.0], False, 0.5, 3),
+        ("an episode shorter than n", [2.0, 3.0], True, 0.9, 5),
+        ("n = 1, the plain DQN transitions", [1.0, 0.0, 1.0], True, 0.9, 1),
+        ("a one-step episode", [1.0], False, 0.99, 3),
+    ]
+    rng = np.random.default_rng(1010)
+    for _ in range(20):
+        big_t, n = int(rng.integers(1, 12)), int(rng.integers(1, 6))
+        rewards = rng.choice([-1.0, 0.0, 1.0, 2.0], size=big_t)
+        cases.append(
+            (
+                f"a random episode of {big_t} steps (NumPy array), n = {n}",
+                rewards,
+                bool(rng.random() < 0.5),
+                float(rng.uniform(0.5, 1.0)),
+                n,
+            )
+        )
+    for what, rewards, terminated, gamma, n in cases:
+        shown = "[" + ", ".join(f"{float(x):g}" for x in rewards) + "]"
+        call = f"n_step_windows({shown}, terminated={terminated}, gamma={gamma:.3g}, n={n})"
+        given = rewards.copy() if isinstance(rewards, np.ndarray) else list(rewards)
+        try:
+            got = list(fn(given, terminated, gamma, n))
+        except IndexError as exc:
+            fail(
+                f"{call} ({what}): your code raised IndexError: {exc}. A window never reads past the "
+                "episode's last reward: the windows of the last steps are shorter, m = min(n, T − t)."
+            )
+        except Exception as exc:  # noqa: BLE001 - any learner error becomes a hint
+            fail(f"{call} ({what}): {_describe(exc)}")
+        want = _reference_n_step_windows(rewards, terminated, gamma, n)
+        ok = len(got) == len(want) and all(
+            isinstance(item, tuple | list)
+            and len(item) == 3
+            and abs(_number(item[0]) - w[0]) <= 1e-6
+            and _number(item[1]) == w[1]
+            and bool(item[2]) == w[2]
+            for item, w in zip(got, want)
+        )
+        if not ok:
+            fail(f"{call} ({what}): {_window_slip(got, rewards, terminated, gamma, n)}")
+    return (
+        "n-step windows right: each window sums m = min(n, T − t) discounted rewards, and only the windows "
+        "that reach a terminal step are done (e.g. 4 rewards of 1, γ = 0.5, n = 3, terminated: "
+        "(1.75, 3, False), (1.75, 3, True), (1.5, 2, True), (1, 1, True))."
+    )
+
+
 # ----- lesson 11 (failure modes)
+__all__ += ["check_first_impossible_q", "check_collapse_detector"]
+
+
+@checker
+def check_first_impossible_q(fn: Callable[..., Any]) -> str:
+    """Exercise 11.1: ``fn(mean_max_q, reward_max, gamma)`` -> the index of the first episode whose
+    mean max-Q is above r_max/(1 − γ), or None; NaN entries (no update) are skipped. Lesson 11."""
+    cases = [
+        ("values that stay below 100", [1.0, 50.0, 99.0], 1.0, 0.99, None),
+        ("the third episode passes 100", [1.0, 50.0, 150.0, 80.0], 1.0, 0.99, 2),
+        ("exactly the bound (γ 0.5: 2) is possible, not above it", [2.0, 2.0], 1.0, 0.5, None),
+        ("NaN rows before learning", [float("nan"), float("nan"), 30.0, 120.0], 1.0, 0.99, 3),
+        ("r_max 2, γ 0.9: the bound is 20", [5.0, 19.0, 21.0], 2.0, 0.9, 2),
+        ("r_max 1, γ 0.5: the bound is 2", [1.5, 2.5], 1.0, 0.5, 1),
+        ("γ = 1: no finite bound", [1e6, 1e9], 1.0, 1.0, None),
+        ("an empty log", [], 1.0, 0.99, None),
+    ]
+    for what, q, r_max, gamma, want in cases:
+        call = f"fn({q}, reward_max={r_max:g}, gamma={gamma:g})"
+        for kind, values in (("a list", list(q)), ("a NumPy array", np.array(q, dtype=float))):
+            with _on_error(f"{call} with {kind} ({what}): {{error}}"):
+                out = fn(values, r_max, gamma)
+            slip = (
+                " Compare with the bound r_max / (1 − γ), not with r_max."
+                if out is not None and out == next((i for i, v in enumerate(q) if v > r_max), None)
+                else " Return the position in the list (counting from 0), not the value."
+                if want is not None and out == q[want]
+                else ""
+            )
+            if want is None:
+                expect(out is None, f"{call} ({what}) should be None, got {out!r}.{slip}")
+                continue
+            expect(
+                out is not None and _is_number(out) and int(out) == want,
+                f"{call} ({what}) should be {want}, got {out!r}.{slip}",
+            )
+    return (
+        "first_impossible_q right: a state can be worth at most r_max / (1 − γ) (100 for CartPole "
+        "at γ = 0.99), so a mean max-Q above it is a fact about the network, not about the task."
+    )
+
+
+@checker
+def check_collapse_detector(fn: Callable[..., Any]) -> str:
+    """Exercise 11.2: ``fn(eval_returns, keep=0.5)`` -> True when the greedy evaluations learned (the
+    best is at least twice the first) and the last two are below first + keep·(best − first). Lesson 11."""
+    cases = [
+        ("learned and held", [10, 200, 500, 480, 490], 0.5, False),
+        ("learned, then fell and stayed down", [10, 200, 500, 100, 90], 0.5, True),
+        ("fell once, then recovered", [10, 500, 100, 400], 0.5, False),
+        ("only the last one fell", [10, 500, 480, 100], 0.5, False),
+        ("never learned (best < 2 × first)", [100, 150, 120, 20, 10], 0.5, False),
+        ("the best is the last evaluation", [10, 100, 300, 500], 0.5, False),
+        ("keep = 0.9: the line is at 451", [10, 500, 460, 450, 440], 0.9, True),
+        ("keep = 0.9, still above 451", [10, 500, 460, 470, 455], 0.9, False),
+        ("too short to judge", [10, 500], 0.5, False),
+        ("no evaluations", [], 0.5, False),
+    ]
+    for what, evals, keep, want in cases:
+        call = f"fn({evals}, keep={keep:g})"
+        for kind, values in (("a list", list(evals)), ("a NumPy array", np.array(evals, float))):
+            with _on_error(f"{call} with {kind} ({what}): {{error}}"):
+                out = fn(values, keep)
+            expect(
+                isinstance(out, bool | np.bool_),
+                f"{call}: return True or False, got {out!r} ({type(out).__name__}).",
+            )
+            hint = {
+                "fell once, then recovered": " A run that came back is not collapsed: both of the "
+                "last two evaluations must be below the line.",
+                "only the last one fell": " One low evaluation can be bad luck: ask for the last two.",
+                "never learned (best < 2 × first)": " A run that never learned cannot forget: "
+                "require best >= 2 × first.",
+                "the best is the last evaluation": " The fall must come after the best.",
+            }.get(what, " The line is first + keep × (best − first).")
+            expect(bool(out) == want, f"{call} ({what}) should be {want}, got {out}.{hint}")
+    return (
+        "collapse detector right: a run collapsed when it learned (best ≥ 2 × first) and its last "
+        "two evaluations sit below first + keep·(best − first); diagnose's return_collapse is the same "
+        "rule, measured from the first episodes' return."
+    )
+
+
 # ----- end of the lesson blocks
