@@ -1,7 +1,7 @@
 """Experience replay: uniform, prioritized (sum tree), Atari frame storage and n-step returns.
 
 Introduced in lesson 03 (uniform replay); frame storage in lesson 06; prioritized replay and
-n-step returns in the extensions lessons. Storage is preallocated numpy on the CPU; `sample`
+n-step returns in lesson 10. Storage is preallocated numpy on the CPU; `sample`
 hands batches over as torch tensors on the buffer's `device`.
 """
 
@@ -250,7 +250,7 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 
 class _NStepWindows:
-    """Open n-step windows of the current episode (extensions lesson: n-step returns).
+    """Open n-step windows of the current episode (lesson 10: n-step returns).
 
     Each pending step is (key, action, reward); `key` is whatever the buffer needs to find
     that step's observation (a copy of it, or a frame position).
@@ -456,7 +456,7 @@ class _UniformSampler:
 
 
 class _PrioritizedSampler:
-    """Proportional prioritized sampling, P(i) ~ p_i**alpha (extensions lesson)."""
+    """Proportional prioritized sampling, P(i) ~ p_i**alpha (lesson 10)."""
 
     prioritized = True
 

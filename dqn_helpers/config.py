@@ -1,7 +1,7 @@
 """Every DQN hyperparameter in one validated dataclass, plus named presets.
 
 Introduced in lesson 05 (the full DQN loop); the switches for Double / Dueling / prioritized
-replay / n-step returns are used by the extensions lessons.
+replay / n-step returns are used by lessons 08-10.
 """
 
 from __future__ import annotations
