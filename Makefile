@@ -10,7 +10,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 LOCK   := requirements/constraints.txt
 STAMP  := $(VENV)/.installed
-KERNEL := dqn-course
+# The course's kernel: the name the notebooks store (python3, which Colab also runs), installed into .venv
+# and found first because make lab puts .venv's Jupyter folder at the head of JUPYTER_PATH (a python3
+# kernelspec of your own, e.g. in ~/.local/share/jupyter, would otherwise win).
+KERNEL := python3
+KERNEL_PATH := $(CURDIR)/$(VENV)/share/jupyter
+# metadata JupyterLab writes on save (the Python version and such): stripped like outputs
+STRIP_KEYS := metadata.language_info.codemirror_mode metadata.language_info.file_extension \
+    metadata.language_info.mimetype metadata.language_info.nbconvert_exporter \
+    metadata.language_info.pygments_lexer metadata.language_info.version
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 CELL_TIMEOUT ?= 180
 
@@ -40,13 +48,14 @@ $(STAMP): pyproject.toml $(LOCK)
 	    | awk '/^(Collecting|Successfully installed|ERROR)/ { print; fflush() }'  # pip's status counts (pipefail)
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DQN Course (.venv)" >/dev/null
 	@# outputs of the lessons you run are stripped when you commit (git filter); nothing is committed here
-	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; \
+	  git config filter.nbstripout.extrakeys "$(STRIP_KEYS)"; fi
 	@touch $(STAMP)
 	@echo ">> environment ready"
 
 lab: $(STAMP)
 	@echo ">> JupyterLab on notebooks/ (open the http://127.0.0.1 URL printed below; Ctrl-C to stop)"
-	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+	JUPYTER_PATH=$(KERNEL_PATH) $(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks \
 	    --MappingKernelManager.default_kernel_name=$(KERNEL) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
@@ -81,7 +90,7 @@ execute: $(STAMP)
 	mkdir -p build/executed
 	for nb in $(NOTEBOOKS); do \
 	  echo ">> $$nb"; \
-	  $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
+	  JUPYTER_PATH=$(KERNEL_PATH) $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
 	    --ExecutePreprocessor.kernel_name=$(KERNEL) --output-dir build/executed "$$nb"; \
 	done
 
@@ -102,7 +111,7 @@ bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo ">> $$b"; $(BIN)/python "$$b"; done
 
 strip: $(STAMP)
-	$(BIN)/nbstripout $(NOTEBOOKS)
+	$(BIN)/nbstripout --extra-keys "$(STRIP_KEYS)" $(NOTEBOOKS)
 
 # Re-pin the tested versions after changing pyproject.toml (run in a fresh venv).
 lock:

@@ -235,14 +235,22 @@ def test_ci_runs_exactly_make_test():
 
 
 def test_make_lab_serves_the_notebooks_with_the_course_kernel():
-    assert re.search(r"^KERNEL\s*:=\s*dqn-course$", (ROOT / "Makefile").read_text(), re.M)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^KERNEL\s*:=\s*python3$", makefile, re.M), "the name the notebooks store"
+    assert re.search(r"^KERNEL_PATH\s*:=\s*\$\(CURDIR\)/\$\(VENV\)/share/jupyter$", makefile, re.M)
     recipe = _recipe("lab")
     assert "$(STAMP)" in recipe[0], "`make lab` must set up the environment first"
     text = " ".join(recipe[1:])
-    for part in ("jupyter lab", "--ServerApp.root_dir=notebooks", "default_kernel_name=$(KERNEL)"):
+    for part in (
+        "JUPYTER_PATH=$(KERNEL_PATH)",  # .venv's python3 kernel first, before a user's own python3
+        "jupyter lab",
+        "--ServerApp.root_dir=notebooks",
+        "default_kernel_name=$(KERNEL)",
+    ):
         assert part in text, f"`make lab` should run JupyterLab with {part}"
     env_recipe = "\n".join(_recipe("$(STAMP)"))
     assert "ipykernel install --sys-prefix --name $(KERNEL)" in env_recipe
+    assert 'git config filter.nbstripout.extrakeys "$(STRIP_KEYS)"' in env_recipe
 
 
 def test_this_venv_has_the_course_kernel_and_the_widget_extension():
@@ -252,10 +260,51 @@ def test_this_venv_has_the_course_kernel_and_the_widget_extension():
     ):
         pytest.skip("not running in a .venv built by `make env`")
     share = Path(sys.prefix) / "share" / "jupyter"
-    spec = json.loads((share / "kernels" / "dqn-course" / "kernel.json").read_text())
+    spec = json.loads((share / "kernels" / "python3" / "kernel.json").read_text())
     assert Path(spec["argv"][0]).resolve() == Path(sys.executable).resolve(), spec["argv"]
+    assert spec["display_name"] == "DQN Course (.venv)"
     widgets = share / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager" / "package.json"
     assert widgets.exists(), "JupyterLab's widget extension is missing: sliders would show as text"
+
+
+def test_the_course_kernel_wins_over_a_python3_kernelspec_of_the_users_own(tmp_path):
+    """A learner with a user-level python3 kernelspec (another Python) still gets .venv's kernel in
+    `make lab`: its JUPYTER_PATH puts .venv's folder first. Without it, the user's kernel would win."""
+    share = Path(sys.prefix) / "share" / "jupyter"
+    if not (share / "kernels" / "python3" / "kernel.json").exists():
+        pytest.skip("no python3 kernelspec in this environment (make env installs it)")
+    home = tmp_path / "home"
+    theirs = home / ".local" / "share" / "jupyter" / "kernels" / "python3"
+    theirs.mkdir(parents=True)
+    (theirs / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (someone else's)",
+                "language": "python",
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+    env["HOME"] = str(home)
+
+    def resolved(extra: dict[str, str]) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return json.loads(out)["kernelspecs"]["python3"]["spec"]["display_name"]
+
+    # jupyter_core prefers a venv's own folder by default; with that preference off (a setting some
+    # learners have, and the default outside a venv) the user's kernel shadows the course's ...
+    assert resolved({"JUPYTER_PREFER_ENV_PATH": "0"}) == "Python 3 (someone else's)"
+    # ... unless JUPYTER_PATH names .venv's folder, as make lab does: then it wins either way
+    for prefer in ("0", "1"):
+        wins = {"JUPYTER_PATH": str(share), "JUPYTER_PREFER_ENV_PATH": prefer}
+        assert resolved(wins) == "DQN Course (.venv)"
 
 
 def _make_q_env(folder: Path) -> int:

@@ -171,14 +171,15 @@ def notebook_key(path: Path, fast: bool, env_key: str) -> str:
 
 # ------------------------------------------------------------------------------------------- execution
 def pick_kernel() -> str:
-    """The course's kernel (installed into .venv by make env) when there is one, else python3."""
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
+    """The course's kernel: python3 as the notebooks name it, resolved to this Python's environment.
 
-        if "dqn-course" in KernelSpecManager().find_kernel_specs():
-            return "dqn-course"
-    except Exception:  # noqa: BLE001 - any trouble finding specs: the default kernel will do
-        pass
+    `make env` installs it into .venv (``ipykernel install --sys-prefix --name python3``); putting this
+    environment's Jupyter folder first on JUPYTER_PATH (as `make lab` does) makes it win over a python3
+    kernelspec of the user's own (~/.local/share/jupyter), so the pages run on the course's packages.
+    """
+    ours = str(Path(sys.prefix) / "share" / "jupyter")
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != ours]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([ours, *paths])
     return "python3"
 
 
@@ -549,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--timeout", type=int, default=None, help="seconds per cell (default: none)"
     )
     parser.add_argument(
-        "--kernel", default=None, help="kernel name (default: dqn-course, else python3)"
+        "--kernel", default=None, help="kernel name (default: python3 from this environment)"
     )
     parser.add_argument(
         "--no-vendor", action="store_true", help="do not fetch MathJax/widgets with npm"

@@ -30,7 +30,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv's bin/ (the tests run with .venv/bin/python)
-KERNEL = "dqn-course"  # the kernel `make env` installs (Makefile: KERNEL)
+KERNEL = "python3"  # the kernel `make env` installs into .venv (Makefile: KERNEL)
+KERNEL_PATH = (
+    BIN.parent / "share" / "jupyter"
+)  # first on JUPYTER_PATH, as in make lab (Makefile: KERNEL_PATH)
 ARTIFACTS = ROOT / "build" / "browser-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Flags that keep Chromium off the network and quiet on a closed CI machine.
@@ -108,6 +111,9 @@ class Lab:
             "JUPYTERLAB_SETTINGS_DIR": str(settings),
             "JUPYTERLAB_WORKSPACES_DIR": str(self.work_dir / "lab-workspaces"),
             "JUPYTER_RUNTIME_DIR": str(self.work_dir / "jupyter-runtime"),
+            "JUPYTER_PATH": str(
+                KERNEL_PATH
+            ),  # as make lab: .venv's python3 kernel wins over a user's own
             **self.extra_env,
         }
         env.pop("MPLBACKEND", None)  # the kernel must use the inline backend, as a learner's does
