@@ -59,22 +59,24 @@ lab: $(STAMP)
 	    --MappingKernelManager.default_kernel_name=$(KERNEL) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
-	@echo ">> 1/4 notebooks are committed without outputs (the outputs of lessons you ran are fine)"
+	@echo ">> 1/6 notebooks are committed without outputs (the outputs of lessons you ran are fine)"
 	@test -n "$(NOTEBOOKS)" || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
 	$(BIN)/python tests/check_clean_notebooks.py $(NOTEBOOKS)
-	@echo ">> 2/4 lint and format (ruff)"
+	@echo ">> 2/6 lint and format (ruff)"
 	$(BIN)/ruff check dqn_helpers tests benchmarks notebooks checkpoints
 	$(BIN)/ruff format --check dqn_helpers tests benchmarks checkpoints
-	@echo ">> 3/4 unit tests (the slowest listed at the end)"
+	@echo ">> 3/6 unit tests (the slowest listed at the end)"
 	$(BIN)/python -m pytest tests/ -q -p no:cacheprovider --durations=10
-	@echo ">> 4/4 every notebook in fast mode (DQN_FAST=1)"
+	@echo ">> 4/6 every notebook in fast mode (DQN_FAST=1)"
 	DQN_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
 	    --nbval-cell-timeout=$(CELL_TIMEOUT) $(NOTEBOOKS)
+	@echo ">> 5/6 the course site in fast mode: every page executes and renders (build/site/)"
+	DQN_FAST=1 $(BIN)/python notebooks/_site/build_site.py --fast --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 	@if why=$$($(BIN)/python tests/browser/browserlab.py); then \
-	  echo ">> browser tests: JupyterLab in headless Chromium (screenshots in build/browser-artifacts/)"; \
+	  echo ">> 6/6 browser tests: JupyterLab in headless Chromium (screenshots in build/browser-artifacts/)"; \
 	  $(MAKE) --no-print-directory test-browser; \
 	else \
-	  echo ">> browser tests SKIPPED: $$why"; \
+	  echo ">> 6/6 browser tests SKIPPED: $$why"; \
 	fi
 
 # The browser tests (tests/browser/): JupyterLab started as `make lab` does (own port and token) on a copy

@@ -19,6 +19,7 @@ LESSON_CODE = (
     "parameters",
     "solution-2.1",
     "epsilon-greedy",
+    "greedy-returns",
     "train-tabular",
     "solution-2.2",
     "solution-2.3",
@@ -75,8 +76,11 @@ def test_checkers_name_the_typical_mistakes(capsys):
 
 
 def test_table_changes_only_rows_it_visits(lesson):
-    q_table, visits, returns = lesson["train_tabular"](30, seed=0)
+    run = lesson["train_tabular"](30, seed=0)
+    q_table, visits, returns = run["q_table"], run["visits"], run["returns"]
     assert q_table.shape == (10_000, 2) and returns.shape == (30,)
+    assert run["observations"].shape == (visits.sum(), 4)  # every state the run stood in
+    assert run["greedy"].shape == (30 // lesson["config"].eval_every,)
     assert visits.sum() == returns.sum()  # one visit per step, and CartPole pays 1 per step
     assert np.all(q_table[visits == 0] == 0)  # a table learns nothing about states it never visits
     assert np.any(q_table[visits > 0] != 0)
@@ -105,8 +109,14 @@ def test_td_target_and_online_update_on_one_transition(lesson):
 
 
 def test_naive_learner_logs_one_row_per_episode(lesson):
-    net, rows = lesson["train_naive"](4, seed=1)
+    config, saved = lesson["config"], lesson["config"].eval_every
+    config.eval_every = 2
+    try:
+        net, rows, greedy = lesson["train_naive"](4, seed=1)
+    finally:
+        config.eval_every = saved
     assert rows.shape == (4, 3) and isinstance(net, torch.nn.Module)
+    assert greedy.shape == (2,) and np.all(greedy >= 8)  # greedy returns after episodes 2 and 4
     assert np.all(rows[:, 0] >= 8)  # returns are episode lengths
     gamma = lesson["config"].gamma
     assert np.all(
