@@ -109,3 +109,43 @@ def evaluate(
     rows = evaluate_episodes(agent, env, episodes, seed=seed, epsilon=epsilon)
     returns = [r["return"] for r in rows]
     return float(np.mean(returns)), float(np.std(returns)), returns
+
+
+# ------------------------------------------------------------ predicted vs actual (lesson 08)
+def discounted_returns(rewards: Sequence[float] | np.ndarray, gamma: float) -> np.ndarray:
+    """``G_t = r_t + γ G_{t+1}`` for every step of one episode (``G`` after its last step is 0).
+
+    Introduced in lesson 08: the Monte-Carlo return that the Q-values are measured against.
+    """
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma}.")
+    rewards = np.asarray(rewards, dtype=np.float64)
+    returns = np.zeros_like(rewards)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+def predicted_and_actual_values(
+    agent: Any, env: gym.Env, gamma: float, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One greedy episode: the agent's ``Q(s_t, a_t)`` at each step and the return ``G_t`` that followed.
+
+    Introduced in lesson 08 (overestimation measured as van Hasselt et al. 2016 did). Both arrays
+    have one entry per step. ``G_t`` stops where the episode stops: at a time limit it misses the
+    rewards after it, so give ``env`` a longer limit than the states you compare.
+    """
+    obs, _ = env.reset(seed=seed)
+    states, actions, rewards, done = [], [], [], False
+    while not done:
+        action = agent.greedy(obs)
+        states.append(obs)
+        actions.append(action)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        rewards.append(float(reward))
+        done = terminated or truncated
+    q_values = agent.q_values(np.stack(states))  # one batched forward pass: (steps, n_actions)
+    predicted = q_values[np.arange(len(actions)), actions].astype(np.float64)
+    return predicted, discounted_returns(rewards, gamma)

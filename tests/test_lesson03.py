@@ -117,7 +117,9 @@ def test_fit_returns_records_the_old_slice_error(lesson):
         )
     finally:
         config.demo_steps = saved
-    assert in_order.shape == random.shape == (5,)  # one error per 50 transitions seen, from 100 to 300
+    assert (
+        in_order.shape == random.shape == (5,)
+    )  # one error per 50 transitions seen, from 100 to 300
     assert np.all(np.isfinite(in_order)) and not np.allclose(in_order, random)
 
 
