@@ -7,9 +7,11 @@ they are checked (each threshold is a named constant below):
 
 - ``nan``: a loss, max-Q, TD error or gradient norm is ±inf, or NaN on a row whose other update
   metrics are finite, or the loss stays NaN for the last ``NAN_MIN_ROWS`` episodes (at distinct
-  steps) after learning had started. A row whose four metrics are all NaN is an episode without a
-  gradient step (before ``learning_starts``, or a second episode ending on the same step of a
-  vector env): a gap, not a finding.
+  steps) after learning had started, over more than ``NAN_GAP_FACTOR`` times the longest stretch
+  of steps between two updated episodes before (the pause between two bursts of updates). A row
+  whose four metrics are all NaN is an episode without a gradient step (before
+  ``learning_starts``, between two bursts of updates, or a second episode ending on the same step
+  of a vector env): a gap, not a finding.
 - ``loss_blowup``: the rolling median (``SMOOTH`` episodes) of the loss or of the gradient norm
   rises above ``LOSS_BLOWUP_FACTOR`` / ``GRAD_BLOWUP_FACTOR`` times its median over the first
   episodes of learning. For the loss that early median counts as at least ``LOSS_FLOOR`` x r²
@@ -31,7 +33,9 @@ they are checked (each threshold is a named constant below):
 - ``flat_returns``: no gradient update in the whole log; or the greedy evaluations (with two or
   more; else the training return, first episodes against the last third) rose by less than
   ``FLAT_MAX_RISE`` times the start while the late mean max-Q stayed below ``FLAT_Q_FRACTION`` of
-  the realised discounted return (of one step's reward without ``gamma``).
+  the realised discounted return (of one step's reward without ``gamma``); or the returns rose but
+  the late mean max-Q is still below that fraction and at most ``FLAT_Q_GROWTH`` times its value
+  at the first updates (stuck values); or every episode returned exactly 0 (nothing to learn).
 - ``epsilon_before_learning``: ε sat at its floor (its lowest value, held on ``EPS_FLOOR_ROWS``
   episodes) on an episode that ended before the first gradient update, at least
   ``EPS_MIN_GAP`` of the steps to that update earlier (or no update ever came).
@@ -117,6 +121,10 @@ COLLAPSE_TAIL_EVALS = 2
 FLAT_MAX_RISE = 0.25
 # "Q-values near zero": below a tenth of what the episodes actually returned (discounted).
 FLAT_Q_FRACTION = 0.1
+# Q-values "stuck": late |max-Q| at most twice its value at the first updates. A learning network's
+# values grow many times over (CartPole: from about 1 to tens); returns that rose by chance while
+# the values stayed put (a terminal mask that cuts every bootstrap: Q ≈ one reward) are no learning.
+FLAT_Q_GROWTH = 2.0
 # ε is "at its floor" when its lowest value is held on at least this many episodes (a schedule
 # that is still decaying never repeats a value).
 EPS_FLOOR_ROWS = 2
@@ -126,6 +134,10 @@ EPS_MIN_GAP = 0.1
 # Trailing episodes (at distinct env steps) without a finite loss after learning started that
 # mean the network now outputs NaN (an episode without any update is a single such row).
 NAN_MIN_ROWS = 3
+# ... and they must span more env steps than this many times the longest stretch between two
+# episodes with updates seen earlier: a loop that updates in bursts (lesson 05's 128 updates every
+# 256 steps) ends many short episodes between two bursts, and the last ones after the final burst.
+NAN_GAP_FACTOR = 2.0
 
 _UPDATE_METRICS = ("loss", "mean_max_q", "td_error", "grad_norm")
 
@@ -253,6 +265,9 @@ def _check_nan(d: _Data) -> Finding | None:
     last_finite = int(np.flatnonzero(np.isfinite(loss))[-1])
     tail = np.arange(last_finite + 1, len(loss))  # rows after the last finite loss
     tail_steps = np.unique(d.steps[d.first_update :][tail])
+    updated_steps = d.steps[d.first_update :][np.isfinite(loss)]
+    usual_gap = float(np.nanmax(np.diff(updated_steps))) if len(updated_steps) > 1 else 0.0
+    tail_span = d.last_step - float(d.steps[d.first_update + last_finite])
     if len(bad):
         i = d.first_update + int(bad[0])
         which = [k for k, ok in zip(names, finite[:, bad[0]]) if not ok]
@@ -260,7 +275,7 @@ def _check_nan(d: _Data) -> Finding | None:
             f"{', '.join(which)} became {'inf' if infinite[bad[0]] else 'NaN'} at step "
             f"{_fmt_step(d.steps[i])} ({len(bad)} episode(s) with non-finite update metrics)."
         )
-    elif len(tail_steps) >= NAN_MIN_ROWS:
+    elif len(tail_steps) >= NAN_MIN_ROWS and tail_span > NAN_GAP_FACTOR * usual_gap:
         i = d.first_update + int(tail[0])
         evidence = (
             f"the loss is NaN on the last {len(tail)} episodes, from step {_fmt_step(d.steps[i])} "
@@ -459,6 +474,18 @@ def _check_flat(d: _Data, gamma: float | None, learning_starts: int | None) -> F
             "Set learning_starts well below total_steps (e.g. 1,000 for CartPole) or train for "
             "longer; check that the replay buffer can hold at least one batch (batch_size).",
         )
+    returned = d.returns[np.isfinite(d.returns)]
+    if not np.any(returned != 0):  # a sparse task the agent never solved: every target is γ·Q
+        return Finding(
+            "flat_returns",
+            None,
+            f"every one of the {len(returned)} episodes ({_fmt_step(d.last_step)} steps) returned "
+            "exactly 0: no reward reached the agent, so the TD targets hold nothing but its own "
+            "guesses and there is nothing to learn.",
+            "The reward is too sparse for ε-greedy exploration: make it denser (reward shaping), "
+            "explore for longer or more cleverly (a longer ε decay, an exploration bonus), and check "
+            "that no wrapper drops the rewards.",
+        )
     evals = d.eval_mean[np.isfinite(d.eval_mean)]
     if len(evals) >= 2:  # the greedy policy is what learning changes; ε decay moves the rest
         start, level = float(evals[0]), float(np.max(evals[1:]))
@@ -466,13 +493,17 @@ def _check_flat(d: _Data, gamma: float | None, learning_starts: int | None) -> F
     else:
         start, level = d.early_return(), float(np.nanmean(d.returns[-max(1, d.n // 3) :]))
         trend = f"the training return went from {start:.3g} to {level:.3g}"
-    if not math.isfinite(start) or level - start > FLAT_MAX_RISE * max(abs(start), 1.0):
+    if not math.isfinite(start):
         return None
+    rose = level - start > FLAT_MAX_RISE * max(abs(start), 1.0)
     rows = np.flatnonzero(np.isfinite(d.q))
     if len(rows) < MIN_EPISODES:
         return None
     late_rows = rows[-max(MIN_EPISODES, len(rows) // 3) :]
     q_late = float(np.median(np.abs(d.q[late_rows])))
+    q_early = float(np.median(np.abs(d.q[rows[: max(1, min(SMOOTH, len(rows) // 3))]])))
+    if rose and not q_late <= FLAT_Q_GROWTH * q_early:
+        return None  # the returns rose and the values grew: learning, however slow
     if gamma is not None:
         realised = float(np.nanmean(np.abs(discounted_episode_values(d.log, gamma)[late_rows])))
         against = f"the discounted return of {realised:.3g} the episodes got"
@@ -486,8 +517,14 @@ def _check_flat(d: _Data, gamma: float | None, learning_starts: int | None) -> F
     return Finding(
         "flat_returns",
         None,
-        f"returns did not rise ({trend}) and the Q-values stayed near zero (median |max-Q| {q_late:.3g}, under "
-        f"{FLAT_Q_FRACTION:g}x {against}){lr_text}.",
+        (
+            f"the Q-values are stuck: median |max-Q| {q_early:.3g} at the first updates and "
+            f"{q_late:.3g} late, under {FLAT_Q_FRACTION:g}x {against}, although {trend}"
+            if rose
+            else f"returns did not rise ({trend}) and the Q-values stayed near zero (median |max-Q| "
+            f"{q_late:.3g}, under {FLAT_Q_FRACTION:g}x {against}"
+        )
+        + f"){lr_text}.",
         ("The learning rate looks far too small (try 1e-4 to 1e-3); " if lr < 1e-5 else "")
         + "check that the TD target adds the reward, that the loss is back-propagated "
         "(optimizer.step after loss.backward) and the terminal mask (1 − terminated).",

@@ -206,6 +206,20 @@ def test_nan_after_learning_started_but_not_the_gaps_before_or_between():
     assert symptoms(logs.TrainingLog(rows)) == ["nan"]
 
 
+def test_episodes_between_bursts_of_updates_and_after_the_last_burst_are_no_nan():
+    # lesson 05's schedule: 128 updates every 256 steps; short episodes (10 steps) end between bursts,
+    # and the last 25 after the final burst have no update either: gaps, not a NaN network
+    rows = episodes(200, ret=10.0, q=5.0)
+    for row in rows:
+        if row["step"] % 256 >= 10 or row["step"] > 1800:
+            row.update(loss=math.nan, mean_max_q=math.nan, td_error=math.nan, grad_norm=math.nan)
+    assert "nan" not in symptoms(logs.TrainingLog(rows))
+    # ... while a loss that stays NaN for far longer than the pause between bursts still is
+    for row in rows[100:]:
+        row.update(loss=math.nan, mean_max_q=math.nan, td_error=math.nan, grad_norm=math.nan)
+    assert "nan" in symptoms(logs.TrainingLog(rows))
+
+
 def test_nan_rows_that_are_gaps_crash_no_rule_and_are_no_finding():
     rows = episodes()
     for i in (10, 11, 30, 58):  # episodes without a gradient step (e.g. two ending on one step)
@@ -236,6 +250,35 @@ def test_flat_returns_when_the_q_values_stay_near_zero():
     assert "9.5" in finding.evidence and "far too small" in finding.fix
     # flat returns with Q-values that track them: maybe just a short run, not a finding
     assert symptoms(logs.TrainingLog(episodes(ret=20.0, q=10.0))) == []
+
+
+def test_flat_returns_when_the_returns_rose_by_chance_but_the_q_values_are_stuck():
+    # a terminal mask that cuts every bootstrap (lesson 11): y = r, so Q stays at one reward while
+    # the greedy returns of that near-constant network rise by chance
+    rows = episodes(ret=lambda i: 20.0 + i, q=1.0)
+    log = logs.TrainingLog(rows, evals(rows, [10.0, 60.0, 50.0, 45.0]))
+    (finding,) = diagnostics.diagnose(log, gamma=GAMMA, reward_max=1.0)
+    assert finding.symptom == "flat_returns" and "stuck" in finding.evidence
+    # values that grew (from 1 to 40 % of the return) are learning, even if slow: no finding
+    grown = episodes(ret=lambda i: 20.0 + i, q=lambda i: 1.0 + 0.1 * i)
+    log = logs.TrainingLog(grown, evals(grown, [10.0, 60.0, 50.0, 45.0]))
+    assert diagnostics.diagnose(log, gamma=GAMMA, reward_max=1.0) == []
+
+
+def test_flat_returns_when_every_episode_returned_zero():
+    # a sparse task never solved (lesson 11): returns 0, Q-values 0; the realised value is 0 too,
+    # so the "Q near zero" comparison cannot tell; the all-zero returns say it
+    rows = episodes(ret=0.0, q=0.0)
+    for i, row in enumerate(rows):
+        row["episode_length"], row["step"] = 20, 20 * (i + 1)
+    (finding,) = diagnostics.diagnose(logs.TrainingLog(rows), gamma=GAMMA, reward_max=1.0)
+    assert finding.symptom == "flat_returns" and "returned exactly 0" in finding.evidence
+    assert "60 episodes" in finding.evidence and "denser" in finding.fix
+    # one rewarded episode is a signal: no such finding
+    rows[-1]["episode_return"] = 1.0
+    assert "returned exactly 0" not in " ".join(
+        f.evidence for f in diagnostics.diagnose(logs.TrainingLog(rows), gamma=GAMMA)
+    )
 
 
 def test_epsilon_at_its_floor_before_the_first_update():
