@@ -757,7 +757,7 @@ def plot_runs_overlay(
     ax.set_xlabel("environment step")
     ax.set_ylabel("greedy evaluation return")
     ax.grid(alpha=0.3)
-    if runs:
+    if ax.get_legend_handles_labels()[0]:  # runs with nothing logged yet draw no line to name
         ax.legend(fontsize=8, loc="best")
     return fig
 

@@ -558,7 +558,8 @@ class HyperparameterPanel:
             for name, short, fmt in names
             if getattr(config, name) != getattr(b, name)
         ]
-        return f"run {len(self.runs) + 1}: " + (", ".join(diffs) if diffs else "base values")
+        # numbered among the panel's own runs: a reference added with add_run does not make yours "run 2"
+        return f"run {len(self.configs) + 1}: " + (", ".join(diffs) if diffs else "base values")
 
     def run(self) -> object:
         """Train with the current values, add the run to ``runs`` and redraw the overlay; return its log."""

@@ -107,6 +107,8 @@ def test_panel_values_snapped_by_the_browser_are_the_preset_values():
         base.epsilon_fraction,
     )
     assert panel.label(cfg) == "run 1: base values"
+    panel.add_run("reference run", logs.TrainingLog())  # the lesson's reference, trained elsewhere
+    assert panel.label(cfg) == "run 1: base values", "the learner's first press is still run 1"
     panel.learning_rate.value = 10**-2.3  # one step further is a real change
     assert panel.config().learning_rate == pytest.approx(10**-2.3)
 
