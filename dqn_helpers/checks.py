@@ -1836,6 +1836,38 @@ def _dueling_slip(q: Any, value: Any, advantage: Any) -> str:
     return "combine the streams as Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a')."
 
 
+def _expect_both_streams_learn(head: Any, features: Any, gen: Any) -> None:
+    """Exercise 9.1: a gradient of Q reaches every parameter of both streams."""
+    import torch
+
+    head.zero_grad()
+    weights = torch.randn(5, 3, generator=gen)
+    (head(features) * weights).sum().backward()
+    for name in ("value", "advantage"):
+        grads = [p.grad for p in getattr(head, name).parameters()]
+        expect(
+            grads and all(g is not None and g.abs().sum() > 0 for g in grads),
+            f"no gradient reached self.{name}: build Q from both streams, without torch.no_grad() "
+            "or .detach().",
+        )
+
+
+def _expect_dueling_uses_its_arguments(fn: Callable[..., Any], gen: Any) -> None:
+    """Exercise 9.1: another size of head maps its features to its number of actions."""
+    import torch
+
+    other = _dueling_parts(fn, 6, 2, 4)
+    with _on_error(
+        "{error} — use the arguments in_features, n_actions and hidden, no fixed sizes."
+    ):
+        out = other(torch.randn(7, 6, generator=gen))
+    expect(
+        tuple(getattr(out, "shape", ())) == (7, 2),
+        "DuelingHead(6, 2, 4) should map (7, 6) features to (7, 2) Q-values: use the arguments "
+        "in_features, n_actions and hidden instead of fixed sizes.",
+    )
+
+
 @checker
 def check_dueling_head(fn: Callable[..., Any]) -> str:
     """Exercise 9.1: ``fn(in_features, n_actions, hidden)`` builds a dueling head (an ``nn.Module``).
@@ -1905,26 +1937,8 @@ def check_dueling_head(fn: Callable[..., Any]) -> str:
         "adding 7 to every advantage changed Q: forward must combine the streams that "
         "self.advantage computes, minus their mean over actions.",
     )
-    head.zero_grad()
-    weights = torch.randn(5, 3, generator=gen)
-    (head(features) * weights).sum().backward()
-    for name in ("value", "advantage"):
-        grads = [p.grad for p in getattr(head, name).parameters()]
-        expect(
-            grads and all(g is not None and g.abs().sum() > 0 for g in grads),
-            f"no gradient reached self.{name}: build Q from both streams, without torch.no_grad() "
-            "or .detach().",
-        )
-    other = _dueling_parts(fn, 6, 2, 4)
-    with _on_error(
-        "{error} — use the arguments in_features, n_actions and hidden, no fixed sizes."
-    ):
-        out = other(torch.randn(7, 6, generator=gen))
-    expect(
-        tuple(getattr(out, "shape", ())) == (7, 2),
-        "DuelingHead(6, 2, 4) should map (7, 6) features to (7, 2) Q-values: use the arguments "
-        "in_features, n_actions and hidden instead of fixed sizes.",
-    )
+    _expect_both_streams_learn(head, features, gen)
+    _expect_dueling_uses_its_arguments(fn, gen)
     return (
         "dueling head correct: V (batch, 1) and A (batch, n_actions), Q = V + A - mean_a A, so "
         "mean_a Q = V and a constant added to A changes nothing; both streams learn."
