@@ -8,6 +8,7 @@ Each lesson owns one section below.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,9 +38,40 @@ __all__ = [
     "plot_stack_motion",
     "plot_memory_bars",
     "plot_value_along_game",
+    "show_diagram",
 ]
 
 # ---------------------------------------------------------------- shared (several lessons)
+
+# The course's diagrams, drawn by images/make_diagrams.py (`make diagrams`), and where a lesson shows them.
+DIAGRAMS: dict[str, str] = {
+    "dqn_architecture": "a state in, one Q-value per action out (lessons 02, 05)",
+    "replay_buffer": "episodes in, a random minibatch out (lessons 03, 05)",
+    "target_network": "online and target weights over time, hard and soft (lessons 04, 05, 08)",
+    "atari_pipeline": "raw frame -> gray -> 84x84 -> stack of 4 (lesson 06)",
+    "nature_cnn": "the Nature CNN's layer shapes (lessons 06, 07)",
+    "dueling": "the value and advantage streams (lesson 09)",
+    "sum_tree": "priorities summed up a binary tree (lesson 10)",
+}
+DIAGRAMS_URL = "https://raw.githubusercontent.com/dqn-course/dqn-course/main/images/"
+
+
+def show_diagram(name: str, width: int | None = 720) -> None:
+    """Show ``images/<name>.png`` in the notebook (one of ``DIAGRAMS``). Introduced in lesson 02.
+
+    From a checkout (``make lab``, CI, the site) the file is read and embedded. Where the package was
+    installed without the repository (Colab's ``pip install git+...``), the browser loads it from GitHub.
+    """
+    from IPython.display import Image, display
+
+    if name not in DIAGRAMS:
+        raise ValueError(f"unknown diagram {name!r}. The course's diagrams: {', '.join(DIAGRAMS)}.")
+    path = Path(__file__).resolve().parent.parent / "images" / f"{name}.png"
+    if path.is_file():
+        image = Image(filename=str(path), width=width)
+    else:
+        image = Image(url=f"{DIAGRAMS_URL}{name}.png", width=width)
+    display(image)
 
 
 def moving_average(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
