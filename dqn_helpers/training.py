@@ -805,18 +805,27 @@ def _train_in_worker(
     out_dir: Path | None,
     keep_agent: bool,
     env_fn: Callable[[DQNConfig], gym.Env] | None = None,
-) -> Any:
-    """One run as a worker trains it: one torch thread, no progress bar; its log (or result)."""
+) -> tuple[Any, list[str]]:
+    """One run as a worker trains it: one torch thread, no progress bar; its log (or result) and
+    the messages of the warnings it raised (the parent raises them again, where filters apply)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        env = None if env_fn is None else env_fn(config)
-        result = train(
-            config, out_dir=out_dir, progress=False, overwrite=out_dir is not None, env=env
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            env = None if env_fn is None else env_fn(config)
+            result = train(
+                config, out_dir=out_dir, progress=False, overwrite=out_dir is not None, env=env
+            )
     finally:
         torch.set_num_threads(threads)
-    return result if keep_agent else result.log
+    return (result if keep_agent else result.log), [str(w.message) for w in caught]
+
+
+def _warn_again(config: DQNConfig, messages: list[str]) -> None:
+    """Raise a worker's warnings in this process, once each, naming the run they came from."""
+    for msg in dict.fromkeys(messages):
+        warnings.warn(f"seed {config.seed}: {msg}", UserWarning, stacklevel=4)
 
 
 def _cores_available() -> int:
@@ -846,17 +855,16 @@ def _run_all(
     bar = tqdm(total=len(runs), disable=not progress, unit="run", desc=f"{desc} ({n_jobs} workers)")
     try:
         if n_jobs == 1:  # in this process, one after another
-            results = []
-            for cfg, out in runs:
-                results.append(_train_in_worker(cfg, out, keep_agents, env_fn))
-                bar.update(1)
-            return results
-        jobs = (
-            joblib.delayed(_train_in_worker)(cfg, out, keep_agents, env_fn) for cfg, out in runs
-        )
+            done = (_train_in_worker(cfg, out, keep_agents, env_fn) for cfg, out in runs)
+        else:
+            jobs = (
+                joblib.delayed(_train_in_worker)(cfg, out, keep_agents, env_fn) for cfg, out in runs
+            )
+            done = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
         results = []
-        for r in joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-            results.append(r)
+        for (cfg, _), (result, messages) in zip(runs, done):
+            _warn_again(cfg, messages)
+            results.append(result)
             bar.update(1)
         return results
     finally:

@@ -93,3 +93,20 @@ def test_compare_runs_every_variant_on_every_seed_like_run_seeds(small: config.D
     assert _rows(out["preset"][0]) != _rows(out["lr 1e-2"][0]), "the variant changed the run"
     with pytest.raises(ValueError, match="unknown DQNConfig field"):
         training.compare(small, {"bad": {"learning_rat": 1.0}}, [0], progress=False)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_workers_warning_reaches_the_caller_once_per_run_naming_its_seed(
+    small: config.DQNConfig, n_jobs: int
+) -> None:
+    import warnings
+
+    idle = small.replace(total_steps=300, learning_starts=300, eval_every=300, eval_episodes=1)
+    with pytest.warns(UserWarning, match=r"seed 4: learning_starts=300 >= total_steps=300") as got:
+        training.run_seeds(idle, seeds=[4, 5], n_jobs=n_jobs, progress=False)
+    messages = [str(w.message) for w in got if "learning_starts" in str(w.message)]
+    assert len(messages) == 2 and messages[1].startswith("seed 5: "), messages
+    with warnings.catch_warnings():  # and the caller's filter silences it, as for an in-process run
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="seed .*learning_starts")
+        training.run_seeds(idle, seeds=[4], n_jobs=n_jobs, progress=False)
