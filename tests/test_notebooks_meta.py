@@ -187,6 +187,15 @@ def test_no_star_imports_and_no_sys_path_tricks(path):
         )
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_scratch_folder_a_notebook_makes_is_removed_by_it(path):
+    """A run of a lesson leaves nothing in /tmp: each `x = ...mkdtemp(...)` meets a `shutil.rmtree(x)`."""
+    src = "\n".join(_src(c) for c in _cells(path, "code"))
+    made = set(re.findall(r"(\w+)(?:: \w+)? = (?:Path\()?tempfile\.mkdtemp\(", src))
+    removed = set(re.findall(r"shutil\.rmtree\((\w+)\)", src))
+    assert made <= removed, f"{path.name}: scratch folders never removed: {sorted(made - removed)}"
+
+
 # ----------------------------------------------------------------------------- README
 
 
