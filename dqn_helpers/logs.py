@@ -66,6 +66,14 @@ class TrainingLog:
             [math.nan if v is None or v == "" else float(v) for v in values], dtype=float
         )
 
+    def late_mean(self, name: str, n: int = 20) -> float:
+        """Mean of ``name`` over the last ``n`` episodes, skipping NaN entries (episodes without an
+        update); NaN when all of them are NaN. The level a run ends at (lesson 05's max-Q)."""
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n!r}.")
+        tail = self.column(name)[-n:]
+        return float(np.nanmean(tail)) if np.isfinite(tail).any() else math.nan
+
     @property
     def last_eval(self) -> float | None:
         """Mean return of the latest evaluation (None before the first)."""

@@ -185,6 +185,25 @@ def test_parallel_evaluation_matches_one_env_at_a_time() -> None:
     assert set(rows[0]) == {"return", "length", "points_won", "points_lost"}
 
 
+def test_late_mean_skips_episodes_without_an_update_and_is_nan_without_any() -> None:
+    log = logs.TrainingLog()
+    for q in [50.0, float("nan"), 2.0, float("nan"), 4.0]:  # NaN: an episode without an update
+        log.episodes.append({"step": 0, "mean_max_q": q})
+    assert (
+        log.late_mean("mean_max_q", n=4) == 3.0
+    )  # (2 + 4) / 2: the NaNs are skipped, 50 is too old
+    assert log.late_mean("mean_max_q", n=2) == 4.0 and log.late_mean("mean_max_q") == pytest.approx(
+        56 / 3
+    )
+    assert np.isnan(logs.TrainingLog().late_mean("loss")), "an empty log: NaN"
+    log.episodes.append({"step": 0, "mean_max_q": float("nan")})
+    assert np.isnan(log.late_mean("mean_max_q", n=1)), (
+        "no update in the last episode: NaN, no warning"
+    )
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        log.late_mean("mean_max_q", n=0)
+
+
 def test_training_log_csv_round_trip(tmp_path: Path) -> None:
     log = logs.TrainingLog()
     row = dict.fromkeys(logs.EPISODE_COLUMNS, 1.5)
