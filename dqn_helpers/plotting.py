@@ -564,6 +564,13 @@ def _marker(values: np.ndarray) -> str | None:
     return "o" if np.count_nonzero(np.isfinite(values)) < _FEW_POINTS else None
 
 
+def _finite(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points that have a value: episodes without an update (NaN loss, max-Q) are skipped, so the
+    line joins the episodes that had one instead of breaking into isolated dots."""
+    keep = np.isfinite(values)
+    return steps[keep], values[keep]
+
+
 def plot_training(
     log: object,
     fig: Figure | None = None,
@@ -623,7 +630,9 @@ def plot_training(
         (ax_eps, "epsilon", "ε (exploration)", "tab:purple"),
     ):
         values = log.column(key)
-        ax.plot(steps, values, color=color, linewidth=1, marker=_marker(values), markersize=3)
+        ax.plot(
+            *_finite(steps, values), color=color, linewidth=1, marker=_marker(values), markersize=3
+        )
         ax.set_ylabel(label)
         if key == "loss" and np.any(np.isfinite(values) & (values > 0)):
             ax.set_yscale("log")
@@ -930,7 +939,7 @@ def plot_diagnostics(
                 markersize=3,
             )
             q = log.column("mean_max_q")
-            ax_q.plot(steps, q, color=color, marker=_marker(q), markersize=3)
+            ax_q.plot(*_finite(steps, q), color=color, marker=_marker(q), markersize=3)
             if gamma is not None:
                 realised = diagnostics.discounted_episode_values(log, gamma)
                 ax_q.plot(
@@ -944,7 +953,11 @@ def plot_diagnostics(
             for ax, key in ((ax_loss, "loss"), (ax_grad, "grad_norm"), (ax_eps, "epsilon")):
                 values = log.column(key)
                 ax.plot(
-                    steps, values, color=color, linewidth=1, marker=_marker(values), markersize=3
+                    *_finite(steps, values),
+                    color=color,
+                    linewidth=1,
+                    marker=_marker(values),
+                    markersize=3,
                 )
         if log.evals:
             eval_steps, mean, _ = _eval_points(log)

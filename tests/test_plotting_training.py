@@ -75,14 +75,31 @@ def test_plot_training_draws_the_four_panels_against_env_steps():
     np.testing.assert_array_equal(evals.get_ydata(), [r["mean_return"] for r in log.evals])
     assert tuple(target.get_ydata()) == (475, 475)
     assert len(ax_ret.collections) == 1  # the ± std band
-    # loss is NaN (a gap) before learning starts, and drawn on a log scale
-    loss_y = ax_loss.get_lines()[0].get_ydata()
-    assert np.isnan(loss_y[0]) and loss_y[-1] == pytest.approx(1 / 30)
+    # loss is NaN before learning starts: those episodes are skipped, so the line starts at the
+    # first episode with an update (and joins across gaps); drawn on a log scale
+    (loss_line,) = ax_loss.get_lines()
+    finite = [r for r in log.episodes if r["loss"] is not None]
+    assert len(finite) < len(log.episodes)
+    np.testing.assert_array_equal(loss_line.get_xdata(), [r["step"] for r in finite])
+    assert loss_line.get_ydata()[-1] == pytest.approx(1 / 30)
     assert ax_loss.get_yscale() == "log"
     np.testing.assert_allclose(
         ax_eps.get_lines()[0].get_ydata(), [r["epsilon"] for r in log.episodes]
     )
     assert ax_eps.get_xlabel() == "environment step"
+
+
+def test_sparse_updates_draw_a_line_not_isolated_dots():
+    """Updates in bursts leave most episodes without a loss: the line must still join the others."""
+    log = fake_log()
+    for i, row in enumerate(log.episodes):
+        if i % 2:
+            row["loss"] = row["mean_max_q"] = float("nan")
+    _, ax_loss, ax_q, _ = plotting.plot_training(log).axes
+    for ax in (ax_loss, ax_q):
+        (line,) = ax.get_lines()
+        y = line.get_ydata()
+        assert len(y) >= 2 and np.all(np.isfinite(y)), "NaN between points would break the line"
 
 
 def test_plot_training_redraws_into_a_given_figure_and_handles_an_empty_log():
@@ -309,7 +326,8 @@ def test_plot_diagnostics_one_run_without_gamma_draws_no_bound():
     smoothed, evals = ax_ret.get_lines()  # training return (smoothed) and the greedy evaluations
     np.testing.assert_array_equal(evals.get_ydata(), [r["mean_return"] for r in log.evals])
     (q_line,) = ax_q.get_lines()  # no realised return without γ, no bound without r_max
-    assert np.isnan(q_line.get_ydata()[0]) and q_line.get_ydata()[-1] == pytest.approx(14.5)
+    assert np.all(np.isfinite(q_line.get_ydata())) and q_line.get_ydata()[-1] == pytest.approx(14.5)
+    assert len(q_line.get_xdata()) == sum(r["mean_max_q"] is not None for r in log.episodes)
     assert ax_loss.get_yscale() == "log" and ax_grad.get_yscale() == "log"
     assert ax_eps.get_xlabel() == "environment step" and ax_grad.get_xlabel() == "environment step"
     assert not notes.axison and "no findings" in notes.texts[0].get_text()
