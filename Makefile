@@ -70,8 +70,8 @@ test: $(STAMP)
 	@echo ">> 4/6 every notebook in fast mode (DQN_FAST=1)"
 	DQN_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
 	    --nbval-cell-timeout=$(CELL_TIMEOUT) $(NOTEBOOKS)
-	@echo ">> 5/6 the course site in fast mode: every page executes and renders (build/site/)"
-	DQN_FAST=1 $(BIN)/python notebooks/_site/build_site.py --fast --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
+	@echo ">> 5/6 the course site in fast mode: every page executes and renders, no cell writes to stderr (build/site/)"
+	DQN_FAST=1 $(BIN)/python notebooks/_site/build_site.py --fast --strict --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 	@if why=$$($(BIN)/python tests/browser/browserlab.py); then \
 	  echo ">> 6/6 browser tests: JupyterLab in headless Chromium (screenshots in build/browser-artifacts/)"; \
 	  $(MAKE) --no-print-directory test-browser; \
@@ -103,7 +103,7 @@ site: $(STAMP)
 	$(BIN)/python notebooks/_site/build_site.py $(NOTEBOOKS)
 
 site-fast: $(STAMP)
-	DQN_FAST=1 $(BIN)/python notebooks/_site/build_site.py --fast --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
+	DQN_FAST=1 $(BIN)/python notebooks/_site/build_site.py --fast --strict --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 
 diagrams: $(STAMP)
 	$(BIN)/python images/make_diagrams.py

@@ -231,3 +231,20 @@ def test_widget_views_become_a_note_without_the_widget_manager() -> None:
     assert site.WIDGET_VIEW in nb.cells[0].outputs[0].data, (
         "prepare must not change the cached notebook"
     )
+
+
+def test_strict_fails_on_a_cell_that_writes_to_stderr(tmp_path: Path, capsys) -> None:
+    """`make test` builds with --strict: a warning printed on a page fails it (and says which cell)."""
+    (tmp_path / "notebooks").mkdir()
+    noisy = _write(
+        tmp_path / "notebooks" / "04_noisy.ipynb",
+        [
+            new_markdown_cell("# Lesson 04 — Noisy"),
+            new_code_cell("import numpy as np\nnp.mean([])"),
+        ],
+    )
+    args = [str(noisy), "--out", str(tmp_path / "site"), "--cache", str(tmp_path / "cache")]
+    assert site.main([*args, "--fast", "--no-vendor"]) == 0, "without --strict: a warning only"
+    assert "04_noisy.ipynb: cell 1 wrote to stderr" in capsys.readouterr().out
+    assert site.main([*args, "--fast", "--no-vendor", "--strict"]) == 1
+    assert "--strict: 1 cells show stderr output" in capsys.readouterr().err
