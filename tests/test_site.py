@@ -248,3 +248,13 @@ def test_strict_fails_on_a_cell_that_writes_to_stderr(tmp_path: Path, capsys) ->
     assert "04_noisy.ipynb: cell 1 wrote to stderr" in capsys.readouterr().out
     assert site.main([*args, "--fast", "--no-vendor", "--strict"]) == 1
     assert "--strict: 1 cells show stderr output" in capsys.readouterr().err
+
+
+def test_executing_a_page_logs_nothing_from_the_kernel(tmp_path: Path, capfd) -> None:
+    """The build's output stays readable: the kernel (which inherits our stderr) has nothing to warn
+    about, e.g. ipykernel's "running over TCP without encryption" (the build uses IPC sockets)."""
+    page = _write(tmp_path / "05_quiet.ipynb", [new_code_cell("print(6 * 7)")])
+    nb = site.execute(page, True, 60, site.pick_kernel())
+    assert nb.cells[0].outputs[0].text == "42\n"
+    err = capfd.readouterr().err
+    assert "WARNING" not in err and "without encryption" not in err, err

@@ -39,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -186,6 +187,7 @@ def pick_kernel() -> str:
 def execute(path: Path, fast: bool, timeout: int | None, kernel_name: str) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
     nb = nbformat.read(path, as_version=4)
     saved = {k: os.environ.get(k) for k in ("DQN_FAST", "MPLBACKEND")}
@@ -195,9 +197,17 @@ def execute(path: Path, fast: bool, timeout: int | None, kernel_name: str) -> nb
         os.environ.pop("DQN_FAST", None)
     # the kernel's inline backend must draw the figures into the page (make test sets Agg)
     os.environ.pop("MPLBACKEND", None)
+    ipc_dir = tempfile.TemporaryDirectory(prefix="dqn-site-kernel-")
     try:
+        # IPC sockets where the OS has them (in a private folder, by absolute path, as the
+        # kernel runs in the notebook's folder): the kernel then has no cause to log its
+        # "running over TCP without encryption" warning into the build's output
+        sockets = {}
+        if os.name != "nt":
+            sockets = {"transport": "ipc", "ip": str(Path(ipc_dir.name) / "kernel")}
         client = NotebookClient(
             nb,
+            config=Config({"KernelManager": sockets}),
             timeout=timeout,
             kernel_name=kernel_name,
             resources={"metadata": {"path": str(path.parent)}},
@@ -208,6 +218,7 @@ def execute(path: Path, fast: bool, timeout: int | None, kernel_name: str) -> nb
     except CellExecutionError as exc:
         raise BuildError(f"{path.name}: a cell raised an error\n{exc}") from exc
     finally:
+        ipc_dir.cleanup()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
