@@ -915,53 +915,17 @@ def plot_diagnostics(
     ``diagnostics.diagnose``'s findings are marked (dotted lines) and listed. ``logs`` is a log, a
     ``TrainResult``, a run folder, a list of them or a ``{label: log}`` dict. Introduced in lesson 05.
     """
-    from dqn_helpers import diagnostics, losses
+    from dqn_helpers import diagnostics
 
     runs = _diagnostic_runs(logs, labels)
     fig = plt.figure(figsize=(12, 9), layout="constrained")
     grid = fig.subplots(3, 2, sharex=True)
     axes = list(grid.ravel()[:5])
     notes = grid.ravel()[5]
-    ax_ret, ax_q, ax_loss, ax_grad, ax_eps = axes
-    w = max(1, smooth)
-    listed = []
+    listed = []  # (colour, "label: symptom at step N") for the notes panel
     for k, (label, log) in enumerate(runs):
         color = f"C{k % 10}"
-        steps = log.column("step")
-        if len(steps):
-            returns = log.column("episode_return")
-            ax_ret.plot(
-                steps,
-                moving_average(np.nan_to_num(returns), max(1, min(w, len(returns)))),
-                color=color,
-                alpha=0.7,
-                marker=_marker(returns),
-                markersize=3,
-            )
-            q = log.column("mean_max_q")
-            ax_q.plot(*_finite(steps, q), color=color, marker=_marker(q), markersize=3)
-            if gamma is not None:
-                realised = diagnostics.discounted_episode_values(log, gamma)
-                ax_q.plot(
-                    steps,
-                    moving_average(np.nan_to_num(realised), max(1, min(w, len(realised)))),
-                    color=color,
-                    linestyle="--",
-                    marker=_marker(realised),
-                    markersize=3,
-                )
-            for ax, key in ((ax_loss, "loss"), (ax_grad, "grad_norm"), (ax_eps, "epsilon")):
-                values = log.column(key)
-                ax.plot(
-                    *_finite(steps, values),
-                    color=color,
-                    linewidth=1,
-                    marker=_marker(values),
-                    markersize=3,
-                )
-        if log.evals:
-            eval_steps, mean, _ = _eval_points(log)
-            ax_ret.plot(eval_steps, mean, "o:", color=color, markersize=4)
+        _draw_run(axes, log, color, gamma, max(1, smooth))
         for finding in diagnostics.diagnose(log, gamma=gamma, reward_max=reward_max):
             if finding.step is not None:
                 axes[_SYMPTOM_PANEL[finding.symptom]].axvline(
@@ -969,6 +933,52 @@ def plot_diagnostics(
                 )
             at = "" if finding.step is None else f" at step {finding.step:,}"
             listed.append((color, f"{label}: {finding.symptom}{at}"))
+    _scale_value_panel(axes[1], runs, gamma, reward_max)
+    _label_diagnostic_panels(axes, runs)
+    _diagnostic_legend(notes, runs, listed, gamma, reward_max)
+    return fig
+
+
+def _draw_run(
+    axes: list[plt.Axes], log: logs.TrainingLog, color: str, gamma: float | None, w: int
+) -> None:
+    """One run's curves on the dashboard's five panels (returns, value, loss, gradient norm, ε)."""
+    from dqn_helpers import diagnostics
+
+    ax_ret, ax_q, ax_loss, ax_grad, ax_eps = axes
+    steps = log.column("step")
+    if len(steps):
+        returns = log.column("episode_return")
+        smoothed = moving_average(np.nan_to_num(returns), max(1, min(w, len(returns))))
+        ax_ret.plot(steps, smoothed, color=color, alpha=0.7, marker=_marker(returns), markersize=3)
+        q = log.column("mean_max_q")
+        ax_q.plot(*_finite(steps, q), color=color, marker=_marker(q), markersize=3)
+        if gamma is not None:  # dashed: the discounted return the run actually got
+            realised = diagnostics.discounted_episode_values(log, gamma)
+            smoothed = moving_average(np.nan_to_num(realised), max(1, min(w, len(realised))))
+            ax_q.plot(
+                steps, smoothed, color=color, linestyle="--", marker=_marker(realised), markersize=3
+            )
+        for ax, key in ((ax_loss, "loss"), (ax_grad, "grad_norm"), (ax_eps, "epsilon")):
+            values = log.column(key)
+            ax.plot(
+                *_finite(steps, values), color=color, linewidth=1, marker=_marker(values),
+                markersize=3,
+            )  # fmt: skip
+    if log.evals:
+        eval_steps, mean, _ = _eval_points(log)
+        ax_ret.plot(eval_steps, mean, "o:", color=color, markersize=4)
+
+
+def _scale_value_panel(
+    ax_q: plt.Axes,
+    runs: list[tuple[str, logs.TrainingLog]],
+    gamma: float | None,
+    reward_max: float | None,
+) -> None:
+    """Draw the bound r_max/(1 − γ) when known; switch to symlog when a run diverged past it."""
+    from dqn_helpers import diagnostics, losses
+
     reference = None  # the scale of sane values: the bound, else the largest realised value
     if gamma is not None and reward_max is not None:
         reference = losses.q_value_bound(reward_max, gamma)
@@ -985,6 +995,13 @@ def plot_diagnostics(
         ax_q.set_yscale("symlog", linthresh=reference)
         drawn = np.concatenate([line.get_ydata() for line in ax_q.get_lines()]).astype(float)
         ax_q.set_ylim(bottom=min(0.0, float(np.nanmin(drawn))))
+
+
+def _label_diagnostic_panels(
+    axes: list[plt.Axes], runs: list[tuple[str, logs.TrainingLog]]
+) -> None:
+    """Titles, axis labels and scales of the dashboard's panels (log scales for loss and gradients)."""
+    ax_ret, ax_q, ax_loss, ax_grad, ax_eps = axes
     for ax, ylabel in zip(
         axes,
         (
@@ -1007,8 +1024,6 @@ def plot_diagnostics(
     for ax in (ax_grad, ax_eps):
         ax.set_xlabel("environment step")
         ax.xaxis.set_tick_params(labelbottom=True)
-    _diagnostic_legend(notes, runs, listed, gamma, reward_max)
-    return fig
 
 
 def _diagnostic_legend(
