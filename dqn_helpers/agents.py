@@ -11,8 +11,9 @@ Small CPU MLPs (CartPole) take a faster path with the same numbers, kept out of 
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,11 @@ class DQNAgent:
                 self.obs_shape, self.n_actions, hidden=config.hidden, dueling=config.dueling
             )
         self.online: nn.Module = online.to(self.device)
+        #: bfloat16 for the update on a CPU that supports it (``config.precision="bf16"``), else None.
+        self.autocast_dtype = device_lib.update_dtype(config.precision, self.device)
+        if self.autocast_dtype is not None and isinstance(online, networks.NatureCNN):
+            # bf16 convolutions on a CPU are fastest with channels-last weights (same numbers in fp32)
+            self.online = self.online.to(memory_format=torch.channels_last)
         self.target: nn.Module = copy.deepcopy(self.online)
         self.target.requires_grad_(False)
         self.optimizer = _make_adam(self.online, config.learning_rate, config.adam_eps)
@@ -87,7 +93,7 @@ class DQNAgent:
         unusual go through the plain code of ``greedy`` and ``learn``. Set ``use_fast_path =
         False`` to switch it off (or ``DQN_FAST_MLP=0`` in the environment).
         """
-        if not self.use_fast_path:
+        if not self.use_fast_path or self.autocast_dtype is not None:
             return None
         if self._fast is None or not self._fast.still_valid(self):
             self._fast = fast_mlp.FastMLP.for_agent(self)
@@ -165,6 +171,20 @@ class DQNAgent:
         """Adam's current step size."""
         return float(self.optimizer.param_groups[0]["lr"])
 
+    @property
+    def precision(self) -> str:
+        """The precision the update really runs in: "bf16" or "fp32" (after the fallback)."""
+        return "fp32" if self.autocast_dtype is None else "bf16"
+
+    @contextlib.contextmanager
+    def _update_precision(self) -> Iterator[None]:
+        """Forward passes of the update in bfloat16 when ``autocast_dtype`` is set; no-op otherwise."""
+        if self.autocast_dtype is None:
+            yield
+        else:
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+                yield
+
     def learn(self, batch: Any) -> dict[str, Any]:
         """One gradient step on a replay batch (step 4 of the algorithm); returns its metrics.
 
@@ -177,15 +197,18 @@ class DQNAgent:
             return fast.learn(self, batch)  # the same update for small CPU MLPs, see fast_mlp
         c = self.config
 
-        # Q(s, a; θ) of the actions taken
-        q_values = self.online(batch.obs)
+        # Q(s, a; θ) of the actions taken (float32 even when the passes ran in bfloat16)
+        with self._update_precision():
+            q_values = self.online(batch.obs).float()
         q_taken = q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
 
         # y = r + γᵐ (1 − terminated) max_a' Q(s', a'; θ⁻); γᵐ = batch.discounts (m-step returns)
         with torch.no_grad():
-            next_q_target = self.target(batch.next_obs)
+            with self._update_precision():
+                next_q_target = self.target(batch.next_obs).float()
             if c.double:  # Double DQN: the online network picks a', the target network rates it
-                next_q_online = self.online(batch.next_obs)
+                with self._update_precision():
+                    next_q_online = self.online(batch.next_obs).float()
                 td_target = losses.double_dqn_targets(
                     batch.rewards, next_q_online, next_q_target, batch.terminated, batch.discounts
                 )

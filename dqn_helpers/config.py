@@ -36,6 +36,7 @@ def fast_mode() -> bool:
 
 
 _LOSSES = ("huber", "mse")
+_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -99,6 +100,9 @@ class DQNConfig:
 
     # --- hardware
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
+    precision: str = (
+        "fp32"  # "fp32", or "bf16": the update in bfloat16 on CPUs that support it (fp32 elsewhere)
+    )
 
     def __post_init__(self) -> None:
         for name, kind in field_kinds().items():
@@ -327,6 +331,11 @@ def _positive(name: str, v: float, hint: str) -> None:
 
 
 def _check_values(c: DQNConfig) -> None:
+    if c.precision not in _PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {', '.join(_PRECISIONS)}, got {c.precision!r}. 'bf16' runs the "
+            "update in bfloat16 on a CPU that supports it and falls back to fp32 elsewhere."
+        )
     if not c.env_id:
         raise ValueError(
             "env_id must be a Gymnasium id such as 'CartPole-v1' or 'ALE/Pong-v5', got ''."
@@ -508,6 +517,7 @@ PRESETS: dict[str, DQNConfig] = {
         checkpoint_every=25_000,
         save_buffer=False,
         frame_stack=4,
+        precision="bf16",  # the update in bfloat16 where the CPU supports it (benchmarks/bench_pong.py)
     ),
     # Plain DQN of lesson 05, the algorithm the lesson teaches: uniform replay, 1-step targets, no
     # Double DQN, no dueling head; only the standard DQN parts, namely a target network, the Huber

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["pick_device", "describe_device"]
+__all__ = ["pick_device", "describe_device", "cpu_supports_bf16", "update_dtype"]
 
 _ALLOWED = ("cuda", "mps", "cpu")
 
@@ -103,3 +103,35 @@ def describe_device(device: str | torch.device) -> str:
             "in the background, or a GPU for lesson 07."
         )
     return f"{device}: an unusual device; expect no speed figures from this course."
+
+
+def cpu_supports_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (x86 AVX512-BF16 or AMX, Arm BF16).
+
+    Read from ``/proc/cpuinfo`` (Linux); elsewhere, or when the file cannot be read, False, so the
+    caller falls back to fp32. ``DQN_BF16=0`` in the environment forces False. Used by
+    ``update_dtype`` (lesson 10's Pong preset trains in bfloat16 on such CPUs).
+    """
+    import os
+
+    if os.environ.get("DQN_BF16") == "0":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            text = f.read(1 << 20)
+    except OSError:
+        return False
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def update_dtype(precision: str, device: str | torch.device) -> torch.dtype | None:
+    """The autocast dtype for the update: ``torch.bfloat16`` for ``precision="bf16"`` on a CPU that
+    supports it, else None (plain fp32). GPUs keep fp32: their update is cheap already."""
+    if precision == "bf16" and torch.device(device).type == "cpu" and cpu_supports_bf16():
+        return torch.bfloat16
+    return None
