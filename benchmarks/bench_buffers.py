@@ -254,7 +254,7 @@ def sampling_section(buf: buffers.FrameReplayBuffer, rounds: int, calls: int) ->
     print(
         f"  Bytes moved per batch: ours one window of {STACK + 1} uint8 frames per transition "
         f"({window_mb:.2f} MB;\n  obs and next_obs are views of it), A and B 8 uint8 frames "
-        f"({2 * window_mb * STACK / (STACK + 1):.1f} MB), the seed lesson 8 float frames\n"
+        f"({2 * window_mb * STACK / (STACK + 1):.1f} MB), the seed lesson 7 float frames\n"
         f"  ({8 * batch_size * STACK * FRAME_BYTES / 1e6:.1f} MB float32, "
         f"{16 * batch_size * STACK * FRAME_BYTES / 1e6:.1f} MB float64). Copying those bytes "
         "out of RAM is the floor of\n  every design, so no layout of uint8 stacks can be 10x "

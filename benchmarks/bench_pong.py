@@ -1,7 +1,7 @@
 """Pong throughput in one run: the raw environment, ale-py's vector env, and our training loop.
 
 Run:  .venv/bin/python benchmarks/bench_pong.py --threads 1           (~5 min on 2 idle cores)
-      .venv/bin/python benchmarks/bench_pong.py --threads 1 --quick   (~2 min; the figures quoted in lesson 07)
+      .venv/bin/python benchmarks/bench_pong.py --threads 1 --quick   (~2 min; the figures quoted in lesson 10)
 
 Prints figures only; nothing is asserted. "Agent steps" are env.step calls (4 Atari frames each).
 Every rate is given twice: per second of wall time, and per second of this process's CPU time

@@ -1,4 +1,4 @@
-"""Turn a finished Pong run into the course's shipped agent (lesson 07).
+"""Turn a finished Pong run into the course's shipped agent (lesson 10).
 
     python checkpoints/ship_pretrained.py runs/pong [--episodes 10] [--which best]
 

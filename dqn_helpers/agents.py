@@ -1,7 +1,7 @@
 """The DQN agent: ε-greedy acting and one gradient step on a replay batch.
 
 Introduced in lesson 05 (the full DQN update); the Double DQN / dueling / prioritized-replay /
-n-step switches are taught as small diffs against ``DQNAgent.learn`` in lessons 08–10. The agent
+n-step switches are taught as small diffs against ``DQNAgent.learn`` in lessons 07–09. The agent
 owns the online and target networks and the optimizer; the training loop (``training.train``)
 owns the environment and the replay buffer.
 
@@ -140,7 +140,7 @@ class DQNAgent:
     def act_batch(self, obs_batch: Any, epsilon: float) -> np.ndarray:
         """ε-greedy for a batch of observations (one per env of a vector env): int64 array (B,).
 
-        Introduced in lesson 07. One forward pass for the whole batch; skipped when ε = 1.
+        Introduced in lesson 10. One forward pass for the whole batch; skipped when ε = 1.
         """
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon must be a probability in [0, 1], got {epsilon!r}.")

@@ -1,7 +1,7 @@
 """Experience replay: uniform, prioritized (sum tree), Atari frame storage and n-step returns.
 
 Introduced in lesson 03 (uniform replay); frame storage in lesson 06; prioritized replay and
-n-step returns in lesson 10. Storage is preallocated numpy on the CPU; `sample`
+n-step returns in lesson 09. Storage is preallocated numpy on the CPU; `sample`
 hands batches over as torch tensors on the buffer's `device`.
 """
 
@@ -250,7 +250,7 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 
 class _NStepWindows:
-    """Open n-step windows of the current episode (lesson 10: n-step returns).
+    """Open n-step windows of the current episode (lesson 09: n-step returns).
 
     Each pending step is (key, action, reward); `key` is whatever the buffer needs to find
     that step's observation (a copy of it, or a frame position).
@@ -456,7 +456,7 @@ class _UniformSampler:
 
 
 class _PrioritizedSampler:
-    """Proportional prioritized sampling, P(i) ~ p_i**alpha (lesson 10)."""
+    """Proportional prioritized sampling, P(i) ~ p_i**alpha (lesson 09)."""
 
     prioritized = True
 
@@ -1194,7 +1194,7 @@ class FrameReplayBuffer(_BufferBase):
 
 
 class StreamBuffers:
-    """One replay buffer per environment of a vector env, sampled as one (lesson 07, num_envs > 1).
+    """One replay buffer per environment of a vector env, sampled as one (lesson 10, num_envs > 1).
 
     ``training.train`` uses it when ``config.num_envs > 1``.
 

@@ -1,6 +1,6 @@
 """Save and load training state safely: atomic writes, a format version, and clear errors.
 
-Introduced in lesson 05 (resuming a run, loading a trained agent); lesson 07 loads a pretrained
+Introduced in lesson 05 (resuming a run, loading a trained agent); lesson 10 loads a pretrained
 Pong agent with ``load_agent``. A checkpoint holds tensors and plain data only (numbers, strings,
 lists, dicts): it is read with ``torch.load(weights_only=True)``, so loading one never runs code,
 whoever wrote it. Its zip checksums are verified on every load (a flipped bit is an error, not a
@@ -307,7 +307,7 @@ def restore_agent(ckpt: dict[str, Any], agent: DQNAgent) -> None:
 def weights_only(ckpt: dict[str, Any]) -> dict[str, Any]:
     """A view of ``ckpt`` that ``restore_agent`` reads as the online network alone.
 
-    Introduced in lesson 07 (fine-tuning the shipped agent with ``train(..., init_from=...)``):
+    Introduced in lesson 10 (fine-tuning the shipped agent with ``train(..., init_from=...)``):
     the optimizer state, RNG and schedules of the source run are left behind.
     """
     online = ckpt.get("agent", {}).get("online")
@@ -326,7 +326,7 @@ def export_agent(
 ) -> Path:
     """Write a small checkpoint that holds only what playing needs: the online network.
 
-    Introduced in lesson 07 (the shipped Pong agent). ``source`` is a run folder (``which`` picks
+    Introduced in lesson 10 (the shipped Pong agent). ``source`` is a run folder (``which`` picks
     ``best.pt`` or ``checkpoint.pt``) or a checkpoint file. The target network, Adam's moments,
     the RNG states and the training log are dropped, and with ``half=True`` the weights are
     stored as float16 (Pong: 52.7 MB → about 6.6 MB); ``load_agent`` and
@@ -397,7 +397,7 @@ def load_agent(
 ) -> tuple[DQNAgent, DQNConfig]:
     """Rebuild a trained agent from a run folder or checkpoint file: ``(agent, config)``.
 
-    Introduced in lesson 05 (and used by lesson 07 for the pretrained Pong agent). ``which``
+    Introduced in lesson 05 (and used by lesson 10 for the pretrained Pong agent). ``which``
     picks ``checkpoint.pt`` (the final network, default) or ``best.pt`` in a run folder. With
     ``sha256`` (e.g. the ``"sha256"`` of a downloaded file's JSON) the file is checked with
     ``verify_sha256`` before it is read.

@@ -37,7 +37,7 @@ def download_checkpoint(name: str, folder: str | Path) -> Path:
     """Download a shipped checkpoint (e.g. ``checkpoints/pong_pretrained.pt``) and its JSON record
     from the repository into ``folder``, and check the file against the SHA-256 the record holds.
 
-    Introduced in lesson 07 (on Colab, where the repository is not cloned). Raises
+    Introduced in lesson 10 (on Colab, where the repository is not cloned). Raises
     ``checkpoints.CheckpointError`` when the download does not match the published file.
     """
     import urllib.request

@@ -1,7 +1,7 @@
 """Every DQN hyperparameter in one validated dataclass, plus named presets.
 
 Introduced in lesson 05 (the full DQN loop); the switches for Double / Dueling / prioritized
-replay / n-step returns are used by lessons 08-10.
+replay / n-step returns are used by lessons 07-09.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class DQNConfig:
     # --- the network
     hidden: tuple[int, ...] = (128, 128)  # MLP hidden sizes (vector observations only)
 
-    # --- extensions (lesson 08+)
+    # --- extensions (lesson 07+)
     double: bool = False  # Double DQN: online net picks a', target net evaluates it
     dueling: bool = False  # dueling head: Q = V + A − mean(A)
     prioritized: bool = False  # prioritized experience replay (sample by |TD error|)
@@ -428,7 +428,7 @@ def _check_values(c: DQNConfig) -> None:
 
 # ---------------------------------------------------------------------------- presets
 PRESETS: dict[str, DQNConfig] = {
-    # The seed lesson's plain CartPole values: Adam 1e-3, batch 64, buffer 10k, γ 0.99,
+    # A classic tutorial's plain CartPole values: Adam 1e-3, batch 64, buffer 10k, γ 0.99,
     # ε 1.0 → 0.01 by ×0.995 per episode, MSE loss, no clipping, hard target copies. The
     # lesson copies the target every 100 episodes; we count agent steps (the table's 1,000).
     "lesson": DQNConfig(
@@ -484,7 +484,7 @@ PRESETS: dict[str, DQNConfig] = {
         eval_episodes=20,
         checkpoint_every=10_000,
     ),
-    # Pong on one machine (lesson 07): the DQN loop with two of Rainbow's extensions, 3-step
+    # Pong on one machine (lesson 10): the DQN loop with two of Rainbow's extensions, 3-step
     # returns and prioritized replay, over a 100k frame buffer (~0.7 GB); Adam 1e-4 (eps 1.5e-4),
     # a Huber loss, ε 1 → 0.01 over the first 100k steps, an update every 4 agent steps and a
     # target copy every 1,000. Why these two: on a CPU the update is nearly the whole cost of a
@@ -529,7 +529,7 @@ PRESETS: dict[str, DQNConfig] = {
     #   python -m dqn_helpers.train --env CartPole-v1 --preset cartpole-dqn --steps 50000 --seed S
     # 10/10 seeds reach a mean >= 475 (first at 12.5k-37.5k steps, median 32.5k); 7/10 are still
     # >= 450 at 50k (last evals 414, 143 and 230 for the others): plain DQN still collapses at
-    # times after reaching 500 (lessons 08-11 study why, and what helps).
+    # times after reaching 500 (lessons 07-11 study why, and what helps).
     "cartpole-dqn": DQNConfig(
         env_id="CartPole-v1",
         total_steps=50_000,

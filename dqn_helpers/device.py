@@ -92,7 +92,7 @@ def describe_device(device: str | torch.device) -> str:
         return (
             "Apple GPU (MPS): fine for every lesson; the Nature CNN updates several times faster "
             "than on the CPU, but a strong Pong agent still takes many hours, so the pretrained "
-            "checkpoint is the practical choice for lesson 07."
+            "checkpoint is the practical choice for lesson 10."
         )
     if device.type == "cpu":
         threads = torch.get_num_threads()
@@ -100,7 +100,7 @@ def describe_device(device: str | torch.device) -> str:
             f"CPU ({threads} thread{'s' if threads != 1 else ''}): fine for lessons 01–05 "
             "(CartPole trains in under a minute); Pong training runs only ~50–150 agent steps/s "
             "on a 2-core machine (1M steps: 2–6 hours), so use the pretrained checkpoint, the CLI "
-            "in the background, or a GPU for lesson 07."
+            "in the background, or a GPU for lesson 10."
         )
     return f"{device}: an unusual device; expect no speed figures from this course."
 

@@ -1,6 +1,6 @@
 """Command line: read a run folder's log and print what went wrong (``diagnostics.diagnose``).
 
-Introduced in lesson 05 and used in lesson 07::
+Introduced in lesson 05 and used in lesson 10::
 
     python -m dqn_helpers.diagnose runs/cp0 --reward-max 1
     python -m dqn_helpers.diagnose runs/pong --reward-max 1 --gamma 0.99

@@ -1,6 +1,6 @@
 """Read a training log and name what went wrong: collapse, impossible Q-values, blow-ups, no learning.
 
-Introduced in lesson 05 (debugging a DQN run) and used in lesson 07. ``diagnose(log)`` reads only
+Introduced in lesson 05 (debugging a DQN run) and used in lesson 10. ``diagnose(log)`` reads only
 the log (a ``logs.TrainingLog``, a ``TrainResult`` or a run folder) and returns a list of
 ``Finding(symptom, step, evidence, fix)``; a healthy log gives ``[]``. The rules, in the order
 they are checked (each threshold is a named constant below):
@@ -375,7 +375,7 @@ def _check_q_above_bound(d: _Data, gamma: float | None, reward_max: float | None
         f"r_max/(1-γ) = {bound:.3g} (r_max {reward_max:g}, γ {gamma:g}), more than any state can be "
         f"worth; it was above {Q_BOUND_MARGIN:g}x that on {len(above)} episode(s) from step "
         f"{_fmt_step(d.steps[above[0]])}.",
-        "The Q-values overestimate or diverge: use Double DQN (lesson 08), a target network that "
+        "The Q-values overestimate or diverge: use Double DQN (lesson 07), a target network that "
         "updates slowly (larger target_update or smaller tau) and a lower learning rate.",
     )
 
@@ -408,7 +408,7 @@ def _check_q_return_gap(d: _Data, gamma: float | None, reward_max: float | None)
         f"{np.nanmean(d.lengths[late]):.0f} steps): "
         + (f"{q_late / v_late:.3g}x" if v_late > 0 else f"{q_late - v_late:.3g} more than")
         + " what the agent really gets.",
-        "The network predicts returns it never obtains: use Double DQN (lesson 08), a slower "
+        "The network predicts returns it never obtains: use Double DQN (lesson 07), a slower "
         "target network and a lower learning rate; check that terminated transitions do not "
         "bootstrap (the (1 − terminated) mask in the TD target).",
     )

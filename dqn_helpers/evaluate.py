@@ -1,6 +1,6 @@
 """Command line: evaluate a trained agent greedily and optionally record a video.
 
-Introduced in lesson 05 and used in lesson 07::
+Introduced in lesson 05 and used in lesson 10::
 
     python -m dqn_helpers.evaluate runs/cp0 --episodes 20
     python -m dqn_helpers.evaluate runs/pong --episodes 5 --video pong.mp4

@@ -111,11 +111,11 @@ def evaluate(
     return float(np.mean(returns)), float(np.std(returns)), returns
 
 
-# ------------------------------------------------------------ predicted vs actual (lesson 08)
+# ------------------------------------------------------------ predicted vs actual (lesson 07)
 def discounted_returns(rewards: Sequence[float] | np.ndarray, gamma: float) -> np.ndarray:
     """``G_t = r_t + γ G_{t+1}`` for every step of one episode (``G`` after its last step is 0).
 
-    Introduced in lesson 08: the Monte-Carlo return that the Q-values are measured against.
+    Introduced in lesson 07: the Monte-Carlo return that the Q-values are measured against.
     """
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got {gamma}.")
@@ -133,7 +133,7 @@ def predicted_and_actual_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One greedy episode: the agent's ``Q(s_t, a_t)`` at each step and the return ``G_t`` that followed.
 
-    Introduced in lesson 08 (overestimation measured as van Hasselt et al. 2016 did). Both arrays
+    Introduced in lesson 07 (overestimation measured as van Hasselt et al. 2016 did). Both arrays
     have one entry per step. ``G_t`` stops where the episode stops: at a time limit it misses the
     rewards after it, so give ``env`` a longer limit than the states you compare.
     """

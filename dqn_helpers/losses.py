@@ -1,6 +1,6 @@
 """TD targets, losses, gradient clipping and target-network updates.
 
-Introduced in lessons 04 (target networks) and 05 (the DQN update); Double DQN in lesson 08.
+Introduced in lessons 04 (target networks) and 05 (the DQN update); Double DQN in lesson 07.
 Targets never carry gradients: every ``next_q_*`` input is detached here, so a caller that forgets
 ``torch.no_grad()`` around the target network still trains only the online network.
 """
@@ -100,7 +100,7 @@ def double_dqn_targets(
 ) -> torch.Tensor:
     """Double DQN: the online network picks ``a* = argmax Q_online(s')``, the target network rates it.
 
-    Introduced in lesson 08. Returns ``r + gamma * (1 - terminated) * Q_target(s', a*)``.
+    Introduced in lesson 07. Returns ``r + gamma * (1 - terminated) * Q_target(s', a*)``.
     """
     _check_target_inputs(
         rewards, terminated, gamma, next_q_online=next_q_online, next_q_target=next_q_target

@@ -1,6 +1,6 @@
 """Q-networks: an MLP for vector observations, the Nature CNN for Atari frames, and a dueling head.
 
-``QNetwork`` is introduced in lesson 02, ``NatureCNN`` in lesson 06, ``DuelingHead`` in lesson 09.
+``QNetwork`` is introduced in lesson 02, ``NatureCNN`` in lesson 06, ``DuelingHead`` in lesson 08.
 Every network maps a batch of observations to one Q-value per action: (batch, n_actions).
 """
 
@@ -51,7 +51,7 @@ def _check_positive_int(name: str, value: int) -> None:
 class DuelingHead(nn.Module):
     """Two streams, a state value V(s) and advantages A(s, a), combined as ``Q = V + A - mean_a A``.
 
-    Introduced in lesson 09 (Wang et al., 2016). ``hidden=0`` makes both streams linear.
+    Introduced in lesson 08 (Wang et al., 2016). ``hidden=0`` makes both streams linear.
     """
 
     def __init__(self, in_features: int, n_actions: int, hidden: int = 512) -> None:

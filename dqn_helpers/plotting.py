@@ -47,11 +47,11 @@ __all__ = [
 DIAGRAMS: dict[str, str] = {
     "dqn_architecture": "a state in, one Q-value per action out (lessons 02, 05)",
     "replay_buffer": "episodes in, a random minibatch out (lessons 03, 05)",
-    "target_network": "online and target weights over time, hard and soft (lessons 04, 05, 08)",
+    "target_network": "online and target weights over time, hard and soft (lessons 04, 05, 07)",
     "atari_pipeline": "raw frame -> gray -> 84x84 -> stack of 4 (lesson 06)",
-    "nature_cnn": "the Nature CNN's layer shapes (lessons 06, 07)",
-    "dueling": "the value and advantage streams (lesson 09)",
-    "sum_tree": "priorities summed up a binary tree (lesson 10)",
+    "nature_cnn": "the Nature CNN's layer shapes (lessons 06, 10)",
+    "dueling": "the value and advantage streams (lesson 08)",
+    "sum_tree": "priorities summed up a binary tree (lesson 09)",
 }
 DIAGRAMS_URL = "https://raw.githubusercontent.com/dqn-course/dqn-course/main/images/"
 
@@ -583,7 +583,7 @@ def plot_training(
 
     ``log`` is a ``logs.TrainingLog``, a ``TrainResult`` or a run folder. Draws into ``fig`` (cleared
     first) when given, else a new pyplot figure. ``threshold`` adds a dashed target line to the return
-    panel. Introduced in lesson 05; reused for Pong in lesson 07.
+    panel. Introduced in lesson 05; reused for Pong in lesson 10.
     """
     log = logs.as_log(log)
     if fig is None:
@@ -1188,7 +1188,7 @@ def plot_memory_bars(
     return fig
 
 
-# ---------------------------------------------------------------- lesson 07 (DQN plays Pong)
+# ---------------------------------------------------------------- lesson 10 (DQN plays Pong)
 
 
 def plot_value_along_game(
@@ -1202,7 +1202,7 @@ def plot_value_along_game(
 ) -> Figure:
     """V(s) = max_a Q(s, a) over the steps of a game, points won/lost marked, the frames at ``marks`` below.
 
-    Introduced in lesson 07. ``values[t]``, ``rewards[t]`` and ``frames[t]`` belong to step
+    Introduced in lesson 10. ``values[t]``, ``rewards[t]`` and ``frames[t]`` belong to step
     ``start + t``; ``marks`` are indices into them (at most 6), numbered on the curve and the frames.
     """
     values, rewards = np.asarray(values, dtype=float), np.asarray(rewards, dtype=float)

@@ -1,7 +1,7 @@
-"""Lesson 07's plumbing, out of the notebook: the speed probe, the run folder, the shipped agent's
+"""Lesson 10's plumbing, out of the notebook: the speed probe, the run folder, the shipped agent's
 logs, and the value V(s) = max_a Q(s, a) along a greedy game.
 
-Introduced in lesson 07. A teaching-level helper: it reads configs, checkpoints, logs and a trained
+Introduced in lesson 10. A teaching-level helper: it reads configs, checkpoints, logs and a trained
 agent; it imports ``agents``, ``buffers``, ``checkpoints``, ``config``, ``envs`` and ``logs``, and
 nothing in the package imports it.
 
@@ -56,7 +56,7 @@ _BOOKKEEPING = {"total_steps", "eval_every", "eval_episodes", "checkpoint_every"
 
 @dataclass(frozen=True)
 class SpeedProbe:
-    """Milliseconds per part of an agent step on one device. Introduced in lesson 07."""
+    """Milliseconds per part of an agent step on one device. Introduced in lesson 10."""
 
     env_ms: float  # one env.step: 4 emulator frames and the preprocessing
     act_ms: float  # one greedy action: a forward pass on a batch of 1
@@ -65,20 +65,20 @@ class SpeedProbe:
 
     @property
     def step_ms(self) -> float:
-        """One agent step: the env, the action and 1/train_freq of an update. Introduced in lesson 07."""
+        """One agent step: the env, the action and 1/train_freq of an update. Introduced in lesson 10."""
         return self.env_ms + self.act_ms + self.update_ms / self.train_freq
 
     @property
     def steps_per_s(self) -> float:
-        """Agent steps per second the parts predict (the loop adds some Python). Introduced in lesson 07."""
+        """Agent steps per second the parts predict (the loop adds some Python). Introduced in lesson 10."""
         return 1e3 / self.step_ms
 
     def hours(self, agent_steps: int) -> float:
-        """Predicted hours of training for ``agent_steps``. Introduced in lesson 07."""
+        """Predicted hours of training for ``agent_steps``. Introduced in lesson 10."""
         return agent_steps / self.steps_per_s / 3600
 
     def shares(self) -> dict[str, float]:
-        """Fraction of an agent step spent in the env, the action and the update. Introduced in lesson 07."""
+        """Fraction of an agent step spent in the env, the action and the update. Introduced in lesson 10."""
         return {
             "environment": self.env_ms / self.step_ms,
             "action": self.act_ms / self.step_ms,
@@ -87,7 +87,7 @@ class SpeedProbe:
 
 
 def median_ms(fn: Callable[[], Any], calls: int) -> float:
-    """Median wall time of one call of ``fn`` in milliseconds, after one warm-up call. Introduced in lesson 07."""
+    """Median wall time of one call of ``fn`` in milliseconds, after one warm-up call. Introduced in lesson 10."""
     if calls < 1:
         raise ValueError(f"calls must be at least 1, got {calls!r}.")
     fn()
@@ -110,7 +110,7 @@ def probe_speed(
 ) -> SpeedProbe:
     """Time an env step, an action and an update of ``config``'s agent on real frames of its game.
 
-    Introduced in lesson 07. Random actions fill a small frame buffer; the update is timed on
+    Introduced in lesson 10. Random actions fill a small frame buffer; the update is timed on
     minibatches of ``config.batch_size`` drawn from it.
     """
     env = envs.make_env(config.env_id, seed=seed, frame_stack=config.frame_stack)
@@ -143,7 +143,7 @@ def probe_speed(
 def free_run_dir(run_dir: str | os.PathLike[str], resume: bool) -> Path:
     """``run_dir``, or the first free ``run_dir-2``, ``-3``, ... when it holds a run and ``resume`` is False.
 
-    Introduced in lesson 07: a (long) run is never overwritten; ``resume=True`` continues it in place.
+    Introduced in lesson 10: a (long) run is never overwritten; ``resume=True`` continues it in place.
     """
     run_dir = Path(run_dir)
     if resume or not (run_dir / "checkpoint.pt").exists():
@@ -155,7 +155,7 @@ def free_run_dir(run_dir: str | os.PathLike[str], resume: bool) -> Path:
 
 
 def cpu_preview_steps(total_steps: int, preview_steps: int, *, preview: bool) -> int | None:
-    """The step at which a CPU preview stops the run (None: train all ``total_steps``). Introduced in lesson 07."""
+    """The step at which a CPU preview stops the run (None: train all ``total_steps``). Introduced in lesson 10."""
     return preview_steps if preview and total_steps > preview_steps else None
 
 
@@ -163,7 +163,7 @@ def cpu_preview_steps(total_steps: int, preview_steps: int, *, preview: bool) ->
 class StopAfter:
     """Training callback: stop at the first episode end at or after ``step`` (None: never).
 
-    Introduced in lesson 07 (the CPU preview stops the unchanged run early; ``resume=True`` continues it).
+    Introduced in lesson 10 (the CPU preview stops the unchanged run early; ``resume=True`` continues it).
     """
 
     step: int | None
@@ -182,7 +182,7 @@ def find_shipped(
 ) -> Path | None:
     """The file ``name`` under the first of ``roots`` that has it (an absolute ``name`` as it is), else None.
 
-    Introduced in lesson 07.
+    Introduced in lesson 10.
     """
     for root in roots:
         path = Path(root) / name
@@ -192,7 +192,7 @@ def find_shipped(
 
 
 def shipped_log_dir(checkpoint: str | os.PathLike[str]) -> Path:
-    """The folder of a shipped checkpoint's logs: ``x/name.pt`` → ``x/name/``. Introduced in lesson 07."""
+    """The folder of a shipped checkpoint's logs: ``x/name.pt`` → ``x/name/``. Introduced in lesson 10."""
     checkpoint = Path(checkpoint)
     return checkpoint.with_name(checkpoint.stem)
 
@@ -208,7 +208,7 @@ def logs_belong_to_checkpoint(
 ) -> bool:
     """Whether the run folder ``log`` (log.csv, eval.csv, config.json) is the run that wrote ``ckpt``.
 
-    Introduced in lesson 07. Same run: the checkpoint's step is one of the folder's evaluation steps
+    Introduced in lesson 10. Same run: the checkpoint's step is one of the folder's evaluation steps
     (a shipped network is the best evaluation's) and the two configs agree on every learning setting
     (the intervals, the step budget and the device may differ, as they may on resume).
     """
@@ -230,7 +230,7 @@ def logs_belong_to_checkpoint(
 def shipped_log(checkpoint: str | os.PathLike[str]) -> logs.TrainingLog | None:
     """The training log shipped beside ``checkpoint`` (see the module's docstring), or None if none ships.
 
-    Introduced in lesson 07. Logs that ship but belong to another run raise ``ValueError``: a
+    Introduced in lesson 10. Logs that ship but belong to another run raise ``ValueError``: a
     curve must never be shown next to an agent it did not train.
     """
     folder = shipped_log_dir(checkpoint)
@@ -250,7 +250,7 @@ def shipped_log(checkpoint: str | os.PathLike[str]) -> logs.TrainingLog | None:
 
 @dataclass
 class GreedyGame:
-    """One greedy game, step by step. Introduced in lesson 07."""
+    """One greedy game, step by step. Introduced in lesson 10."""
 
     frames: list[np.ndarray]  # RGB screen before each action, and the last one (len = steps + 1)
     values: np.ndarray  # V(s_t) = max_a Q(s_t, a), one per agent step
@@ -263,7 +263,7 @@ def play_greedy(
 ) -> GreedyGame:
     """Play greedily for at most ``max_steps`` agent steps (one game), recording V(s), rewards and frames.
 
-    Introduced in lesson 07. ``env`` must render RGB frames (``render_mode="rgb_array"``); give it
+    Introduced in lesson 10. ``env`` must render RGB frames (``render_mode="rgb_array"``); give it
     ``clip_rewards=False`` to record the real score.
     """
     if getattr(env, "render_mode", None) != "rgb_array":
@@ -285,7 +285,7 @@ def play_greedy(
 def value_before_points(values: Any, rewards: Any, n: int) -> tuple[float, float]:
     """Mean V(s) over the ``n`` steps up to each point won, and up to each point lost (NaN if none).
 
-    Introduced in lesson 07.
+    Introduced in lesson 10.
     """
     values, rewards = np.asarray(values, dtype=float), np.asarray(rewards, dtype=float)
 
@@ -299,7 +299,7 @@ def value_before_points(values: Any, rewards: Any, n: int) -> tuple[float, float
 def peaks_and_dips(values: Any, k: int = 4, spacing: int = 15) -> list[int]:
     """Up to ``k`` steps, in time order: the highest peaks and the lowest dips, ``spacing`` steps apart.
 
-    Introduced in lesson 07 (the frames shown under the V(s) curve).
+    Introduced in lesson 10 (the frames shown under the V(s) curve).
     """
     values = np.asarray(values, dtype=float)
     chosen: list[int] = []
@@ -320,7 +320,7 @@ def peaks_and_dips(values: Any, k: int = 4, spacing: int = 15) -> list[int]:
 def window_around(rewards: Any, *, sign: int, before: int, after: int) -> slice:
     """Steps from ``before`` steps ahead of the first reward of this ``sign`` to ``after`` past it.
 
-    Introduced in lesson 07. With no such reward: the first ``before + after`` steps.
+    Introduced in lesson 10. With no such reward: the first ``before + after`` steps.
     """
     rewards = np.asarray(rewards, dtype=float)
     hits = np.flatnonzero(np.sign(rewards) == sign)

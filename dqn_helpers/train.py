@@ -1,6 +1,6 @@
 """Command line: train a DQN agent and write a run folder.
 
-Introduced in lesson 05 (CartPole) and used again in lesson 07 (Pong)::
+Introduced in lesson 05 (CartPole) and used again in lesson 10 (Pong)::
 
     python -m dqn_helpers.train --env CartPole-v1 --preset cartpole --steps 30000 --seed 0 --out runs/cp0
     python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --out runs/pong --resume

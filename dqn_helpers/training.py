@@ -1,6 +1,6 @@
 """The DQN training loop: environment + agent + replay buffer + logging + evaluation + checkpoints.
 
-Introduced in lesson 05 (CartPole); the same loop trains Pong in lesson 07. ``train`` follows the
+Introduced in lesson 05 (CartPole); the same loop trains Pong in lesson 10. ``train`` follows the
 algorithm's steps: (1) act ε-greedily, (2) store the transition, (3) sample a minibatch,
 (4) take a gradient step on the TD error, (5) refresh the target network. ``run_seeds`` trains
 one config over several seeds in worker processes.
@@ -85,8 +85,8 @@ def train(
     ``out_dir/checkpoint.pt``; a folder that already holds a run is never replaced silently:
     pass ``resume=True`` to continue it or ``overwrite=True`` to start it again. With
     ``config.num_envs > 1`` the loop steps a Gymnasium vector env and picks all actions with one
-    batched forward pass (lesson 07). ``init_from`` (a checkpoint file or run folder, e.g. the
-    shipped Pong agent) starts a *new* run from that network's weights (fine-tuning, lesson 07).
+    batched forward pass (lesson 10). ``init_from`` (a checkpoint file or run folder, e.g. the
+    shipped Pong agent) starts a *new* run from that network's weights (fine-tuning, lesson 10).
     """
     run = _Run(
         config,

@@ -1,6 +1,6 @@
 """Watch an agent play: record an episode's frames, show them in the notebook, save them to a file.
 
-Introduced in lesson 01 (watching a policy act) and used in lessons 05–07. Videos are H.264 mp4
+Introduced in lesson 01 (watching a policy act) and used in lessons 05–10. Videos are H.264 mp4
 (imageio-ffmpeg ships its own ffmpeg binary); if encoding fails for any reason, an animated GIF
 (Pillow) is used instead, so the notebook always shows something.
 """
@@ -191,7 +191,7 @@ def show_frames(
 def save_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float = 30) -> Path:
     """Write frames to ``path`` (.mp4 or .gif by suffix); an mp4 that fails is saved as .gif. Returns the path.
 
-    Introduced in lesson 07 (the evaluate CLI's ``--video``).
+    Introduced in lesson 10 (the evaluate CLI's ``--video``).
     """
     fps = _check_fps(fps)
     path = Path(path)

@@ -195,7 +195,7 @@ def test_every_field_has_a_comment() -> None:
 def test_presets_and_overrides() -> None:
     assert set(config.PRESETS) >= {"lesson", "cartpole", "pong"}
     lesson = config.preset("lesson")
-    # The seed lesson's CartPole values.
+    # The classic tutorial's CartPole values.
     assert (lesson.learning_rate, lesson.batch_size, lesson.buffer_size) == (1e-3, 64, 10_000)
     assert (lesson.gamma, lesson.epsilon_end, lesson.epsilon_decay) == (0.99, 0.01, 0.995)
     assert lesson.loss == "mse" and lesson.max_grad_norm is None

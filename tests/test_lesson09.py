@@ -1,186 +1,126 @@
-"""Lesson 09 (the dueling head): the checker's hints, and the notebook's own code (the sum head, the
-identifiability fit, the streams read-out and the does-the-action-matter probe). Stub and solution of
-exercise 9.1: test_exercises.py."""
+"""Lesson 09 (prioritized replay, n-step returns): its checkers agree with the package's buffers and
+name the common slips (the stubs and solutions themselves: test_exercises.py)."""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
+from dqn_helpers import buffers, checks
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
-from torch import nn  # noqa: E402
-
-from dqn_helpers import agents, checks, networks  # noqa: E402
-from dqn_helpers import config as dqn_config  # noqa: E402
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-NB = load("09_dueling_dqn")
+HINT = "❌ Not yet. Hint: "
 
 
-@pytest.fixture(scope="module")
-def lesson() -> dict:
-    """The notebook's setup, sum head, fit and stream helpers, in fast mode."""
-    return run_cells(NB, "parameters", "sum-head", "fit-head", "streams-helpers", "probe-helper")
+class PackageTree:
+    """The package's vectorised buffers.SumTree behind the exercise's scalar interface."""
+
+    def __init__(self, capacity: int) -> None:
+        self.tree = buffers.SumTree(capacity)
+
+    @property
+    def total(self) -> float:
+        return self.tree.total
+
+    def update(self, index: int, priority: float) -> None:
+        self.tree.update(index, priority)
+
+    def find(self, value: float) -> int:
+        return int(self.tree.find([value])[0])
 
 
-# ---------------------------------------------------------------- exercise checker
+class LeftOnTies(PackageTree):
+    """Walks left when the value equals the left sum: off by one at every boundary."""
+
+    def find(self, value: float) -> int:
+        p = self.tree.priorities
+        return int(np.searchsorted(np.cumsum(p), value, side="left"))
 
 
-class _Head(nn.Module):
-    """A dueling head whose combination of the streams is ``combine(value, advantage)``."""
+class AddsInsteadOfSets(PackageTree):
+    """update adds to the leaf instead of setting it."""
 
-    combine = staticmethod(lambda v, a: v + a - a.mean(dim=1, keepdim=True))
+    def update(self, index: int, priority: float) -> None:
+        self.tree.update(index, self.tree.get([index])[0] + priority)
 
-    def __init__(self, in_features: int, n_actions: int, hidden: int) -> None:
-        super().__init__()
-        self.value = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-        self.advantage = nn.Sequential(
-            nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, n_actions)
+
+def windows_from_buffer(rewards, terminated: bool, gamma: float, n: int) -> list[tuple]:
+    """The (G, m, done) the package's n-step ReplayBuffer stores for one episode, in step order."""
+    buffer = buffers.ReplayBuffer(256, (1,), n_step=n, gamma=gamma)
+    last = len(rewards) - 1
+    for t, r in enumerate(rewards):
+        buffer.add([t], 0, r, [t + 1], terminated and t == last, (not terminated) and t == last)
+    stored = buffer.get(np.arange(len(buffer)))
+    order = np.argsort(stored.obs[:, 0].numpy())
+    return [
+        (
+            float(stored.rewards[i]),
+            round(np.log(float(stored.discounts[i])) / np.log(gamma)),
+            bool(stored.terminated[i]),
         )
-
-    def streams(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.value(features), self.advantage(features)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return type(self).combine(*self.streams(features))
+        for i in order
+    ]
 
 
-def _head_combining(combine) -> type:
-    return type("Slip", (_Head,), {"combine": staticmethod(combine)})
-
-
-def test_the_right_head_and_the_packages_head_pass(run_checker):
-    for head in (_Head, networks.DuelingHead):
-        passed, printed = run_checker(checks.check_dueling_head, head)
-        assert passed is True and printed.startswith("✅"), printed
+def test_the_package_tree_passes_the_sum_tree_checker(capsys):
+    assert checks.check_sum_tree(PackageTree)
+    assert capsys.readouterr().out.startswith("✅")
 
 
 @pytest.mark.parametrize(
-    ("combine", "hint"),
+    ("tree", "hint"),
+    [(LeftOnTies, "belongs to the right subtree"), (AddsInsteadOfSets, "sets the leaf")],
+)
+def test_the_sum_tree_checker_names_the_slip(tree, hint, capsys):
+    assert not checks.check_sum_tree(tree)
+    printed = capsys.readouterr().out
+    assert printed.startswith(HINT) and hint in printed, printed
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_n_step_checker_reference_is_what_the_buffer_stores(seed):
+    rng = np.random.default_rng(seed)
+    big_t, n, gamma = (
+        int(rng.integers(1, 15)),
+        int(rng.integers(1, 6)),
+        float(rng.uniform(0.5, 0.99)),
+    )
+    rewards, terminated = rng.normal(size=big_t).tolist(), bool(rng.random() < 0.5)
+    want = checks.prioritized._reference_n_step_windows(rewards, terminated, gamma, n)
+    got = windows_from_buffer(rewards, terminated, gamma, n)
+    assert [(m, d) for _, m, d in got] == [(m, d) for _, m, d in want]
+    assert np.allclose([g for g, _, _ in got], [g for g, _, _ in want], atol=1e-5)
+
+
+def test_the_buffer_passes_the_n_step_checker(capsys):
+    assert checks.check_n_step_windows(windows_from_buffer)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+def _truncation_is_terminal(rewards, terminated, gamma, n):
+    return windows_from_buffer(rewards, True, gamma, n)
+
+
+def _only_the_last_step_is_done(rewards, terminated, gamma, n):
+    windows = windows_from_buffer(rewards, terminated, gamma, n)
+    return [(g, m, d and t == len(windows) - 1) for t, (g, m, d) in enumerate(windows)]
+
+
+def _windows_read_past_the_end(rewards, terminated, gamma, n):
+    return [
+        (sum(gamma**k * rewards[t + k] for k in range(n)), n, terminated)
+        for t in range(len(rewards))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
     [
-        (lambda v, a: v + a, "no unique split"),
-        (lambda v, a: v + a - a.max(dim=1, keepdim=True).values, "subtracted the max"),
-        (lambda v, a: v + a - a.mean(dim=0, keepdim=True), "over the batch (dim=0)"),
-        (lambda v, a: v + a - a.mean(), "over the whole batch"),
-        (lambda v, a: v + a - a.mean(dim=1), "keepdim=True"),
-        (lambda v, a: a - a.mean(dim=1, keepdim=True), "V is missing"),
-        (
-            lambda v, a: v.detach() + a - a.mean(dim=1, keepdim=True),
-            "no gradient reached self.value",
-        ),
-        (lambda v, a: v + (a - a.mean(dim=1, keepdim=True)).detach(), "self.advantage"),
-    ],
-    ids=[
-        "no-mean",
-        "max",
-        "batch-mean",
-        "global-mean",
-        "no-keepdim",
-        "no-value",
-        "v-detached",
-        "a-detached",
+        (_truncation_is_terminal, "truncated, not terminated"),
+        (_only_the_last_step_is_done, "every window with the terminal inside it"),
+        (_windows_read_past_the_end, "m = min(n, T − t)"),
     ],
 )
-def test_checker_names_the_slip(combine, hint, run_checker):
-    passed, printed = run_checker(checks.check_dueling_head, _head_combining(combine))
-    assert passed is False and printed.startswith("❌ Not yet. Hint: ")
-    assert hint in printed, printed
-
-
-def test_checker_wants_the_streams_layout_and_the_arguments(run_checker):
-    class OneLayerStreams(_Head):
-        def __init__(self, in_features, n_actions, hidden):
-            nn.Module.__init__(self)
-            self.value = nn.Linear(in_features, 1)
-            self.advantage = nn.Linear(in_features, n_actions)
-
-    class FixedSizes(_Head):
-        def __init__(self, in_features, n_actions, hidden):
-            super().__init__(8, 3, 16)
-
-    class NoStreams(nn.Module):
-        def __init__(self, in_features, n_actions, hidden):
-            super().__init__()
-            self.net = nn.Linear(in_features, n_actions)
-
-    for head, hint in (
-        (OneLayerStreams, "356 parameters"),
-        (FixedSizes, "use the arguments"),
-        (NoStreams, "self.value and self.advantage"),
-    ):
-        passed, printed = run_checker(checks.check_dueling_head, head)
-        assert passed is False and hint in printed, printed
-
-
-# ---------------------------------------------------------------- the notebook's code
-
-
-def test_sum_head_is_not_identifiable_and_the_fit_reads_v(lesson):
-    head = lesson["SumHead"](in_features=8, n_actions=3, hidden=16)
-    x = torch.randn(4, 8)
-    with torch.no_grad():
-        value, advantage = head.streams(x)
-        assert torch.allclose(head(x), value + advantage)
-    lesson["config"].fit_steps = 100
-    v, q, err = lesson["fit"](networks.DuelingHead, start=30.0, seed=0)
-    assert v == pytest.approx(q, abs=1e-4) and err > 0
-    v_sum, q_sum, _ = lesson["fit"](lesson["SumHead"], start=30.0, seed=0)
-    assert abs(v_sum - q_sum) > 2.0, "the sum head's V is not the mean Q-value"
-
-
-class _Controller:
-    """A hand-made CartPole policy as a stand-in for an agent: push the way the pole leans and turns."""
-
-    def __init__(self, always: int | None = None) -> None:
-        self.always = always
-
-    def q_values(self, obs: np.ndarray) -> np.ndarray:
-        obs = np.atleast_2d(obs)
-        right = (
-            obs[:, 2] + 0.5 * obs[:, 3] > 0
-            if self.always is None
-            else np.full(len(obs), self.always == 1)
-        )
-        return np.stack([~right, right], axis=1).astype(float)
-
-    def greedy(self, obs: np.ndarray) -> int:
-        return int(self.q_values(obs)[0].argmax())
-
-
-def test_probe_counts_the_steps_before_the_fall_from_a_copy_of_each_state(lesson):
-    steps_survived = lesson["steps_survived"]
-    upright = np.zeros(4, dtype=np.float32)
-    falling_right = np.array([0.0, 0.0, 0.15, 1.5], dtype=np.float32)  # tilted and turning right
-    states = np.stack([upright, falling_right])
-    before = states.copy()
-    good = steps_survived(_Controller(), states, first_action=1, horizon=100)
-    assert good[0] == 100, "a pole-balancing policy keeps the upright pole up"
-    left_always = steps_survived(_Controller(always=0), states, first_action=0, horizon=100)
-    assert (left_always < 100).all() and left_always[1] < left_always[0], (
-        "always left: it falls, sooner when tilted"
-    )
-    wrong, right = (steps_survived(_Controller(), states[1:], a, horizon=100)[0] for a in (0, 1))
-    assert wrong <= right, "pushing away from the fall cannot help"
-    assert np.array_equal(states, before), "the probe works on copies"
-
-
-def test_episode_and_streams_of_a_dueling_agent(lesson):
-    agent = agents.DQNAgent(
-        dqn_config.preset("cartpole-dqn", dueling=True, hidden=(32, 32)),
-        obs_shape=(4,),
-        n_actions=2,
-    )
-    states = lesson["play_episode"](_Controller(), epsilon=0.0, seed=3)
-    assert states.shape[1:] == (4,) and len(states) > 100, (
-        "the hand-made controller balances a while"
-    )
-    value, advantage = lesson["streams_of"](agent, states)
-    assert value.shape == (len(states),) and advantage.shape == (len(states), 2)
-    q_values = agent.q_values(states)
-    assert np.allclose(value, q_values.mean(axis=1), atol=1e-5)
-    assert np.allclose(advantage, q_values - q_values.mean(axis=1, keepdims=True), atol=1e-5)
+def test_the_n_step_checker_names_the_slip(fn, hint, capsys):
+    assert not checks.check_n_step_windows(fn)
+    printed = capsys.readouterr().out
+    assert printed.startswith(HINT) and hint in printed, printed

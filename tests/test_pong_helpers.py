@@ -1,4 +1,4 @@
-"""dqn_helpers.pong (lesson 07's plumbing): the speed probe's arithmetic, the run folder, the shipped
+"""dqn_helpers.pong (lesson 10's plumbing): the speed probe's arithmetic, the run folder, the shipped
 agent's logs (found, checked against the checkpoint, refused when they are another run's), and V(s)
 along a greedy game, on fakes small enough to reason about by hand."""
 

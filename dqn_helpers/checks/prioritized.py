@@ -1,0 +1,237 @@
+"""Checkers of lesson 09 (prioritized replay and n-step returns)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from dqn_helpers.checks._core import (
+    _describe,
+    _is_number,
+    _number,
+    _on_error,
+    checker,
+    expect,
+    fail,
+)
+
+
+def _reference_find(priorities: np.ndarray, value: float) -> int:
+    """Prefix-sum sampling done by a linear scan: the first leaf whose running sum passes ``value``."""
+    return int(np.searchsorted(np.cumsum(priorities), value, side="right"))
+
+
+def _tree_total(tree: Any) -> float:
+    total = tree.total() if callable(tree.total) else tree.total
+    return _number(total)
+
+
+def _find_mismatch(tree: Any, priorities: np.ndarray, values: Sequence[float]) -> str | None:
+    """The first value whose ``tree.find`` differs from the linear scan, described; None if none."""
+    for v in values:
+        want = _reference_find(priorities, v)
+        got = tree.find(float(v))
+        if not _is_number(got) or int(got) != want:
+            cum = np.cumsum(priorities)
+            lo = cum[want - 1] if want else 0.0
+            return (
+                f"find({v:.6g}) should be leaf {want} (its prefix sums span [{lo:.6g}, {cum[want]:.6g})), "
+                f"got {got!r}"
+            )
+    return None
+
+
+@checker
+def check_sum_tree(fn: Callable[..., Any]) -> str:
+    """Exercise 9.1: ``fn`` is the class: ``fn(capacity)`` is a sum tree with ``update(index, priority)``, ``total`` and
+    ``find(value) -> index``: the leaf where the running sum of priorities passes ``value``.
+    Introduced in lesson 09."""
+    with _on_error("SumTree(4) failed: {error}"):
+        tree = fn(4)
+        for i, p in enumerate([1.0, 2.0, 3.0, 4.0]):
+            tree.update(i, p)
+    with _on_error("reading total failed: {error}"):
+        total = _tree_total(tree)
+    expect(
+        abs(total - 10.0) < 1e-9,
+        f"with priorities [1, 2, 3, 4], total should be 10, got {total!r}: the root holds the sum of "
+        "every leaf, and update must refresh every node on the way up to it.",
+    )
+    hand = [(0.0, 0), (0.99, 0), (1.0, 1), (2.5, 1), (3.0, 2), (5.99, 2), (6.0, 3), (9.99, 3)]
+    for v, want in hand:
+        with _on_error(f"find({v}) failed: {{error}}"):
+            got = tree.find(v)
+        if _is_number(got) and int(got) == want:
+            continue
+        slip = (
+            " A value equal to the left child's sum belongs to the right subtree: go right when "
+            "value >= left sum (and subtract the left sum)."
+            if _is_number(got) and int(got) == want - 1 and v in (1.0, 3.0, 6.0)
+            else " Going right, subtract the left child's sum from the value before descending."
+            if _is_number(got) and int(got) == 3 and want < 3
+            else " Descend from the root: go left when value < left child's sum, else go right "
+            "with value − left sum; the leaf you reach is the index."
+        )
+        fail(
+            f"priorities [1, 2, 3, 4]: find({v}) should be {want} (prefix sums 1, 3, 6, 10), "
+            f"got {got!r}.{slip}"
+        )
+    with _on_error("update(1, 0.0) after the first updates failed: {error}"):
+        tree.update(1, 0.0)
+        total = _tree_total(tree)
+        got = tree.find(1.0)
+    expect(
+        abs(total - 8.0) < 1e-9,
+        f"after update(1, 0.0) on [1, 2, 3, 4] the total should be 8, got {total!r}: an update sets the "
+        "leaf (it does not add to it), then recomputes each parent as the sum of its two children.",
+    )
+    expect(
+        _is_number(got) and int(got) == 2,
+        f"priorities [1, 0, 3, 4]: find(1.0) should be 2 (a leaf of priority 0 is never drawn), got {got!r}.",
+    )
+    rng = np.random.default_rng(10)
+    for capacity in (1, 5, 37, 1000):  # sizes that are not powers of two, and a single leaf
+        with _on_error(f"SumTree({capacity}) failed: {{error}}"):
+            tree = fn(capacity)
+        priorities = np.zeros(capacity)
+        for _ in range(3 * capacity):  # random updates, the same index overwritten many times
+            i = int(rng.integers(capacity))
+            p = float(rng.choice([0.0, rng.exponential()])) if capacity > 1 else 0.5
+            priorities[i] = p
+            with _on_error(f"SumTree({capacity}).update({i}, {p:.3g}) failed: {{error}}"):
+                tree.update(i, p)
+        if priorities.sum() <= 0:
+            priorities[0] = 1.0
+            tree.update(0, 1.0)
+        total = _tree_total(tree)
+        expect(
+            abs(total - priorities.sum()) <= 1e-9 * max(1.0, priorities.sum()),
+            f"SumTree({capacity}) after {3 * capacity} random updates: total should be "
+            f"{priorities.sum():.6g}, got {total!r}. Check that the tree has room for every leaf when "
+            "capacity is not a power of two, and that an update refreshes every ancestor.",
+        )
+        values = rng.random(200) * priorities.sum()
+        with _on_error(f"SumTree({capacity}).find failed: {{error}}"):
+            problem = _find_mismatch(tree, priorities, values)
+        expect(
+            problem is None,
+            f"SumTree({capacity}) after random updates: {problem}. The tree must sample as a linear "
+            "scan of the prefix sums does.",
+        )
+    return (
+        "sum tree right: total and find agree with prefix-sum sampling by a linear scan, after any "
+        "sequence of updates, for every capacity (each update and each find visits one node per level)."
+    )
+
+
+def _reference_n_step_windows(
+    rewards: Sequence[float], terminated: bool, gamma: float, n: int
+) -> list[tuple[float, int, bool]]:
+    """(G_t, m_t, done_t) for every step of one episode, as the n-step replay buffer stores them."""
+    r = [float(x) for x in rewards]
+    big_t = len(r)
+    out = []
+    for t in range(big_t):
+        m = min(n, big_t - t)
+        ret = sum(gamma**k * r[t + k] for k in range(m))
+        out.append((ret, m, bool(terminated) and t + m == big_t))
+    return out
+
+
+def _window_slip(
+    got: list[Any], rewards: Sequence[float], terminated: bool, gamma: float, n: int
+) -> str:
+    """Which common mistake explains a wrong list of windows."""
+    want = _reference_n_step_windows(rewards, terminated, gamma, n)
+    big_t = len(rewards)
+    if len(got) != big_t:
+        return (
+            f"return one window per step of the episode ({big_t}), got {len(got)}: the last steps "
+            "get shorter windows, they are not dropped."
+        )
+    for t, (item, (ret, m, done)) in enumerate(zip(got, want)):
+        if not (isinstance(item, tuple | list) and len(item) == 3 and _is_number(item[0])):
+            return f"window {t} should be a tuple (G, m, done), got {item!r}."
+        g, gm, gd = _number(item[0]), item[1], item[2]
+        if _number(gm) != m:
+            return (
+                f"window {t} should have m = {m} rewards, got {gm!r}: m = min(n, T − t), the window "
+                "stops at the episode's last step."
+            )
+        if bool(gd) != done:
+            if not terminated and gd:
+                return (
+                    f"window {t}: the episode was truncated, not terminated, so done must be False: "
+                    "its target still bootstraps from s_(t+m)."
+                )
+            if terminated and done and not gd:
+                return (
+                    f"window {t} reaches the terminal step, so done must be True: every window with "
+                    "the terminal inside it ends the episode, not only the last step's."
+                )
+            return f"window {t}: done should be {done}, got {gd!r}."
+        if abs(g - ret) > 1e-6:
+            plain = sum(float(x) for x in rewards[t : t + m])
+            if abs(g - plain) <= 1e-6:
+                return f"window {t}: discount the k-th reward by γᵏ (G = {ret:.6g}, got {g:.6g})."
+            return f"window {t}: G should be Σ_(k<m) γᵏ r_(t+k) = {ret:.6g}, got {g:.6g}."
+    return "compare your windows with G_t = Σ_(k<m) γᵏ r_(t+k), m = min(n, T − t)."
+
+
+@checker
+def check_n_step_windows(fn: Callable[..., Any]) -> str:
+    """Exercise 9.2: ``fn(rewards, terminated, gamma, n)`` gives, for every step t of one episode, the
+    triple ``(G, m, done)`` the n-step buffer stores: G = Σ_(k<m) γᵏ r_(t+k) with m = min(n, T − t), and
+    done = True only if the episode terminated (not truncated) and the window reaches its end.
+    Introduced in lesson 09."""
+    cases = [
+        ("a terminated episode of 4 steps, n = 3", [1.0, 1.0, 1.0, 1.0], True, 0.5, 3),
+        ("a truncated episode of 4 steps, n = 3", [1.0, 1.0, 1.0, 1.0], False, 0.5, 3),
+        ("an episode shorter than n", [2.0, 3.0], True, 0.9, 5),
+        ("n = 1, the plain DQN transitions", [1.0, 0.0, 1.0], True, 0.9, 1),
+        ("a one-step episode", [1.0], False, 0.99, 3),
+    ]
+    rng = np.random.default_rng(1010)
+    for _ in range(20):
+        big_t, n = int(rng.integers(1, 12)), int(rng.integers(1, 6))
+        rewards = rng.choice([-1.0, 0.0, 1.0, 2.0], size=big_t)
+        cases.append(
+            (
+                f"a random episode of {big_t} steps (NumPy array), n = {n}",
+                rewards,
+                bool(rng.random() < 0.5),
+                float(rng.uniform(0.5, 1.0)),
+                n,
+            )
+        )
+    for what, rewards, terminated, gamma, n in cases:
+        shown = "[" + ", ".join(f"{float(x):g}" for x in rewards) + "]"
+        call = f"n_step_windows({shown}, terminated={terminated}, gamma={gamma:.3g}, n={n})"
+        given = rewards.copy() if isinstance(rewards, np.ndarray) else list(rewards)
+        try:
+            got = list(fn(given, terminated, gamma, n))
+        except IndexError as exc:
+            fail(
+                f"{call} ({what}): your code raised IndexError: {exc}. A window never reads past the "
+                "episode's last reward: the windows of the last steps are shorter, m = min(n, T − t)."
+            )
+        except Exception as exc:  # noqa: BLE001 - any learner error becomes a hint
+            fail(f"{call} ({what}): {_describe(exc)}")
+        want = _reference_n_step_windows(rewards, terminated, gamma, n)
+        ok = len(got) == len(want) and all(
+            isinstance(item, tuple | list)
+            and len(item) == 3
+            and abs(_number(item[0]) - w[0]) <= 1e-6
+            and _number(item[1]) == w[1]
+            and bool(item[2]) == w[2]
+            for item, w in zip(got, want)
+        )
+        if not ok:
+            fail(f"{call} ({what}): {_window_slip(got, rewards, terminated, gamma, n)}")
+    return (
+        "n-step windows right: each window sums m = min(n, T − t) discounted rewards, and only the windows "
+        "that reach a terminal step are done (e.g. 4 rewards of 1, γ = 0.5, n = 3, terminated: "
+        "(1.75, 3, False), (1.75, 3, True), (1.5, 2, True), (1, 1, True))."
+    )
