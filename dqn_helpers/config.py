@@ -519,6 +519,40 @@ PRESETS: dict[str, DQNConfig] = {
         frame_stack=4,
         precision="bf16",  # the update in bfloat16 where the CPU supports it (benchmarks/bench_pong.py)
     ),
+    # Plain DQN on pixels (lesson 10): the algorithm of lesson 05 with the Nature CNN of lesson 06,
+    # Nature-style: uniform replay, 1-step targets, no Double DQN, no dueling head; Adam (eps
+    # 1.5e-4) at 1e-4, batch 32, an update every 4 agent steps, a target copy every 2,000 agent
+    # steps (500 updates), ε 1 → 0.01 over 250k steps. Published sample cost with sticky actions
+    # (Dopamine's DQN, 5-seed mean): about 10M agent steps to reach 18 on Pong, which is why the
+    # course's `pong` preset adds the n-step returns and prioritized replay of lesson 09.
+    "pong-dqn": DQNConfig(
+        env_id="ALE/Pong-v5",
+        total_steps=10_000_000,
+        learning_rate=1e-4,
+        adam_eps=1.5e-4,
+        batch_size=32,
+        buffer_size=100_000,
+        learning_starts=20_000,
+        train_freq=4,
+        gradient_steps=1,
+        target_update=2_000,
+        gamma=0.99,
+        epsilon_start=1.0,
+        epsilon_end=0.01,
+        epsilon_fraction=0.025,
+        loss="huber",
+        max_grad_norm=10.0,
+        double=False,
+        dueling=False,
+        prioritized=False,
+        n_step=1,
+        eval_every=100_000,
+        eval_episodes=10,
+        checkpoint_every=25_000,
+        save_buffer=False,
+        frame_stack=4,
+        precision="bf16",
+    ),
     # Plain DQN of lesson 05, the algorithm the lesson teaches: uniform replay, 1-step targets, no
     # Double DQN, no dueling head; only the standard DQN parts, namely a target network, the Huber
     # loss, gradient clipping at 10 and a linear ε schedule (1 → 0.04 over 16%). Values are RL-Zoo's

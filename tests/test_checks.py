@@ -163,3 +163,19 @@ def test_checker_keeps_the_name_docstring_and_parameters():
     signature = inspect.signature(check_positive)
     assert list(signature.parameters) == ["x"] and signature.return_annotation == "bool"
     assert check_positive(1) is True
+
+
+def test_use_passing_keeps_the_learners_function_when_it_passed(capsys):
+    def yours(x):
+        return x + 1
+
+    def solution(x):
+        return x + 1
+
+    assert checks.use_passing(yours, solution, passed=True) is yours
+    assert checks.whose(yours) == "yours"
+    assert "Using your yours" in capsys.readouterr().out
+    assert checks.use_passing(yours, solution, passed=False) is solution
+    assert checks.whose(solution) == "the course's solution"
+    assert "course's solution" in capsys.readouterr().out
+    assert checks.whose(print).startswith("unknown")

@@ -17,7 +17,7 @@ afterwards in case the learner's code drew from them.
 
 from __future__ import annotations
 
-from dqn_helpers.checks._core import checker, expect, fail
+from dqn_helpers.checks._core import checker, expect, fail, use_passing, whose
 from dqn_helpers.checks.atari import (
     check_conv_output_size,
     check_preprocess_frame,
@@ -39,6 +39,9 @@ __all__ = [
     "checker",
     "expect",
     "fail",
+    # the learner's code runs: choosing between their function and the solution
+    "use_passing",
+    "whose",
     # lesson 01 (tabular)
     "check_q_learning_update",
     "check_epsilon_greedy",

@@ -141,3 +141,35 @@ def _mlp(*sizes: int) -> Any:
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
     return torch.nn.Sequential(*layers[:-1])
+
+
+# ------------------------------------------------------- whose function the experiments run
+_WHOSE_ATTR = "_dqn_course_whose"
+
+
+def use_passing(yours: T, solution: T, passed: bool) -> T:
+    """The learner's function (or class) when it passed its checker, else the course's solution.
+
+    Called by every exercise's solution cell, so that the experiments after an exercise run the
+    learner's own code whenever it is correct, and say so (``whose``). Prints which one is used.
+    Introduced in lesson 01.
+    """
+    chosen, owner = (yours, "yours") if passed else (solution, "the course's solution")
+    name = getattr(yours, "__name__", getattr(solution, "__name__", "this function"))
+    try:
+        setattr(chosen, _WHOSE_ATTR, owner)
+    except (AttributeError, TypeError):
+        pass  # a builtin or a callable object without a __dict__: whose() then says "unknown"
+    if passed:
+        print(f"Using your {name}: it passed its checker.")
+    else:
+        print(
+            f"Using the course's solution for {name}: yours has not passed its checker yet "
+            "(fix it, rerun its checker cell, then this cell)."
+        )
+    return chosen
+
+
+def whose(fn: Any) -> str:
+    """ "yours" or "the course's solution": which version ``use_passing`` chose for ``fn``."""
+    return str(getattr(fn, _WHOSE_ATTR, "unknown (not chosen by checks.use_passing)"))
