@@ -16,7 +16,10 @@ Sections:
       one update (sample + learn) of batch 32 and one batch-1 action forward pass;
   (d) the update and action costs with 1 torch thread and with one per core;
   (e) the update cost of the preset with each extension switched on or off (why the preset
-      leaves Double DQN and the dueling head off on a CPU).
+      leaves Double DQN and the dueling head off on a CPU);
+  (f) the update's numeric format: fp32, channels-last fp32, bfloat16 autocast with and without
+      channels-last weights (the preset's ``precision="bf16"``), and torch.compile; then the whole
+      loop's agent steps/s in fp32 and in the preset's precision. ``--precision`` runs (f) alone.
 """
 
 from __future__ import annotations
@@ -102,10 +105,13 @@ class StepClock(gym.Wrapper):
         return self.env.step(action)
 
 
-def training_speed(learning_starts: int, measured: int, seed: int = 0) -> tuple[float, float, int]:
+def training_speed(
+    learning_starts: int, measured: int, seed: int = 0, **overrides: Any
+) -> tuple[float, float, int]:
     """(c) Agent steps/s of training.train (pong preset) over ``measured`` steps after learning_starts."""
     cfg = config.preset(
         "pong",
+        **overrides,
         seed=seed,
         total_steps=learning_starts + measured,
         learning_starts=learning_starts,
@@ -144,14 +150,26 @@ def learn(agent: DQNAgent, buf: Any, batch_size: int) -> None:
 
 
 def update_and_act_cost(
-    transitions: list[Transition], calls: int, **overrides: Any
+    transitions: list[Transition], calls: int, variant: str = "", **overrides: Any
 ) -> dict[str, tuple[float, float]]:
     """Median cost of one sample, one update (sample + learn, batch 32), one action and one add.
 
-    ``overrides`` change the pong preset (e.g. ``double=True``) for section (e).
+    ``overrides`` change the pong preset (e.g. ``double=True``) for section (e); ``variant`` is one
+    of section (f)'s formats that no config field gives: "channels_last" (fp32 weights in
+    channels-last order), "bf16_contiguous" (bf16 autocast, usual weight order), "compile"
+    (torch.compile of both networks, fp32).
     """
     cfg = config.preset("pong", device="cpu", **overrides)
     agent = DQNAgent(cfg, (4, 84, 84), 6, device="cpu")
+    if variant == "channels_last":
+        agent.online = agent.online.to(memory_format=torch.channels_last)
+        agent.target = agent.target.to(memory_format=torch.channels_last)
+    elif variant == "bf16_contiguous":
+        agent.online = agent.online.to(memory_format=torch.contiguous_format)
+        agent.target = agent.target.to(memory_format=torch.contiguous_format)
+    elif variant == "compile":
+        agent.online = torch.compile(agent.online)
+        agent.target = torch.compile(agent.target)
     buf = buffers.FrameReplayBuffer(
         cfg.buffer_size, seed=0, n_step=cfg.n_step, gamma=cfg.gamma, prioritized=cfg.prioritized
     )
@@ -167,8 +185,47 @@ def update_and_act_cost(
     }
 
 
+def precision_section(transitions: list[Transition], calls: int, steps: tuple[int, int]) -> None:
+    """(f) The update in each numeric format, then the whole loop in fp32 and in the preset's."""
+    from dqn_helpers import device as device_lib
+
+    print(
+        f"(f) the update's numeric format (this CPU has bfloat16 support: "
+        f"{device_lib.cpu_supports_bf16()}), wall ms | CPU ms per update (sample + learn):"
+    )
+    base = None
+    for label, variant, precision in (
+        ("fp32", "", "fp32"),
+        ("fp32, channels-last weights", "channels_last", "fp32"),
+        ("bf16 autocast", "bf16_contiguous", "bf16"),
+        ("bf16 autocast, channels-last (preset)", "", "bf16"),
+        ("torch.compile, fp32", "compile", "fp32"),
+    ):
+        try:
+            cost = update_and_act_cost(transitions, calls, variant=variant, precision=precision)
+        except (
+            Exception
+        ) as exc:  # torch.compile needs a working C++ toolchain; say why it is missing
+            print(f"    {label:40s} not measured: {type(exc).__name__}: {str(exc)[:80]}")
+            continue
+        base = base or cost["update"]
+        print(
+            f"    {label:40s} {cost['update'][0]:7.1f} | {cost['update'][1]:7.1f}"
+            f"  ({cost['update'][1] / base[1]:5.0%} of fp32's CPU time)"
+        )
+    for precision in ("fp32", "bf16"):
+        wall, cpu, updates = training_speed(*steps, precision=precision)
+        print(
+            f"    whole loop, precision={precision}: {wall:7.1f} | {cpu:7.1f} agent steps/s "
+            f"({updates} updates)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--precision", action="store_true", help="section (f) alone (numeric formats, ~3 min)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer steps (a ~1-2 min run)")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
@@ -181,6 +238,14 @@ def main() -> None:
     env_steps = 3_000 if args.quick else 10_000
     learning_starts, measured = (1_000, 2_000) if args.quick else (2_000, 6_000)
     calls = 20 if args.quick else 60
+    if args.precision:
+        print(
+            f"torch {torch.__version__} with {torch.get_num_threads()} threads; "
+            f"load average {os.getloadavg()[0]:.1f}; rates: per wall second | per CPU second"
+        )
+        transitions = raw_env_speed(env_steps)[2]
+        precision_section(transitions, calls, (learning_starts, measured))
+        return
 
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
@@ -274,6 +339,7 @@ def main() -> None:
         print(
             f"    {label:28s} update {cost[0]:7.1f} | {cost[1]:7.1f}  ({cost[1] / base[1]:5.0%} of the preset's)"
         )
+    precision_section(transitions, max(5, calls // 2), (learning_starts, measured))
 
 
 if __name__ == "__main__":
