@@ -66,9 +66,7 @@ class DQNConfig:
     learning_starts: int = 1_000  # agent steps of pure collection before the first update
     train_freq: int = 1  # do a burst of updates every train_freq agent steps
     gradient_steps: int = 1  # updates per burst (replay ratio = gradient_steps / train_freq)
-    save_buffer: bool = (
-        True  # store the replay buffer in checkpoint.pt (exact resume; big on Atari)
-    )
+    save_buffer: bool = True  # keep the replay buffer in checkpoint.pt (exact resume; big on Atari)
 
     # --- the target network (lesson 04)
     target_update: int = 500  # hard copy θ⁻ ← θ every C agent steps; 0 = soft update with tau
@@ -99,9 +97,7 @@ class DQNConfig:
 
     # --- hardware
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
-    precision: str = (
-        "fp32"  # "fp32", or "bf16": the update in bfloat16 on CPUs that support it (fp32 elsewhere)
-    )
+    precision: str = "fp32"  # "bf16": the update in bfloat16 on CPUs that have it (else fp32)
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden, list):  # a JSON list from config.json or a checkpoint
@@ -224,8 +220,10 @@ def _check_values(c: DQNConfig) -> None:
         )
     check_env_id_form(c.env_id)
     _positive("total_steps", c.total_steps, "It counts agent steps, e.g. 30_000 for CartPole.")
-    if c.seed < 0:
-        raise ValueError(f"seed must be >= 0, got {c.seed}.")
+    if not 0 <= c.seed < 2**32:
+        raise ValueError(
+            f"seed must be in [0, 2**32 - 1] (NumPy's and Gymnasium's seed range), got {c.seed}."
+        )
     _positive("frame_stack", c.frame_stack, "Atari recipes stack 4 frames.")
     _positive("num_envs", c.num_envs, "Use 1 for the plain loop, 4–16 for batched collection.")
     if c.learning_rate <= 0:
@@ -236,7 +234,8 @@ def _check_values(c: DQNConfig) -> None:
     if c.lr_end is not None and not 0 <= c.lr_end <= c.learning_rate:
         raise ValueError(
             f"lr_end must be in [0, learning_rate={c.learning_rate}] or None (constant rate), "
-            f"got {c.lr_end}."
+            f"got {c.lr_end}. A preset's lr_end stays when only the learning rate changes: "
+            "give lr_end too (--lr-end X, or --lr-end none)."
         )
     if not 0 < c.lr_fraction <= 1:
         raise ValueError(f"lr_fraction must be in (0, 1], got {c.lr_fraction}.")
