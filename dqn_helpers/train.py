@@ -21,10 +21,9 @@ import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import tyro
-from tyro.constructors import ConstructorRegistry, PrimitiveConstructorSpec, PrimitiveTypeInfo
 
 from dqn_helpers import cli
 from dqn_helpers import config as config_lib
@@ -39,101 +38,20 @@ Flag = Annotated[bool, tyro.conf.FlagCreatePairsOff]  # --resume, without a --no
 
 @dataclass(frozen=True)
 class TrainArgs:
-    """Train a DQN agent (CartPole or Atari) and write a run folder with config.json, log.csv,
-    eval.csv, checkpoint.pt and best.pt. Short forms: --env (--env-id), --steps (--total-steps),
-    --lr (--learning-rate), --per / --no-per (--prioritized). Example: python -m dqn_helpers.train
-    --env CartPole-v1 --preset cartpole --steps 30000 --seed 0 --out runs/cp0"""
+    """Train a DQN agent (CartPole or Atari) and write a run folder (config.json, log.csv, eval.csv, checkpoint.pt, best.pt). Short forms: --env, --steps, --lr, --per/--no-per for --env-id, --total-steps, --learning-rate, --prioritized. Example: python -m dqn_helpers.train --env CartPole-v1 --preset cartpole --steps 30000 --out runs/cp0"""  # noqa: E501
 
     config: DQNConfig  # the hyperparameters: the preset's, changed by the flags below
-    preset: PresetName = (
-        "cartpole"  # starting hyperparameters (default: pong for ALE/ ids, else cartpole)
-    )
-    out: str | None = None  # run folder (default: runs/<env>-s<seed>)
+    # starting hyperparameters (when not given: pong for ALE/ ids, else cartpole)
+    preset: PresetName = "cartpole"
+    out: str | None = None  # run folder (none: runs/<env>-s<seed>)
     resume: Flag = False  # continue the run in OUT from its checkpoint.pt
     overwrite: Flag = False  # replace the run OUT holds (without it, an OUT with a run is refused)
     init_from: str | None = None  # start a new run from this checkpoint's network (fine-tuning)
-    threads: int | None = (
-        None  # torch CPU threads (default: 1 for MLPs, PyTorch's choice for Atari)
-    )
+    # torch CPU threads (none: 1 for small MLPs, where more only add overhead; PyTorch's for Atari)
+    threads: int | None = None
     no_progress: Flag = False  # no progress bar
-    set: tuple[
-        str, ...
-    ] = ()  # KEY=VALUE: any DQNConfig field, e.g. --set hidden=64,64 (repeatable)
-
-
-# ------------------------------------------------------------------------ parsing values
-def _int(text: str) -> int:
-    """An int from ``50000``, ``50_000`` or ``5e4``."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value.is_integer():
-        raise ValueError(f"expects an integer such as 50000 (or 50_000, 5e4), got {text!r}.")
-    return int(value)
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"expects a number such as 0.99 or 1e-3, got {text!r}.") from None
-
-
-def _sizes(text: str) -> tuple[int, ...]:
-    """Layer sizes from ``64``, ``64,64``, ``(64, 64)`` or ``[64, 64]``."""
-    inner = text.strip()
-    if inner[:1] + inner[-1:] in ("()", "[]"):
-        inner = inner[1:-1]
-    parts = [p.strip() for p in inner.split(",")]
-    if parts and parts[-1] == "":
-        parts.pop()
-    try:
-        if not parts:
-            raise ValueError
-        return tuple(_int(p) for p in parts)
-    except ValueError:
-        raise ValueError(
-            f"expects layer sizes such as 64, 64,64 or (64, 64), got {text!r}."
-        ) from None
-
-
-_REGISTRY = ConstructorRegistry()
-
-
-def _spec(metavar: str, parse: Any, is_instance: Any) -> PrimitiveConstructorSpec:
-    return PrimitiveConstructorSpec(
-        nargs=1,
-        metavar=metavar,
-        instance_from_str=lambda args: parse(args[0]),
-        is_instance=is_instance,
-        str_from_instance=lambda value: [str(value)],
-    )
-
-
-def _or_none(parse: Any) -> Any:
-    return lambda text: None if text.strip().lower() in ("none", "null") else parse(text)
-
-
-@_REGISTRY.primitive_rule
-def _course_forms(info: PrimitiveTypeInfo) -> PrimitiveConstructorSpec | None:
-    """The spellings the course's flags accept: 5e4 for an int, none for None, 64,64 for sizes."""
-    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
-    if info.type is int:
-        return _spec("N", _int, lambda v: isinstance(v, int) and not isinstance(v, bool))
-    if info.type is float:
-        return _spec("X", _float, number)
-    if info.type == (int | None):
-        return _spec("N|none", _or_none(_int), lambda v: v is None or isinstance(v, int))
-    if info.type == (float | None):
-        return _spec("X|none", _or_none(_float), lambda v: v is None or number(v))
-    if info.type_origin is tuple and typing.get_args(info.type) == (int, ...):
-        return _spec("SIZES", _sizes, lambda v: isinstance(v, tuple))
-    return None
+    # KEY=VALUE: any DQNConfig field, e.g. --set tau=0.01 or --set hidden=64,64 (repeatable)
+    set: Annotated[tuple[str, ...], tyro.conf.arg(metavar="KEY=VALUE")] = ()
 
 
 # ------------------------------------------------------------ short forms, --set, conflicts
@@ -221,35 +139,6 @@ def _expand(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     return tokens, values
 
 
-def _one_line(event: Any) -> None:
-    """tyro's parse errors as one line (raised as UsageError instead of tyro's box)."""
-    argument = getattr(event, "argument", None)
-    flags = "/".join(getattr(getattr(argument, "lowered", None), "name_or_flags", ()) or ())
-    kind = type(event).__name__
-    if kind == "UnrecognizedArgs":
-        raise cli.UsageError(f"unrecognized arguments: {' '.join(event.tokens)} (see --help).")
-    if kind == "InvalidChoice":
-        raise cli.UsageError(
-            f"{flags}: invalid choice: {event.value!r} (choose from {', '.join(event.choices)})."
-        )
-    if kind == "InstantiationFailure":
-        message = " ".join(str(event.message).split())
-        raise cli.UsageError(f"{flags} {message}" if flags else message)
-    if kind == "BadValue":
-        raise cli.UsageError(f"{flags} expects a value.")
-
-
-def _tyro_errors_as_one_line() -> Any:
-    """tyro's parse-error hook (a private module of tyro; without it tyro prints its own box)."""
-    errors = getattr(tyro, "_errors", None)
-    hook = getattr(errors, "on_parse_error", None)
-    if hook is None:
-        import contextlib
-
-        return contextlib.nullcontext()
-    return hook(_one_line)
-
-
 def parse_args(argv: Sequence[str]) -> TrainArgs:
     """The flags of ``python -m dqn_helpers.train`` as a TrainArgs; UsageError for a bad one.
 
@@ -261,16 +150,9 @@ def parse_args(argv: Sequence[str]) -> TrainArgs:
     name = values.get("--preset")
     if name not in config_lib.PRESETS:  # no --preset (or an unknown one, which tyro refuses)
         name = "pong" if atari.is_atari_id(values.get("env_id", "")) else "cartpole"
-    default = TrainArgs(config=config_lib.PRESETS[name], preset=name)
-    with _tyro_errors_as_one_line():
-        return tyro.cli(
-            TrainArgs,
-            args=tokens,
-            default=default,
-            prog=PROG,
-            config=(tyro.conf.OmitArgPrefixes,),
-            registry=_REGISTRY,
-        )
+    return cli.parse(
+        TrainArgs, tokens, PROG, TrainArgs(config=config_lib.PRESETS[name], preset=name)
+    )
 
 
 def config_from_argv(argv: Sequence[str]) -> DQNConfig:
@@ -359,6 +241,15 @@ def _checked(argv: Sequence[str]) -> tuple[TrainArgs, Path]:
     obs_shape, n_actions = _probe_env(cfg)
     cli.check_memory(_memory_needs(cfg, obs_shape, n_actions))
     out = _out_dir(args, cfg)
+    if args.resume:
+        cli.check_checkpoint_file(out / "checkpoint.pt")
+    if args.init_from is not None:
+        from dqn_helpers import checkpoints
+
+        try:
+            cli.check_checkpoint_file(checkpoints.resolve_checkpoint_path(args.init_from, "final"))
+        except checkpoints.CheckpointError:
+            pass  # a missing file: preflight says so
     # the checks train() makes on the folder and the checkpoints (resume, fine-tuning)
     training.preflight(
         cfg, out_dir=out, resume=args.resume, overwrite=args.overwrite, init_from=args.init_from
