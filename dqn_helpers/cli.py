@@ -179,6 +179,9 @@ def _one_line(event: Any) -> None:
     if kind == "InstantiationFailure":
         message = " ".join(str(event.message).split())
         raise UsageError(f"{flags} {message}" if flags else message)
+    if kind == "MissingArgs":
+        names = [getattr(a.arg.lowered, "metavar", None) or "?" for a in event.missing_arguments]
+        raise UsageError(f"missing {', '.join(map(str, names))} (see --help).")
     if kind == "BadValue":
         raise UsageError(f"{flags} expects a value.")
 

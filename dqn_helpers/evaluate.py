@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import tyro
 
@@ -33,7 +33,8 @@ PROG = "python -m dqn_helpers.evaluate"
 class EvalArgs:
     """Play greedy episodes with a trained agent (a run folder or a .pt checkpoint) and print the returns. Example: python -m dqn_helpers.evaluate runs/cp0 --episodes 20 --video cp0.mp4"""  # noqa: E501
 
-    run: tyro.conf.Positional[str]  # run folder (uses its checkpoint.pt) or a checkpoint file
+    # run folder (uses its checkpoint.pt) or a checkpoint file
+    run: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
     episodes: int = 10  # episodes to play
     seed: int = 0  # episode i is reset with seed + i
     best: tyro.conf.FlagCreatePairsOff[bool] = False  # use best.pt instead of checkpoint.pt
