@@ -276,14 +276,17 @@ def check_memory(needs: dict[str, float], limit: int | None = None) -> None:
 
 @contextmanager
 def interrupts_once() -> Iterator[None]:
-    """Inside: the first Ctrl-C raises KeyboardInterrupt, later ones are ignored.
+    """Inside: the first Ctrl-C raises KeyboardInterrupt, and every later one is ignored.
 
-    So a second press while the run is being saved cannot break the save into a traceback; the
-    caller prints one line and exits. The previous handler comes back on the way out.
+    So a second press, while the run is being saved or the program is exiting, cannot break it into
+    a traceback; the caller prints one line and exits. Without a press the previous handler comes
+    back on the way out (after one, presses stay ignored: the program is ending).
     """
+    pressed = []
 
     def first_press(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        pressed.append(signum)
         raise KeyboardInterrupt
 
     try:
@@ -294,7 +297,8 @@ def interrupts_once() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not pressed:
+            signal.signal(signal.SIGINT, previous)
 
 
 def quiet_sdl() -> None:

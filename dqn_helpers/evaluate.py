@@ -141,6 +141,7 @@ def _play(args: EvalArgs, path: Path, agent: Any, cfg: Any, eval_envs: list[Any]
 
     is_atari = cfg.is_atari
     kw = {"frame_stack": cfg.frame_stack, "clip_rewards": False} if is_atari else {}
+    print(f"playing {args.episodes:,} episodes with {path} ...", flush=True)
     try:
         rows = evaluation.evaluate_episodes(
             agent, eval_envs, args.episodes, seed=args.seed, epsilon=args.epsilon

@@ -258,19 +258,30 @@ def _checked(argv: Sequence[str]) -> tuple[TrainArgs, Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 on success). Introduced in lesson 05."""
+    """Entry point; returns the exit status (0 on success). Introduced in lesson 05.
+
+    Ctrl-C ends with one line (status 130): before training nothing was written; during training
+    the run is saved first, and a second press cannot break that save.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     from dqn_helpers import checkpoints
 
     try:
         with cli.interrupts_once():
-            args, out = _checked(argv)
+            try:
+                args, out = _checked(argv)
+            except (
+                ValueError,
+                TypeError,
+                ImportError,
+                OSError,
+                checkpoints.CheckpointError,
+            ) as exc:
+                cli.fail(PROG, str(exc))  # status 2 before anything is built or written
+            return _train(args, out)
     except KeyboardInterrupt:
         print("stopped by Ctrl-C before training started; nothing was written.", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, ImportError, OSError, checkpoints.CheckpointError) as exc:
-        cli.fail(PROG, str(exc))  # exits with status 2 before anything is built or written
-    return _train(args, out)
 
 
 def _train(args: TrainArgs, out: Path) -> int:
@@ -285,21 +296,23 @@ def _train(args: TrainArgs, out: Path) -> int:
     print(f"training {cfg.env_id} for {cfg.total_steps:,} steps (seed {cfg.seed}) -> {out}")
     start = time.perf_counter()
     try:
-        with cli.interrupts_once():  # a second Ctrl-C cannot break the save into a traceback
-            result = training.train(
-                cfg,
-                out_dir=out,
-                progress=not args.no_progress,
-                resume=args.resume,
-                init_from=args.init_from,
-                overwrite=args.overwrite,
-            )
+        result = training.train(
+            cfg,
+            out_dir=out,
+            progress=not args.no_progress,
+            resume=args.resume,
+            init_from=args.init_from,
+            overwrite=args.overwrite,
+        )
     except training.TrainingDivergedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # train() saved the run and said how to resume it
+    except KeyboardInterrupt:  # train() saved the run (if it had started) and said so
+        saved = (out / "checkpoint.pt").exists()
         print(
-            f"stopped by Ctrl-C; continue with the same command plus --resume (--out {out}).",
+            f"stopped by Ctrl-C; continue with the same command plus --resume (--out {out})."
+            if saved
+            else f"stopped by Ctrl-C before the first checkpoint; {out} holds no run to resume.",
             file=sys.stderr,
         )
         return 130
