@@ -238,8 +238,6 @@ def _checked(argv: Sequence[str]) -> tuple[TrainArgs, Path]:
         raise cli.UsageError(f"--threads must be >= 1, got {args.threads}.")
     _check_eval_cost(cfg)
     cli.check_device(cfg.device)
-    obs_shape, n_actions = _probe_env(cfg)
-    cli.check_memory(_memory_needs(cfg, obs_shape, n_actions))
     out = _out_dir(args, cfg)
     if args.resume:
         cli.check_checkpoint_file(out / "checkpoint.pt")
@@ -250,11 +248,31 @@ def _checked(argv: Sequence[str]) -> tuple[TrainArgs, Path]:
             cli.check_checkpoint_file(checkpoints.resolve_checkpoint_path(args.init_from, "final"))
         except checkpoints.CheckpointError:
             pass  # a missing file: preflight says so
+    obs_shape, n_actions = _probe_env(cfg)
+    cli.check_memory(_memory_needs(cfg, obs_shape, n_actions))
     # the checks train() makes on the folder and the checkpoints (resume, fine-tuning)
-    training.preflight(
+    found = training.preflight(
         cfg, out_dir=out, resume=args.resume, overwrite=args.overwrite, init_from=args.init_from
     )
+    if found.init_from is not None:
+        _check_init_fits(args.init_from, found.init_from, cfg, obs_shape, n_actions)
     return args, out
+
+
+def _check_init_fits(
+    flag_value: str | None, ckpt: dict, cfg: DQNConfig, obs_shape: tuple[int, ...], n_actions: int
+) -> None:
+    """--init-from a network of another shape is refused here, before --overwrite removes a run."""
+    saved = DQNConfig.from_dict(ckpt["config"])
+    theirs = (tuple(ckpt["obs_shape"]), int(ckpt["n_actions"]), saved.hidden, saved.dueling)
+    ours = (obs_shape, n_actions, cfg.hidden, cfg.dueling)
+    if theirs != ours:
+        names = ("observation shape", "actions", "hidden", "dueling")
+        diffs = [f"{n} {a} there, {b} here" for n, a, b in zip(names, theirs, ours) if a != b]
+        raise cli.UsageError(
+            f"--init-from {flag_value}: its network does not fit this run ({'; '.join(diffs)}). "
+            "Use the same --env, --hidden and --dueling as the run that wrote it."
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
