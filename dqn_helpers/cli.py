@@ -63,29 +63,33 @@ def check_device(device: str | None, flag: str = "--device") -> None:
         ) from None
 
 
-def check_writable_folder(flag: str, path: Path) -> None:
+def check_writable_folder(flag: str, path: Path, given: Path | None = None) -> None:
     """UsageError unless a folder can be made at ``path`` (or exists there) and written to.
 
-    The nearest existing ancestor must be a folder in which a file can really be created: it is
-    tried with a temporary folder that is removed at once, which also catches what permission bits
-    do not show (``/proc``, a read-only mount, running as root).
+    ``given`` is the path the user typed when ``path`` is its folder (``--video runs/x.mp4``). The
+    nearest existing ancestor must be a folder in which a file can really be created: it is tried
+    with a temporary folder that is removed at once, which also catches what permission bits do
+    not show (``/proc``, a read-only mount, running as root).
     """
-    if path.exists() and not path.is_dir():
+    shown = path if given is None else given
+    if given is None and path.exists() and not path.is_dir():
         raise UsageError(f"{flag} {path} is an existing file, not a folder: choose a folder path.")
     ancestor = path
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise UsageError(f"{flag} {path}: {ancestor} is a file, so no folder can be made under it.")
+        raise UsageError(
+            f"{flag} {shown}: {ancestor} is a file, so nothing can be written under it."
+        )
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise UsageError(
-            f"{flag} {path}: {ancestor} is not writable; choose a folder you can write to."
+            f"{flag} {shown}: {ancestor} is not writable; choose a folder you can write to."
         )
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".dqn-write-test-", dir=ancestor))
     except OSError as exc:
         raise UsageError(
-            f"{flag} {path}: nothing can be written in {ancestor} ({exc.strerror or exc}); "
+            f"{flag} {shown}: nothing can be written in {ancestor} ({exc.strerror or exc}); "
             "choose a folder on a writable disk."
         ) from None
 

@@ -52,7 +52,7 @@ def _check_video_path(video: str) -> None:
         raise cli.UsageError(
             f"--video {video}: that is a folder; give a file such as {path / 'run.mp4'}."
         )
-    cli.check_writable_folder("--video", path.parent)
+    cli.check_writable_folder("--video", path.parent, given=path)
 
 
 def _validate(args: EvalArgs) -> Path:
