@@ -135,14 +135,12 @@ def _read_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, float]]:
         if header is None:
             return []
         unknown = [c for c in header if c not in columns]
-        missing = [c for c in columns if c not in header]
-        if unknown or missing or len(set(header)) != len(header):
+        if unknown or "step" not in header or len(set(header)) != len(header):
             raise ValueError(
-                f"{path} is not a training log: its header is {','.join(header)!r}, but it should "
-                f"be {','.join(columns)!r}"
-                + (f" (unknown: {', '.join(unknown)})" if unknown else "")
-                + (f" (missing: {', '.join(missing)})" if missing else "")
-                + ". Was it edited, or written by another program?"
+                f"{path} is not a training log: its header is {','.join(header)!r}"
+                + (f", with unknown column(s) {', '.join(unknown)}" if unknown else "")
+                + f"; a log's columns are {','.join(columns)} (step first, the others may be "
+                "missing). Was it edited, or written by another program?"
             )
         for line_no, fields in enumerate(reader, start=2):
             if not fields:
@@ -158,8 +156,8 @@ def _read_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, float]]:
                     x = float(text) if text.strip() else math.nan
                 except ValueError:
                     raise ValueError(
-                        f"{path}, line {line_no}, column {key!r}: {text!r} is not a number. "
-                        "The file is damaged (an edit or a cut-off write)."
+                        f"{path}, line {line_no}, column {key!r}: could not convert {text!r} to a "
+                        "number. The file is damaged (an edit or a cut-off write)."
                     ) from None
                 row[key] = int(x) if key in _INT_COLUMNS and math.isfinite(x) else x
             rows.append(row)

@@ -263,8 +263,8 @@ def _damage(kind: str, text: str) -> str:
     ("kind", "message"),
     [
         ("extra column", "log.csv, line 3: 12 values for 11 columns"),
-        ("wrong header", "log.csv is not a training log: its header is"),
-        ("bad value", "log.csv, line 4, column 'step': 'abc' is not a number"),
+        ("wrong header", "is not a training log: its header is 'step,episode,episode_return,"),
+        ("bad value", "log.csv, line 4, column 'step': could not convert 'abc' to a number"),
         ("missing value", "log.csv, line 5: 10 values for 11 columns"),
     ],
 )
