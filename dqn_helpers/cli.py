@@ -283,13 +283,17 @@ def interrupts_once() -> Iterator[None]:
     """Inside: the first Ctrl-C raises KeyboardInterrupt, and every later one is ignored.
 
     So a second press, while the run is being saved or the program is exiting, cannot break it into
-    a traceback; the caller prints one line and exits. Without a press the previous handler comes
+    a traceback; the caller prints one line and exits. Forked env workers (``--num-envs``) inherit
+    the handler and ignore Ctrl-C to the process group: the main process closes them. Without a press the previous handler comes
     back on the way out (after one, presses stay ignored: the program is ending).
     """
     pressed = []
+    owner = os.getpid()
 
     def first_press(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if os.getpid() != owner:  # a forked env worker: the main process stops it
+            return
         pressed.append(signum)
         raise KeyboardInterrupt
 

@@ -277,3 +277,29 @@ def test_diagnose_names_the_damage_in_a_log(
     log.write_bytes(_damage(kind, log.read_bytes().decode()).encode())
     line = _one_error_line(_run(["dqn_helpers.diagnose", str(damaged)], tmp_path), "diagnose")
     assert message in line and "Traceback" not in line
+
+
+def test_ctrl_c_to_the_process_group_of_an_atari_vector_run(tmp_path: Path) -> None:
+    """The env workers get the signal too (a terminal sends it to the whole group): they ignore it
+    and the main process stops them, so no worker traceback and no BrokenPipeError."""
+    pytest.importorskip("ale_py")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dqn_helpers.train", "--env", "ALE/Pong-v5", "--num-envs", "2"]
+        + ["--steps", "100000", "--learning-starts", "500", "--buffer-size", "2000"]
+        + ["--eval-every", "0", "--out", "run", "--no-progress"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell job has
+    )
+    assert proc.stdout is not None and "training ALE/Pong-v5" in proc.stdout.readline()
+    time.sleep(8)  # the two env workers are running
+    for _ in range(2):
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.01)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert err.strip().splitlines()[-1].startswith("stopped by Ctrl-C"), err
