@@ -38,7 +38,7 @@ def check_env_id(env_id: str) -> None:
         stem = env_id.split("-")[0].lower()
         close = [k for k in gym.registry if k.lower().startswith(stem)][:5]
         hint = f" Did you mean one of {close}?" if close else " Examples: CartPole-v1, ALE/Pong-v5."
-        raise ValueError(f"unknown environment id {env_id!r}.{hint}")
+        raise ValueError(f"unknown or unavailable environment {env_id!r}: no such id.{hint}")
 
 
 def make_env(

@@ -105,8 +105,9 @@ def _set_tokens(item: str) -> tuple[str, list[str]]:
 
 def _expand(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """``argv`` with the short forms and ``--set`` spelled as the fields' flags, and the value of
-    each valued flag. A field named twice (``--env`` and ``--env-id``, ``--seed`` and
-    ``--set seed=...``) is refused: the last one would silently win."""
+    each valued flag. A field named by two spellings (``--env`` and ``--env-id``, ``--seed`` and
+    ``--set seed=...``) is refused: the last one would silently win. The same flag twice is the
+    usual override of a base command (``... --steps 600 --steps 1000``): the last one wins."""
     tokens: list[str] = []
     values: dict[str, str] = {}
     named: dict[str, str] = {}  # field or flag -> how the user spelled it
@@ -128,7 +129,7 @@ def _expand(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
             if valued and not eq:
                 value = next(rest, None)
                 out += [] if value is None else [value]
-        if key in named and (key in _FIELDS or flag in _OWN_VALUED):
+        if named.get(key, spelled) != spelled and (key in _FIELDS or flag in _OWN_VALUED):
             raise cli.UsageError(
                 f"{named[key]} and {spelled} both set {key.lstrip('-')}: give it once."
             )
@@ -326,11 +327,8 @@ def _train(args: TrainArgs, out: Path) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # train() saved the run (if it had started) and said so
-        saved = (out / "checkpoint.pt").exists()
-        print(
-            f"stopped by Ctrl-C; continue with the same command plus --resume (--out {out})."
-            if saved
-            else f"stopped by Ctrl-C before the first checkpoint; {out} holds no run to resume.",
+        print(  # --resume also works before the first checkpoint: it then starts afresh
+            f"stopped by Ctrl-C; continue with the same command plus --resume (--out {out}).",
             file=sys.stderr,
         )
         return 130

@@ -143,7 +143,7 @@ def test_evaluate_cli_prints_returns_and_writes_a_video(
         (["--steps", "0"], "total_steps must be > 0"),
         (["--gamma", "1.5"], "gamma must be in (0, 1]"),
         (["--preset", "nope"], "invalid choice: 'nope'"),
-        (["--env", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
+        (["--env", "NoSuchEnv-v0"], "unknown or unavailable environment 'NoSuchEnv-v0'"),
         (["--stesp", "100"], "unrecognized arguments: --stesp"),
         (["--lr", "-1"], "learning_rate must be > 0"),
         (["--set", "gama=0.9"], "unknown DQNConfig field 'gama'"),

@@ -127,7 +127,6 @@ def test_a_file_that_is_not_a_checkpoint_is_named_for_what_it_is(
         (["--buffer-size", "1e12"], "most of it is the replay buffer"),
         (["--env", "CartPole-v1", "--env-id", "Acrobot-v1"], "--env and --env-id both set env_id"),
         (["--seed", "3", "--set", "seed=4"], "--seed and --set seed= both set seed"),
-        (["--gamma", "0.9", "--gamma", "0.8"], "--gamma and --gamma both set gamma"),
         (["--per", "--no-prioritized"], "--per and --no-prioritized both set prioritized"),
         # --lr alone no longer rescales the preset's lr_end; a clash says how to fix it
         (["--lr", "1e-6"], "give lr_end too (--lr-end X, or --lr-end none)"),
