@@ -7,11 +7,10 @@ replay / n-step returns are used by lessons 07-09.
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import io
 import math
 import os
-import tokenize
+import re
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +18,8 @@ from typing import Any
 __all__ = [
     "DQNConfig",
     "PRESETS",
+    "check_env_id_form",
     "fast_mode",
-    "field_help",
-    "field_kinds",
-    "parse_field",
     "preset",
 ]
 
@@ -39,11 +36,13 @@ _LOSSES = ("huber", "mse")
 _PRECISIONS = ("fp32", "bf16")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DQNConfig:
     """All hyperparameters of one DQN run; ``__post_init__`` rejects impossible values.
 
     Introduced in lesson 05. Steps are agent steps (one ``env.step`` call; 4 frames on Atari).
+    Frozen: a checked config stays checked, so change a copy with ``cfg.replace(gamma=0.9)``.
+    The ``# comment`` after each field is its documentation and the train CLI's ``--help``.
     """
 
     # --- the task
@@ -67,9 +66,7 @@ class DQNConfig:
     learning_starts: int = 1_000  # agent steps of pure collection before the first update
     train_freq: int = 1  # do a burst of updates every train_freq agent steps
     gradient_steps: int = 1  # updates per burst (replay ratio = gradient_steps / train_freq)
-    save_buffer: bool = (
-        True  # store the replay buffer in checkpoint.pt (exact resume; big on Atari)
-    )
+    save_buffer: bool = True  # keep the replay buffer in checkpoint.pt (exact resume; big on Atari)
 
     # --- the target network (lesson 04)
     target_update: int = 500  # hard copy θ⁻ ← θ every C agent steps; 0 = soft update with tau
@@ -100,14 +97,11 @@ class DQNConfig:
 
     # --- hardware
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
-    precision: str = (
-        "fp32"  # "fp32", or "bf16": the update in bfloat16 on CPUs that support it (fp32 elsewhere)
-    )
+    precision: str = "fp32"  # "bf16": the update in bfloat16 on CPUs that have it (else fp32)
 
     def __post_init__(self) -> None:
-        for name, kind in field_kinds().items():
-            if kind == "int_tuple" and isinstance(getattr(self, name), list):
-                setattr(self, name, tuple(getattr(self, name)))
+        if isinstance(self.hidden, list):  # a JSON list from config.json or a checkpoint
+            object.__setattr__(self, "hidden", tuple(self.hidden))
         _check_types(self)
         _check_values(self)
 
@@ -115,9 +109,7 @@ class DQNConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists). Introduced in lesson 05."""
         d = dataclasses.asdict(self)
-        for name, kind in field_kinds().items():
-            if kind == "int_tuple":
-                d[name] = list(d[name])
+        d["hidden"] = list(self.hidden)
         return d
 
     @classmethod
@@ -152,177 +144,67 @@ class DQNConfig:
 
 
 # ------------------------------------------------------------------------- validation
-# The kinds of field a DQNConfig may have, read from the annotations: the type checks below, the
-# command line's flags (dqn_helpers.train) and ``parse_field`` all follow them, so a new field
-# needs no list to be kept in step.
-_KINDS = {
-    int: "int",
-    float: "float",
-    float | None: "optional_float",
-    bool: "bool",
-    str: "str",
-    tuple[int, ...]: "int_tuple",
-}
-_FORMS = {
-    "int": "an integer such as 50000 (or 50_000, 5e4)",
-    "float": "a number such as 0.99 or 1e-3",
-    "optional_float": "a number such as 0.5, or none",
-    "bool": "true or false",
-    "str": "a string",
-    "int_tuple": "layer sizes such as 64, 64,64 or (64, 64)",
-}
-_kinds_cache: dict[str, str] = {}
+def _type_ok(value: Any, tp: Any) -> bool:
+    """Whether ``value`` has the annotated type ``tp`` (an int is a fine float; a bool is no number)."""
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:  # tuple[int, ...]
+        item = typing.get_args(tp)[0]
+        return isinstance(value, tuple) and all(_type_ok(v, item) for v in value)
+    return isinstance(value, tp)  # bool, str, NoneType
 
 
-def field_kinds() -> dict[str, str]:
-    """Each DQNConfig field's kind, read from its annotation, in field order.
-
-    Introduced in lesson 05 (the command line builds its flags from it). Kinds: ``"int"``,
-    ``"float"``, ``"optional_float"`` (``float | None``), ``"bool"``, ``"str"``, ``"int_tuple"``
-    (``tuple[int, ...]``). Another annotation raises TypeError, naming the field.
-    """
-    if not _kinds_cache:
-        hints = typing.get_type_hints(DQNConfig)
-        kinds = {}
-        for f in dataclasses.fields(DQNConfig):
-            tp = hints[f.name]
-            if tp not in _KINDS:
-                raise TypeError(
-                    f"DQNConfig.{f.name} is annotated {tp!r}; supported annotations are int, float, "
-                    "float | None, bool, str and tuple[int, ...]."
-                )
-            kinds[f.name] = _KINDS[tp]
-        _kinds_cache.update(kinds)
-    return dict(_kinds_cache)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _describe(tp: Any) -> str:
+    """``tp`` in words: ``float | None`` -> "a number or None"."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:
+        return "a tuple of ints such as (128, 128)"
+    words = {int: "an int", float: "a number", bool: "True or False", str: "a string"}
+    return words.get(tp, "None")
 
 
 def _check_types(c: DQNConfig) -> None:
-    for name, kind in field_kinds().items():
+    """Each field against its annotation (the same annotations the train CLI parses with)."""
+    for name, tp in typing.get_type_hints(DQNConfig).items():
         v = getattr(c, name)
-        got = f"got {v!r} ({type(v).__name__})"
-        if kind == "int":
-            if not _is_int(v):
-                raise TypeError(f"{name} must be an int, {got}.")
-        elif kind in ("float", "optional_float"):
-            if v is None and kind == "optional_float":
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                what = "a number or None" if kind == "optional_float" else "a number"
-                raise TypeError(f"{name} must be {what}, {got}.")
-            if not math.isfinite(v):
-                raise ValueError(f"{name} must be a finite number, got {v!r}.")
-        elif kind == "bool":
-            if not isinstance(v, bool):
-                raise TypeError(f"{name} must be True or False, {got}.")
-        elif kind == "str":
-            if not isinstance(v, str):
-                raise TypeError(f"{name} must be a string, {got}.")
-        elif kind == "int_tuple":
-            if not isinstance(v, tuple) or not all(_is_int(h) for h in v):
-                raise TypeError(f"{name} must be a tuple of ints such as (128, 128), {got}.")
+        if not _type_ok(v, tp):
+            raise TypeError(f"{name} must be {_describe(tp)}, got {v!r} ({type(v).__name__}).")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}.")
 
 
-def parse_field(name: str, text: str) -> Any:
-    """The value of field ``name`` that the command-line string ``text`` spells.
+# gymnasium.make("module:Env-v0") imports ``module`` first; an id read from a file must never do that.
+_ENV_ID = re.compile(r"^(?:[A-Za-z0-9_.-]+/)?[A-Za-z0-9_.-]+$")
 
-    Introduced in lesson 05 (``--set KEY=VALUE`` and the generated flags of dqn_helpers.train).
-    The annotation decides: ``"64,64"``, ``"(64, 64)"`` and ``"64"`` are hidden sizes, ``"none"``
-    is None for a ``float | None`` field, ``"true"``/``"false"`` a bool. An unknown ``name`` or a
-    value of the wrong form raises ValueError naming the field, the value and the accepted form.
-    Range checks are left to DQNConfig itself.
+
+def check_env_id_form(env_id: str) -> None:
+    """Refuse an env id that is not a plain Gymnasium id (``[Namespace/]Name-vN``), without importing.
+
+    Introduced in lesson 05. ``gymnasium.make`` imports the module named before a colon
+    (``"evilmod:CartPole-v1"`` runs ``evilmod.py``), so a colon, a space or a path is refused here,
+    for ids typed and for ids read from a checkpoint or config.json alike.
     """
-    kinds = field_kinds()
-    if name not in kinds:
-        raise ValueError(f"unknown DQNConfig field {name!r}. Allowed fields: {', '.join(kinds)}.")
-    kind = kinds[name]
-    raw = text.strip()
-    low = raw.lower()
-    try:
-        if kind == "str":
-            return text
-        if kind == "bool":
-            if low in ("true", "1", "yes", "on"):
-                return True
-            if low in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if kind == "optional_float" and low in ("none", "null"):
-            return None
-        if kind in ("float", "optional_float"):
-            return float(raw)
-        if kind == "int":
-            return _parse_int(raw)
-        # int_tuple: 64 / 64, / 64,64 / (64, 64) / [64, 64]
-        inner = raw[1:-1] if raw[:1] + raw[-1:] in ("()", "[]") else raw
-        parts = [p.strip() for p in inner.split(",")]
-        if parts and parts[-1] == "":
-            parts.pop()
-        if not parts:
-            raise ValueError
-        return tuple(_parse_int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"{name}={text!r}: {name} expects {_FORMS[kind]}.") from None
-
-
-def _parse_int(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        v = float(raw)  # 1e5 is a fine way to write 100000
-        if not v.is_integer():
-            raise
-        return int(v)
-
-
-def field_help() -> dict[str, str]:
-    """Each DQNConfig field's trailing ``# comment`` in this file, in field order.
-
-    Introduced in lesson 05: the comments are the documentation, and the command line's
-    ``--help`` shows them. A field whose source cannot be read gets ``""``.
-    """
-    names = [f.name for f in dataclasses.fields(DQNConfig)]
-    found: dict[str, str] = {}
-    try:
-        source = inspect.getsource(DQNConfig)
-    except (OSError, TypeError):
-        source = ""
-    depth = 0
-    at_line_start = True
-    current: str | None = None  # the field whose declaration this logical line holds
-    pending_name: str | None = None
-    comments: list[str] = []
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.INDENT:
-            depth += 1
-            continue
-        if tok.type == tokenize.DEDENT:
-            depth -= 1
-            continue
-        if tok.type == tokenize.COMMENT:
-            if current is not None:
-                comments.append(tok.string.lstrip("#").strip())
-            continue
-        if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-            if current is not None and current not in found:
-                found[current] = " ".join(c for c in comments if c)
-            current, pending_name, comments, at_line_start = None, None, [], True
-            continue
-        if tok.type == tokenize.NL:
-            continue
-        if at_line_start:
-            at_line_start = False
-            if depth == 1 and tok.type == tokenize.NAME and tok.string in names:
-                pending_name = tok.string
-            continue
-        if pending_name is not None:
-            if tok.type == tokenize.OP and tok.string == ":":
-                current = pending_name
-            pending_name = None
-    return {name: found.get(name, "") for name in names}
+    if not isinstance(env_id, str) or not env_id:
+        raise ValueError(
+            f"env_id must be a Gymnasium id such as 'CartPole-v1' or 'ALE/Pong-v5', got {env_id!r}."
+        )
+    if not _ENV_ID.match(env_id):
+        why = (
+            " gymnasium would import the module named before ':' to make it, which can run any code"
+            if ":" in env_id
+            else ""
+        )
+        raise ValueError(
+            f"env_id {env_id!r} is not a plain Gymnasium id ([Namespace/]Name-vN, e.g. 'CartPole-v1' "
+            f"or 'ALE/Pong-v5'), so it is refused;{why or ' only letters, digits, _ . - and one / are allowed'}. "
+            "To use an env from your own package, import the package yourself (it registers the id) "
+            "and pass the registered id."
+        )
 
 
 def _positive(name: str, v: float, hint: str) -> None:
@@ -336,13 +218,12 @@ def _check_values(c: DQNConfig) -> None:
             f"precision must be one of {', '.join(_PRECISIONS)}, got {c.precision!r}. 'bf16' runs the "
             "update in bfloat16 on a CPU that supports it and falls back to fp32 elsewhere."
         )
-    if not c.env_id:
-        raise ValueError(
-            "env_id must be a Gymnasium id such as 'CartPole-v1' or 'ALE/Pong-v5', got ''."
-        )
+    check_env_id_form(c.env_id)
     _positive("total_steps", c.total_steps, "It counts agent steps, e.g. 30_000 for CartPole.")
-    if c.seed < 0:
-        raise ValueError(f"seed must be >= 0, got {c.seed}.")
+    if not 0 <= c.seed < 2**32:
+        raise ValueError(
+            f"seed must be in [0, 2**32 - 1] (NumPy's and Gymnasium's seed range), got {c.seed}."
+        )
     _positive("frame_stack", c.frame_stack, "Atari recipes stack 4 frames.")
     _positive("num_envs", c.num_envs, "Use 1 for the plain loop, 4–16 for batched collection.")
     if c.learning_rate <= 0:
@@ -353,7 +234,8 @@ def _check_values(c: DQNConfig) -> None:
     if c.lr_end is not None and not 0 <= c.lr_end <= c.learning_rate:
         raise ValueError(
             f"lr_end must be in [0, learning_rate={c.learning_rate}] or None (constant rate), "
-            f"got {c.lr_end}."
+            f"got {c.lr_end}. A preset's lr_end stays when only the learning rate changes: "
+            "give lr_end too (--lr-end X, or --lr-end none)."
         )
     if not 0 < c.lr_fraction <= 1:
         raise ValueError(f"lr_fraction must be in (0, 1], got {c.lr_fraction}.")
@@ -601,3 +483,13 @@ def preset(name: str, **overrides: Any) -> DQNConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}. Available presets: {', '.join(PRESETS)}.")
     return PRESETS[name].replace(**overrides)
+
+
+def _refuse_assignment(self: DQNConfig, name: str, value: Any) -> None:
+    raise dataclasses.FrozenInstanceError(
+        f"a DQNConfig is frozen (it was checked when made): make a changed copy instead, "
+        f"cfg = cfg.replace({name}={value!r})."
+    )
+
+
+DQNConfig.__setattr__ = _refuse_assignment  # type: ignore[method-assign,assignment]

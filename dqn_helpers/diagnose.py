@@ -12,39 +12,31 @@ without log.csv or a bad value exits with status 2 and a one-line message.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-__all__ = ["build_parser", "main"]
+import tyro
+
+from dqn_helpers import cli
+
+__all__ = ["DiagnoseArgs", "main"]
 
 PROG = "python -m dqn_helpers.diagnose"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of ``python -m dqn_helpers.diagnose``."""
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description="Diagnose a DQN run from its log: return collapse, Q-values above "
-        "r_max/(1-γ), loss blow-ups, NaN, no learning, ε at its floor before learning.",
-        epilog="Example: python -m dqn_helpers.diagnose runs/cp0 --reward-max 1",
-    )
-    p.add_argument("run", help="run folder with log.csv (and eval.csv, config.json)")
-    p.add_argument("--gamma", type=float, default=None, help="discount γ (default: config.json)")
-    p.add_argument(
-        "--reward-max",
-        type=float,
-        default=None,
-        help="largest reward of one step, for the Q-value bound (1 for CartPole and clipped Atari)",
-    )
-    p.add_argument(
-        "--learning-starts",
-        type=int,
-        default=None,
-        help="steps before the first update (default: config.json)",
-    )
-    return p
+@dataclass(frozen=True)
+class DiagnoseArgs:
+    """Diagnose a DQN run from its log: return collapse, Q-values above r_max/(1-γ), loss blow-ups, NaN, no learning, ε at its floor before learning. Example: python -m dqn_helpers.diagnose runs/cp0 --reward-max 1"""  # noqa: E501
+
+    # run folder with log.csv (and eval.csv, config.json)
+    run: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    gamma: float | None = None  # discount γ (none: config.json's)
+    # largest reward of one step, for the Q-value bound (1 for CartPole and clipped Atari)
+    reward_max: float | None = None
+    learning_starts: int | None = None  # steps before the first update (none: config.json's)
 
 
 def _source(given: object) -> str:
@@ -52,13 +44,20 @@ def _source(given: object) -> str:
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+    try:
+        cli.fail(PROG, message)
+    except SystemExit as exit_:
+        return int(exit_.code or 2)
     return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 after printing, 2 for a bad folder or value)."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = cli.parse(DiagnoseArgs, argv, PROG)
+    except cli.UsageError as exc:
+        return _fail(str(exc))
     from dqn_helpers import diagnostics, logs
 
     run = Path(args.run)

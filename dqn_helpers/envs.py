@@ -15,9 +15,30 @@ import gymnasium as gym
 import numpy as np
 
 from dqn_helpers import atari
-from dqn_helpers.config import DQNConfig
+from dqn_helpers.config import DQNConfig, check_env_id_form
 
-__all__ = ["env_state", "make_env", "make_env_for", "restore_env_state"]
+__all__ = ["check_env_id", "env_state", "make_env", "make_env_for", "restore_env_state"]
+
+
+def check_env_id(env_id: str) -> None:
+    """ValueError unless ``env_id`` is a plain id that Gymnasium has registered; imports nothing new.
+
+    Introduced in lesson 05. The one check for every env id, typed or read from a file (a checkpoint,
+    config.json): the form first (``"evilmod:CartPole-v1"`` would make gymnasium import
+    ``evilmod``), then legacy Atari names, then the registry. ``ALE/...`` ids need ale-py
+    (``atari.require_atari`` registers them).
+    """
+    check_env_id_form(env_id)
+    legacy = atari.legacy_atari_hint(env_id)
+    if legacy is not None:
+        raise ValueError(legacy)
+    if atari.is_atari_id(env_id):
+        atari.require_atari()
+    if env_id not in gym.registry:
+        stem = env_id.split("-")[0].lower()
+        close = [k for k in gym.registry if k.lower().startswith(stem)][:5]
+        hint = f" Did you mean one of {close}?" if close else " Examples: CartPole-v1, ALE/Pong-v5."
+        raise ValueError(f"unknown or unavailable environment {env_id!r}: no such id.{hint}")
 
 
 def make_env(
@@ -26,13 +47,12 @@ def make_env(
     """A Gymnasium env with a Discrete action space; ``ALE/...`` ids get the lesson 06 wrappers.
 
     Introduced in lesson 05. ``seed`` seeds the action space (pass it to the first ``reset`` too);
-    ``atari_kwargs`` (frame_stack, clip_rewards, ...) go to ``atari.make_atari_env``.
+    ``atari_kwargs`` (frame_stack, clip_rewards, ...) go to ``atari.make_atari_env``. The id is
+    checked by ``check_env_id`` first; an env with other action or observation spaces than DQN
+    reads (Pendulum's Box actions, FrozenLake's integer states) or a missing dependency (Box2D)
+    raises ValueError.
     """
-    if not isinstance(env_id, str) or not env_id:
-        raise ValueError(f"env_id must be a Gymnasium id such as 'CartPole-v1', got {env_id!r}.")
-    legacy = atari.legacy_atari_hint(env_id)
-    if legacy is not None:
-        raise ValueError(legacy)
+    check_env_id(env_id)  # before gymnasium.make, which would import "module:" prefixes
     if atari.is_atari_id(env_id):
         env = atari.make_atari_env(env_id, seed=seed, render_mode=render_mode, **atari_kwargs)
     else:
@@ -42,10 +62,12 @@ def make_env(
             )
         try:
             env = gym.make(env_id, render_mode=render_mode)
+        except gym.error.DependencyNotInstalled as exc:  # e.g. Box2D for LunarLander
+            raise ValueError(f"{env_id} cannot be made here: {exc}") from exc
         except gym.error.Error as exc:
             raise ValueError(
                 f"unknown or unavailable environment {env_id!r}: {exc}. Examples: 'CartPole-v1', "
-                "'Acrobot-v1', 'LunarLander-v3', 'ALE/Pong-v5'."
+                "'Acrobot-v1', 'ALE/Pong-v5'."
             ) from exc
     space = env.action_space
     if not isinstance(space, gym.spaces.Discrete):

@@ -116,21 +116,49 @@ class TrainingLog:
                 f"no log.csv in {d}: give a run folder written by training.train(out_dir=...) or "
                 "python -m dqn_helpers.train --out ..."
             )
-        return cls(_read_rows(d / "log.csv"), _read_rows(d / "eval.csv"))
+        return cls(
+            _read_rows(d / "log.csv", EPISODE_COLUMNS), _read_rows(d / "eval.csv", EVAL_COLUMNS)
+        )
 
     def __repr__(self) -> str:
         return f"TrainingLog({len(self.episodes)} episodes, {len(self.evals)} evaluations)"
 
 
-def _read_rows(path: Path) -> list[dict[str, float]]:
+def _read_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, float]]:
+    """The rows of one CSV file of a run; ValueError naming the file, row and column of a damage."""
     if not path.exists():
         return []
     rows = []
     with open(path, newline="") as f:
-        for raw in csv.DictReader(f):
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return []
+        unknown = [c for c in header if c not in columns]
+        if unknown or "step" not in header or len(set(header)) != len(header):
+            raise ValueError(
+                f"{path} is not a training log: its header is {','.join(header)!r}"
+                + (f", with unknown column(s) {', '.join(unknown)}" if unknown else "")
+                + f"; a log's columns are {','.join(columns)} (step first, the others may be "
+                "missing). Was it edited, or written by another program?"
+            )
+        for line_no, fields in enumerate(reader, start=2):
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise ValueError(
+                    f"{path}, line {line_no}: {len(fields)} values for {len(header)} columns "
+                    f"({','.join(header)}). The file is damaged (an edit or a cut-off write)."
+                )
             row: dict[str, float] = {}
-            for key, text in raw.items():
-                x = float(text) if text not in ("", None) else math.nan
+            for key, text in zip(header, fields):
+                try:
+                    x = float(text) if text.strip() else math.nan
+                except ValueError:
+                    raise ValueError(
+                        f"{path}, line {line_no}, column {key!r}: could not convert {text!r} to a "
+                        "number. The file is damaged (an edit or a cut-off write)."
+                    ) from None
                 row[key] = int(x) if key in _INT_COLUMNS and math.isfinite(x) else x
             rows.append(row)
     return rows

@@ -5,284 +5,310 @@ Introduced in lesson 05 (CartPole) and used again in lesson 10 (Pong)::
     python -m dqn_helpers.train --env CartPole-v1 --preset cartpole --steps 30000 --seed 0 --out runs/cp0
     python -m dqn_helpers.train --env ALE/Pong-v5 --preset pong --out runs/pong --resume
 
-The run folder gets config.json, log.csv, eval.csv, checkpoint.pt and best.pt. Every value is
-checked before any environment or network is built or any file written; a bad one exits with
-status 2 and a one-line message. Every DQNConfig field is a flag (`--field-name`, typed and
-documented from the dataclass), so a new field needs no edit here.
+tyro builds the flags from ``DQNConfig`` itself: every field is a ``--field-name`` flag, typed by
+its annotation and documented by its ``# comment``, with the chosen preset's value as its default
+(``--preset pong --help`` shows Pong's). Every value is checked before any environment or network is
+built or any file written; a bad one exits with status 2 and one line.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import re
+import dataclasses
+import math
 import sys
 import time
+import typing
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
+import tyro
+
+from dqn_helpers import cli
 from dqn_helpers import config as config_lib
+from dqn_helpers.config import DQNConfig
 
-__all__ = ["build_parser", "config_from_args", "main"]
+__all__ = ["TrainArgs", "config_from_argv", "main", "parse_args"]
 
-# The spellings users already type, kept as aliases of the generated --field-name flags.
-_ALIASES = {
-    "env_id": ["--env"],
-    "total_steps": ["--steps"],
-    "learning_rate": ["--lr"],
-    "prioritized": ["--per"],
+PROG = "python -m dqn_helpers.train"
+PresetName = tyro.extras.literal_type_from_choices(config_lib.PRESETS)
+Flag = Annotated[bool, tyro.conf.FlagCreatePairsOff]  # --resume, without a --no-resume
+
+
+@dataclass(frozen=True)
+class TrainArgs:
+    """Train a DQN agent (CartPole or Atari) and write a run folder (config.json, log.csv, eval.csv, checkpoint.pt, best.pt). Short forms: --env, --steps, --lr, --per/--no-per for --env-id, --total-steps, --learning-rate, --prioritized. Example: python -m dqn_helpers.train --env CartPole-v1 --preset cartpole --steps 30000 --out runs/cp0"""  # noqa: E501
+
+    config: DQNConfig  # the hyperparameters: the preset's, changed by the flags below
+    # starting hyperparameters (when not given: pong for ALE/ ids, else cartpole)
+    preset: PresetName = "cartpole"
+    out: str | None = None  # run folder (none: runs/<env>-s<seed>)
+    resume: Flag = False  # continue the run in OUT from its checkpoint.pt
+    overwrite: Flag = False  # replace the run OUT holds (without it, an OUT with a run is refused)
+    init_from: str | None = None  # start a new run from this checkpoint's network (fine-tuning)
+    # torch CPU threads (none: 1 for small MLPs, where more only add overhead; PyTorch's for Atari)
+    threads: int | None = None
+    no_progress: Flag = False  # no progress bar
+    # KEY=VALUE: any DQNConfig field, e.g. --set tau=0.01 or --set hidden=64,64 (repeatable)
+    set: Annotated[tuple[str, ...], tyro.conf.arg(metavar="KEY=VALUE")] = ()
+
+
+# ------------------------------------------------------------ short forms, --set, conflicts
+_SHORT = {
+    "--env": "--env-id",
+    "--steps": "--total-steps",
+    "--lr": "--learning-rate",
+    "--per": "--prioritized",
+    "--no-per": "--no-prioritized",
 }
-_METAVARS = {"int": "N", "float": "X", "optional_float": "X|none", "int_tuple": "SIZES"}
-_LEGACY_ATARI = re.compile(r"^([A-Z][A-Za-z0-9]*?)(NoFrameskip|Deterministic)?-v[04]$")
+_FIELDS = {f.name: f for f in dataclasses.fields(DQNConfig)}
+_OWN_VALUED = {"--preset", "--out", "--init-from", "--threads"}
 
 
-def _field_type(name: str) -> Any:
-    """argparse ``type=`` for one DQNConfig field: the annotation-driven ``config.parse_field``."""
-
-    def parse(raw: str) -> Any:
-        try:
-            return config_lib.parse_field(name, raw)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = name
-    return parse
+def _is_bool(name: str) -> bool:
+    return typing.get_type_hints(DQNConfig)[name] is bool
 
 
-def _parse_set(item: str) -> tuple[str, Any]:
-    key, sep, raw = item.partition("=")
+def _field_of(flag: str) -> str | None:
+    """The DQNConfig field a canonical flag sets (``--no-double`` sets ``double``), else None."""
+    name = flag[2:].replace("-", "_")
+    if name in _FIELDS:
+        return name
+    if name.startswith("no_") and name[3:] in _FIELDS and _is_bool(name[3:]):
+        return name[3:]
+    return None
+
+
+def _set_tokens(item: str) -> tuple[str, list[str]]:
+    """``--set KEY=VALUE`` as the field's own flag: ``hidden=64,64`` -> ``--hidden 64,64``."""
+    key, sep, value = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise argparse.ArgumentTypeError(
+        raise cli.UsageError(
             f"--set expects KEY=VALUE with KEY a DQNConfig field (e.g. --set tau=0.01), got {item!r}."
         )
-    fields = config_lib.field_kinds()
-    if key not in fields:
-        raise argparse.ArgumentTypeError(
-            f"--set {item}: unknown DQNConfig field {key!r}; KEY must be one of {', '.join(fields)}."
+    if key not in _FIELDS:
+        raise cli.UsageError(
+            f"--set {item}: unknown DQNConfig field {key!r}; KEY must be one of {', '.join(_FIELDS)}."
         )
-    try:
-        return key, config_lib.parse_field(key, raw)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    flag = "--" + key.replace("_", "-")
+    if not _is_bool(key):
+        return key, [flag, value]
+    word = value.strip().lower()
+    if word in ("true", "1", "yes", "on"):
+        return key, [flag]
+    if word in ("false", "0", "no", "off"):
+        return key, ["--no-" + flag[2:]]
+    raise cli.UsageError(f"--set {item}: {key} expects true or false, got {value!r}.")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of ``python -m dqn_helpers.train``.
-
-    Every DQNConfig field is a ``--field-name`` flag, typed and documented from the dataclass
-    itself (its annotation and its ``# comment``); a flag left out keeps the preset's value.
-    """
-    p = argparse.ArgumentParser(
-        prog="python -m dqn_helpers.train",
-        usage="%(prog)s [--preset NAME] [--env ENV_ID] [--steps N] [--out DIR] [--resume] [options]",
-        description="Train a DQN agent (CartPole or Atari) and write a run folder with config.json, "
-        "log.csv, eval.csv, checkpoint.pt and best.pt.",
-        epilog="Example: python -m dqn_helpers.train --env CartPole-v1 --preset cartpole "
-        "--steps 30000 --seed 0 --out runs/cp0",
-    )
-    p.add_argument(
-        "--preset",
-        default=None,
-        choices=sorted(config_lib.PRESETS),
-        help="starting hyperparameters (default: pong for ALE ids, else cartpole)",
-    )
-    p.add_argument("--out", default=None, help="run folder (default runs/<env>-s<seed>)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the run OUT holds (without it, an OUT with checkpoint.pt is refused)",
-    )
-    p.add_argument(
-        "--init-from",
-        default=None,
-        metavar="CHECKPOINT",
-        help="start a new run from this checkpoint's network weights (fine-tuning), "
-        "e.g. checkpoints/pong_pretrained.pt",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: 1 for small MLPs such as CartPole, where more "
-        "threads only add overhead; PyTorch's choice for Atari)",
-    )
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        type=_parse_set,
-        metavar="KEY=VALUE",
-        help="any DQNConfig field, e.g. --set tau=0.01 or --set hidden=64,64 (repeatable)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    taken = {a.dest for a in p._actions}
-    group = p.add_argument_group(
-        "hyperparameters (one flag per DQNConfig field; a flag left out keeps the preset's value)"
-    )
-    helps = config_lib.field_help()
-    for name, kind in config_lib.field_kinds().items():
-        if name in taken:
-            raise RuntimeError(f"DQNConfig field {name!r} clashes with the train flag --{name}.")
-        flags = ["--" + name.replace("_", "-"), *_ALIASES.get(name, [])]
-        text = (helps.get(name) or name.replace("_", " ")).replace("%", "%%")
-        kw: dict[str, Any] = {
-            "dest": name,
-            "default": argparse.SUPPRESS,
-            "help": f"{text} (default: the preset's)",
-        }
-        if kind == "bool":
-            kw["action"] = argparse.BooleanOptionalAction
+def _expand(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """``argv`` with the short forms and ``--set`` spelled as the fields' flags, and the value of
+    each valued flag. A field named by two spellings (``--env`` and ``--env-id``, ``--seed`` and
+    ``--set seed=...``) is refused: the last one would silently win. The same flag twice is the
+    usual override of a base command (``... --steps 600 --steps 1000``): the last one wins."""
+    tokens: list[str] = []
+    values: dict[str, str] = {}
+    named: dict[str, str] = {}  # field or flag -> how the user spelled it
+    rest = iter(argv)
+    for token in rest:
+        if not token.startswith("--") or token == "--":
+            tokens.append(token)
+            continue
+        spelled, eq, inline = token.partition("=")
+        flag = _SHORT.get(spelled.replace("_", "-"), spelled.replace("_", "-"))
+        if flag == "--set":
+            item = inline if eq else next(rest, "")
+            key, out = _set_tokens(item)
+            spelled = f"--set {key}="
         else:
-            kw["type"] = _field_type(name)
-            kw["metavar"] = _METAVARS.get(kind, name.upper())
-        group.add_argument(*flags, **kw)
-    return p
-
-
-def config_from_args(args: argparse.Namespace) -> config_lib.DQNConfig:
-    """The DQNConfig the flags describe (raises ValueError/TypeError on a bad value)."""
-    from dqn_helpers import atari
-
-    overrides = {
-        name: getattr(args, name) for name in config_lib.field_kinds() if hasattr(args, name)
-    }
-    for key, value in getattr(args, "sets", []):
-        overrides[key] = value
-    preset_name = args.preset
-    if preset_name is None:
-        env_id = overrides.get("env_id")
-        preset_name = (
-            "pong" if isinstance(env_id, str) and atari.is_atari_id(env_id) else "cartpole"
-        )
-    base = config_lib.PRESETS[preset_name]
-    if "learning_rate" in overrides and "lr_end" not in overrides and base.lr_end is not None:
-        # --lr alone keeps the preset's annealing ratio (e.g. 1e-3 -> 1e-4 becomes 2e-3 -> 2e-4).
-        lr = overrides["learning_rate"]
-        if isinstance(lr, (int, float)) and not isinstance(lr, bool):
-            overrides["lr_end"] = lr * base.lr_end / base.learning_rate
-    return config_lib.preset(preset_name, **overrides)
-
-
-def _ale_has(game: str) -> bool:
-    import gymnasium as gym
-
-    from dqn_helpers import atari
-
-    try:
-        atari.require_atari()
-    except ImportError:
-        return False
-    return f"ALE/{game}-v5" in gym.registry
-
-
-def _check_env_id(cfg: config_lib.DQNConfig) -> None:
-    import gymnasium as gym
-
-    env_id = cfg.env_id
-    legacy = _LEGACY_ATARI.match(env_id)
-    if legacy:  # never an ALE/ id: the pattern has no slash
-        game = legacy.group(1)
-        spec = gym.registry.get(env_id)
-        from_ale = spec is not None and "ale_py" in str(spec.entry_point)
-        if from_ale or (spec is None and (legacy.group(2) or _ale_has(game))):
-            raise ValueError(
-                f"{env_id!r} is a legacy Atari id; this course uses the v5 ids with its own frame "
-                f"skipping: use --env ALE/{game}-v5."
+            key = _field_of(flag) or flag
+            valued = flag in _OWN_VALUED or (key in _FIELDS and not _is_bool(key))
+            out = [flag + eq + inline]
+            if valued and not eq:
+                value = next(rest, None)
+                out += [] if value is None else [value]
+        if named.get(key, spelled) != spelled and (key in _FIELDS or flag in _OWN_VALUED):
+            raise cli.UsageError(
+                f"{named[key]} and {spelled} both set {key.lstrip('-')}: give it once."
             )
-    if cfg.is_atari:
-        from dqn_helpers import atari
-
-        atari.require_atari()
-    if env_id not in gym.registry:
-        close = [k for k in gym.registry if k.lower().startswith(env_id.split("-")[0].lower())][:5]
-        hint = f" Did you mean one of {close}?" if close else " Examples: CartPole-v1, ALE/Pong-v5."
-        raise ValueError(f"unknown environment id {env_id!r}.{hint}")
+        named[key] = spelled
+        if len(out) == 2 or "=" in out[0]:
+            values[key] = out[1] if len(out) == 2 else out[0].partition("=")[2]
+        tokens += out
+    return tokens, values
 
 
-def _check_device(device: str) -> None:
-    if device == "auto":
-        return
-    from dqn_helpers import device as device_lib
+def parse_args(argv: Sequence[str]) -> TrainArgs:
+    """The flags of ``python -m dqn_helpers.train`` as a TrainArgs; UsageError for a bad one.
 
-    try:
-        device_lib.pick_device(device)
-    except (ValueError, RuntimeError, TypeError) as exc:
-        raise ValueError(f"--device {device}: " + _cli_wording(str(exc))) from None
+    ``--help`` prints the flags with the chosen preset's values and exits.
+    """
+    from dqn_helpers import atari
 
-
-def _cli_wording(message: str) -> str:
-    """pick_device's advice, in command-line terms."""
-    return message.replace("pass prefer=None", "pass --device auto").replace(
-        "Pass prefer=None", "Pass --device auto"
+    tokens, values = _expand(argv)
+    name = values.get("--preset")
+    if name not in config_lib.PRESETS:  # no --preset (or an unknown one, which tyro refuses)
+        name = "pong" if atari.is_atari_id(values.get("env_id", "")) else "cartpole"
+    return cli.parse(
+        TrainArgs, tokens, PROG, TrainArgs(config=config_lib.PRESETS[name], preset=name)
     )
 
 
-def _check_writable_folder(flag: str, path: Path) -> None:
-    """``path`` is a folder that exists or can be made: its nearest existing ancestor is a
-    writable folder."""
-    ancestor = path
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise ValueError(f"{flag} {path}: {ancestor} is a file, so no folder can be made under it.")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise ValueError(
-            f"{flag} {path}: {ancestor} is not writable; choose a folder you can write to."
+def config_from_argv(argv: Sequence[str]) -> DQNConfig:
+    """The DQNConfig the flags describe (UsageError / ValueError on a bad value). Lesson 05."""
+    return parse_args(argv).config
+
+
+# -------------------------------------------------------------------- checks before work
+def _probe_env(cfg: DQNConfig) -> tuple[tuple[int, ...], int]:
+    """Make the run's env once (its id was checked first, so nothing is imported from it):
+    observation shape and number of actions, or ValueError (Box actions, integer states,
+    a missing dependency such as Box2D)."""
+    from dqn_helpers import envs
+
+    envs.check_env_id(cfg.env_id)
+    env = envs.make_env_for(cfg, cfg.seed)
+    try:
+        return tuple(env.observation_space.shape or ()), int(env.action_space.n)
+    finally:
+        env.close()
+
+
+def _memory_needs(cfg: DQNConfig, obs_shape: tuple[int, ...], n_actions: int) -> dict[str, float]:
+    """Rough bytes a run holds at once: the replay buffer, the networks with Adam, the envs."""
+    if len(obs_shape) == 3:  # Atari frames: one uint8 frame per transition, stacked on read
+        per_transition = math.prod(obs_shape[1:]) + 24
+        params = 1_700_000 + 512 * n_actions * (2 if cfg.dueling else 1)  # the Nature CNN
+        per_env = 60e6
+    else:
+        per_transition = 2 * 4 * math.prod(obs_shape) + 24
+        sizes = [math.prod(obs_shape), *cfg.hidden, n_actions]
+        params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+        per_env = 1e6
+    per_transition += 32 if cfg.prioritized else 0  # the sum tree
+    activations = 4 * 4 * cfg.batch_size * max(cfg.hidden if len(obs_shape) != 3 else (3136,))
+    return {
+        f"the replay buffer (--buffer-size {cfg.buffer_size:,})": cfg.buffer_size * per_transition,
+        f"the networks (--hidden {','.join(map(str, cfg.hidden))}; online, target and Adam)": (
+            5 * 4 * params + activations
+        ),
+        f"the environments (--num-envs {cfg.num_envs:,})": cfg.num_envs * per_env,
+    }
+
+
+def _check_eval_cost(cfg: DQNConfig) -> None:
+    if cfg.eval_every and cfg.eval_episodes > cfg.total_steps:
+        raise cli.UsageError(
+            f"--eval-episodes {cfg.eval_episodes:,} is more than --steps {cfg.total_steps:,}: "
+            "each evaluation would play more episodes than the whole run takes steps. "
+            "10-20 episodes give a usable mean."
         )
 
 
-def _out_dir(args: argparse.Namespace, cfg: config_lib.DQNConfig) -> Path:
+def _out_dir(args: TrainArgs, cfg: DQNConfig) -> Path:
     """The run folder, checked before anything is written to it."""
     if args.resume and args.overwrite:
-        raise ValueError(
+        raise cli.UsageError(
             "--resume and --overwrite exclude each other: --resume continues the run "
             "in OUT, --overwrite replaces it."
         )
     if args.out is not None and not args.out.strip():
-        raise ValueError(
+        raise cli.UsageError(
             "--out is empty: give a folder, or leave --out out for runs/<env>-s<seed>."
         )
-    out = (
-        Path(args.out) if args.out else Path("runs") / f"{cfg.env_id.replace('/', '_')}-s{cfg.seed}"
-    )
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is an existing file, not a folder: choose a folder path.")
-    _check_writable_folder("--out", out)
+    default = Path("runs") / f"{cfg.env_id.replace('/', '_')}-s{cfg.seed}"
+    out = Path(args.out) if args.out else default
+    cli.check_writable_folder("--out", out)
     if (out / "checkpoint.pt").exists() and not (args.resume or args.overwrite):
-        raise ValueError(
+        raise cli.UsageError(
             f"{out} holds a run; use --resume to continue it, --overwrite to replace "
             "it, or a new --out."
         )
     return out
 
 
+def _checked(argv: Sequence[str]) -> tuple[TrainArgs, Path]:
+    """Every check, cheapest first; UsageError (or the library's errors) on the first failure."""
+    from dqn_helpers import training
+
+    args = parse_args(argv)
+    cfg = args.config
+    if args.threads is not None and args.threads < 1:
+        raise cli.UsageError(f"--threads must be >= 1, got {args.threads}.")
+    _check_eval_cost(cfg)
+    cli.check_device(cfg.device)
+    out = _out_dir(args, cfg)
+    if args.resume:
+        cli.check_checkpoint_file(out / "checkpoint.pt")
+    if args.init_from is not None:
+        from dqn_helpers import checkpoints
+
+        try:
+            cli.check_checkpoint_file(checkpoints.resolve_checkpoint_path(args.init_from, "final"))
+        except checkpoints.CheckpointError:
+            pass  # a missing file: preflight says so
+    obs_shape, n_actions = _probe_env(cfg)
+    cli.check_memory(_memory_needs(cfg, obs_shape, n_actions))
+    # the checks train() makes on the folder and the checkpoints (resume, fine-tuning)
+    found = training.preflight(
+        cfg, out_dir=out, resume=args.resume, overwrite=args.overwrite, init_from=args.init_from
+    )
+    if found.init_from is not None:
+        _check_init_fits(args.init_from, found.init_from, cfg, obs_shape, n_actions)
+    return args, out
+
+
+def _check_init_fits(
+    flag_value: str | None, ckpt: dict, cfg: DQNConfig, obs_shape: tuple[int, ...], n_actions: int
+) -> None:
+    """--init-from a network of another shape is refused here, before --overwrite removes a run."""
+    saved = DQNConfig.from_dict(ckpt["config"])
+    theirs = (tuple(ckpt["obs_shape"]), int(ckpt["n_actions"]), saved.hidden, saved.dueling)
+    ours = (obs_shape, n_actions, cfg.hidden, cfg.dueling)
+    if theirs != ours:
+        names = ("observation shape", "actions", "hidden", "dueling")
+        diffs = [f"{n} {a} there, {b} here" for n, a, b in zip(names, theirs, ours) if a != b]
+        raise cli.UsageError(
+            f"--init-from {flag_value}: its network does not fit this run ({'; '.join(diffs)}). "
+            "Use the same --env, --hidden and --dueling as the run that wrote it."
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 on success). Introduced in lesson 05."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from dqn_helpers import checkpoints, training
+    """Entry point; returns the exit status (0 on success). Introduced in lesson 05.
+
+    Ctrl-C ends with one line (status 130): before training nothing was written; during training
+    the run is saved first, and a second press cannot break that save.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    from dqn_helpers import checkpoints
 
     try:
-        cfg = config_from_args(args)
-        _check_env_id(cfg)
-        if args.threads is not None and args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}.")
-        _check_device(cfg.device)
-        out = _out_dir(args, cfg)
-        # the checks train() makes on the folder and the checkpoints (resume, fine-tuning)
-        training.preflight(
-            cfg, out_dir=out, resume=args.resume, overwrite=args.overwrite, init_from=args.init_from
-        )
-    except (ValueError, TypeError, ImportError, OSError, checkpoints.CheckpointError) as exc:
-        parser.error(str(exc))  # exits with status 2 before anything is built or written
+        with cli.interrupts_once():
+            try:
+                args, out = _checked(argv)
+            except (
+                ValueError,
+                TypeError,
+                ImportError,
+                OSError,
+                checkpoints.CheckpointError,
+            ) as exc:
+                cli.fail(PROG, str(exc))  # status 2 before anything is built or written
+            return _train(args, out)
+    except KeyboardInterrupt:
+        print("stopped by Ctrl-C before training started; nothing was written.", file=sys.stderr)
+        return 130
 
+
+def _train(args: TrainArgs, out: Path) -> int:
     import torch
 
+    from dqn_helpers import checkpoints, training
+
+    cfg = args.config
     threads = args.threads if args.threads is not None else (None if cfg.is_atari else 1)
     if threads is not None:
         torch.set_num_threads(threads)
@@ -300,13 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except training.TrainingDivergedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # train() saved the run and said how to resume it
-        print(
+    except KeyboardInterrupt:  # train() saved the run (if it had started) and said so
+        print(  # --resume also works before the first checkpoint: it then starts afresh
             f"stopped by Ctrl-C; continue with the same command plus --resume (--out {out}).",
             file=sys.stderr,
         )
         return 130
-    except (checkpoints.CheckpointError, ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (checkpoints.CheckpointError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     wall = time.perf_counter() - start

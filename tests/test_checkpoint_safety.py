@@ -56,16 +56,16 @@ def no_play(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _exit_2(capsys: pytest.CaptureFixture[str], cli: object, argv: list[str]) -> str:
-    """Run a CLI that must exit with status 2: usage, then one line of message, no traceback."""
+    """Run a CLI that must exit with status 2: one line of message, no traceback."""
     capsys.readouterr()
     with pytest.raises(SystemExit) as info:
         cli.main(argv)  # type: ignore[attr-defined]
     assert info.value.code == 2
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("usage:"), err
+    assert len(lines) == 1 and lines[0].startswith("python -m dqn_helpers."), err
     assert "Traceback" not in err and "mean return" not in out
-    return lines[1]
+    return lines[0]
 
 
 # ----------------------------------------------------------- (a) a pickle that runs code
