@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from dqn_helpers import buffers, checkpoints, envs, logs
+from dqn_helpers import buffers, checkpoints, envs, logs, runs
 from dqn_helpers.agents import DQNAgent
 from dqn_helpers.config import DQNConfig
 
@@ -36,6 +36,7 @@ __all__ = [
     "cpu_preview_steps",
     "StopAfter",
     "find_shipped",
+    "find_pretrained",
     "shipped_log_dir",
     "logs_belong_to_checkpoint",
     "shipped_log",
@@ -47,8 +48,8 @@ __all__ = [
 ]
 
 # Config fields that describe a run's bookkeeping, not its learning: a resumed run may change them
-# (the same list as training's resume check), so two configs that differ only here are one run.
-_BOOKKEEPING = {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device"}
+# (training's resume check), so two configs that differ only here are one run.
+_BOOKKEEPING = runs.RESUMABLE_CHANGES
 
 
 # ---------------------------------------------------------------- section 1: the speed probe
@@ -189,6 +190,32 @@ def find_shipped(
         if path.is_file():
             return path
     return None
+
+
+def find_pretrained(
+    name: str,
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    download_to: str | os.PathLike[str] | None = None,
+    timeout: float = 60.0,
+) -> Path | None:
+    """The shipped checkpoint ``name`` under the first of ``roots`` whose copy is the published file
+    (its SHA-256 is the one pinned in ``colab.SHIPPED_SHA256``); else, with ``download_to``,
+    downloaded there and verified (``colab.download_checkpoint``); else None.
+
+    Introduced in lesson 10. A copy that fails the check (an interrupted or tampered download) is
+    never returned; in ``download_to`` it is deleted and downloaded again.
+    """
+    from dqn_helpers import colab
+
+    expected = colab.SHIPPED_SHA256.get(colab.shipped_name(name))
+    for root in roots:
+        path = Path(root) / name
+        if path.is_file() and checkpoints.sha256(path) == expected:
+            return path
+    if download_to is None:
+        return None
+    return colab.download_checkpoint(name, download_to, timeout=timeout)
 
 
 def shipped_log_dir(checkpoint: str | os.PathLike[str]) -> Path:

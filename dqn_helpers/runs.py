@@ -171,6 +171,13 @@ def _load_resume_checkpoint(config: DQNConfig, path: Path, from_init: bool) -> d
             "without the optimizer and schedules a resume needs. Resume from the run's own "
             "checkpoint.pt, or start a new run."
         )
+    if ckpt["version"] < checkpoints.FORMAT_VERSION:
+        raise checkpoints.CheckpointError(
+            f"{path} has checkpoint format version {ckpt['version']}, from an older dqn_helpers: "
+            f"this one resumes only version {checkpoints.FORMAT_VERSION}. Its network still "
+            "loads: start a new run from it with init_from (--init-from), or resume it with the "
+            "package version that wrote it."
+        )
     if from_init:
         raise ValueError(
             f"init_from is for a new run, but {path} exists and resume=True would continue it. "
