@@ -14,6 +14,7 @@ import hashlib
 import os
 import pickle
 import re
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -233,9 +234,9 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError
         kept = f" The previous {path.name} is intact." if path.exists() else ""
-        why = "the disk is full" if exc.errno == errno.ENOSPC else str(exc)
+        why = "the disk is full" if is_disk_full(exc, path.parent) else str(exc)
         raise CheckpointError(
             f"could not write {path}: {why}.{kept} Free some space (or choose another folder) "
             "and resume."
@@ -244,6 +245,15 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def is_disk_full(exc: BaseException, folder: Path) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    try:
+        return shutil.disk_usage(folder).free < (1 << 20)
+    except OSError:
+        return False
 
 
 def sha256(path: str | os.PathLike[str]) -> str:
@@ -455,12 +465,16 @@ def export_agent(
     """
     path = resolve_checkpoint_path(source, which)
     destination = Path(destination)
-    if destination.exists():
+    if destination.exists():  # only an earlier export is replaced, never anything else
         try:
             existing = load_checkpoint(destination)
-        except CheckpointError:
-            existing = None
-        if existing is not None and not existing.get("exported"):
+        except CheckpointError as exc:
+            raise CheckpointError(
+                f"{destination} exists and is not an exported agent ({str(exc)[:160]}...); "
+                "export_agent replaces only its own files. Choose another destination, e.g. "
+                f"{destination.with_name('agent.pt')}, or move that file away."
+            ) from exc
+        if not existing.get("exported"):
             raise CheckpointError(
                 f"{destination} is a training checkpoint (it can resume a run); exporting over it "
                 "would replace it with a network-only file. Choose another destination, e.g. "

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import json
 import math
 import os
-import shutil
 import sys
 import time
 import warnings
@@ -249,17 +247,12 @@ def preflight(
 
 
 # ------------------------------------------------------------------ writing the folder
-def _disk_full(exc: BaseException, folder: Path) -> bool:
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return True
-    try:
-        return shutil.disk_usage(folder).free < (1 << 20)
-    except OSError:
-        return False
-
-
 def _write_error(what: Path, exc: BaseException, keep: Path | None) -> RunFolderError:
-    why = "the disk is full" if _disk_full(exc, what.parent) else f"{type(exc).__name__}: {exc}"
+    why = (
+        "the disk is full"
+        if checkpoints.is_disk_full(exc, what.parent)
+        else f"{type(exc).__name__}: {exc}"
+    )
     kept = (
         f" The last good {keep.name} ({keep}) is intact."
         if keep is not None and keep.exists()
@@ -269,6 +262,16 @@ def _write_error(what: Path, exc: BaseException, keep: Path | None) -> RunFolder
         f"could not write {what}: {why}.{kept} Free some space (or choose another folder), "
         "then resume."
     )
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class RunRecorder:
@@ -307,7 +310,7 @@ class RunRecorder:
                 for name in RUN_FILES:
                     (self.out / name).unlink(missing_ok=True)
             text = json.dumps(self.config.to_dict(), indent=2) + "\n"
-            self._write(self.out / "config.json", lambda p: p.write_text(text))
+            self._write(self.out / "config.json", lambda p: _write_text_atomic(p, text))
             if resume and not found_checkpoint:
                 self.note(f"resume: no checkpoint.pt in {self.out}, starting a fresh run.", True)
         from tqdm.auto import tqdm

@@ -132,10 +132,9 @@ def _check_env_matches(config: DQNConfig, env: gym.Env | None) -> None:
 
 def _check_transition(obs: Any, reward: Any, where: str) -> None:
     """An env that returns NaN or infinite numbers would silently turn the weights to NaN."""
-    try:
-        bad_reward = not np.isfinite(np.asarray(reward, dtype=np.float64)).all()
-    except (TypeError, ValueError):  # a string, None, ...
-        bad_reward = True
+    bad_reward = not isinstance(reward, (numbers.Real, np.ndarray)) or (
+        not np.isfinite(np.asarray(reward, dtype=np.float64)).all()
+    )
     obs = np.asarray(obs)
     bad_obs = obs.dtype.kind == "f" and not np.isfinite(obs).all()
     if bad_reward or bad_obs:
@@ -555,6 +554,7 @@ def _train_in_worker(
     out_dir: Path | None,
     keep_agent: bool,
     env_fn: Callable[[DQNConfig], gym.Env] | None = None,
+    overwrite: bool = False,
 ) -> tuple[Any, list[str]]:
     """One run as a worker trains it: one torch thread, no progress bar; its log (or result) and
     the messages of the warnings it raised (the parent raises them again, where filters apply)."""
@@ -564,9 +564,7 @@ def _train_in_worker(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             env = None if env_fn is None else env_fn(config)
-            result = train(
-                config, out_dir=out_dir, progress=False, overwrite=out_dir is not None, env=env
-            )
+            result = train(config, out_dir=out_dir, progress=False, overwrite=overwrite, env=env)
     finally:
         torch.set_num_threads(threads)
     return (result if keep_agent else result.log), [str(w.message) for w in caught]
@@ -592,6 +590,7 @@ def _run_all(
     keep_agents: bool,
     desc: str,
     env_fn: Callable[[DQNConfig], gym.Env] | None = None,
+    overwrite: bool = False,
 ) -> list[Any]:
     """Train every (config, run folder) pair in joblib workers; the results in the given order."""
     import joblib
@@ -605,10 +604,11 @@ def _run_all(
     bar = tqdm(total=len(runs), disable=not progress, unit="run", desc=f"{desc} ({n_jobs} workers)")
     try:
         if n_jobs == 1:  # in this process, one after another
-            done = (_train_in_worker(cfg, out, keep_agents, env_fn) for cfg, out in runs)
+            done = (_train_in_worker(cfg, out, keep_agents, env_fn, overwrite) for cfg, out in runs)
         else:
             jobs = (
-                joblib.delayed(_train_in_worker)(cfg, out, keep_agents, env_fn) for cfg, out in runs
+                joblib.delayed(_train_in_worker)(cfg, out, keep_agents, env_fn, overwrite)
+                for cfg, out in runs
             )
             done = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
         results = []
@@ -648,6 +648,7 @@ def run_seeds(
     progress: bool = True,
     keep_agents: bool = False,
     env_fn: Callable[[DQNConfig], gym.Env] | None = None,
+    overwrite: bool = False,
 ) -> list[Any]:
     """Train ``config`` once per seed, in parallel worker processes; the logs in seed order.
 
@@ -657,7 +658,8 @@ def run_seeds(
     joblib's: on a cluster, the same call runs on Ray or Dask inside
     ``with joblib.parallel_config(backend="ray"):`` (or ``"dask"``), once that backend is
     registered (``ray.util.joblib.register_ray()``). ``out_dir`` gives each seed a run folder
-    ``out_dir/seed<S>``; ``keep_agents=True`` returns ``TrainResult``s instead of logs.
+    ``out_dir/seed<S>`` (a folder that holds a run is refused before any seed trains, unless
+    ``overwrite=True``); ``keep_agents=True`` returns ``TrainResult``s instead of logs.
     ``env_fn(config)``, run in the worker, builds each seed's training env (e.g. a wrapped one,
     lesson 05's truncation experiment: ``train(config, env=env_fn(config))``); None: the config's.
     """
@@ -668,8 +670,11 @@ def run_seeds(
         (config.replace(seed=s), None if out_dir is None else Path(out_dir) / f"seed{s}")
         for s in seeds
     ]
+    for cfg, out in runs:  # every folder checked before any seed trains
+        if out is not None:
+            preflight(cfg, out_dir=out, overwrite=overwrite)
     desc = f"{config.env_id} × {len(seeds)} seeds"
-    return _run_all(runs, n_jobs, progress, keep_agents, desc, env_fn)
+    return _run_all(runs, n_jobs, progress, keep_agents, desc, env_fn, overwrite)
 
 
 def compare(
