@@ -198,6 +198,7 @@ def find_pretrained(
     *,
     download_to: str | os.PathLike[str] | None = None,
     timeout: float = 60.0,
+    base_url: str | None = None,
 ) -> Path | None:
     """The shipped checkpoint ``name`` under the first of ``roots`` whose copy is the published file
     (its SHA-256 is the one pinned in ``colab.SHIPPED_SHA256``); else, with ``download_to``,
@@ -215,7 +216,9 @@ def find_pretrained(
             return path
     if download_to is None:
         return None
-    return colab.download_checkpoint(name, download_to, timeout=timeout)
+    return colab.download_checkpoint(
+        name, download_to, timeout=timeout, base_url=base_url or colab.RAW_URL
+    )
 
 
 def shipped_log_dir(checkpoint: str | os.PathLike[str]) -> Path:
