@@ -90,6 +90,35 @@ def _from_plain(obj: Any) -> Any:
     return obj
 
 
+def _check_header(obj: Any, path: Path) -> None:
+    """The course's format key, a version this package reads, and the fields every reader uses."""
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        what = (
+            f"a dict with keys {sorted(k for k in obj if isinstance(k, str))[:8]}"
+            if isinstance(obj, dict)
+            else f"a {type(obj).__name__}"
+        )
+        raise CheckpointError(
+            f"{path} is not a dqn_helpers checkpoint: it holds {what}. If it is a plain state_dict, "
+            "load it with model.load_state_dict(torch.load(path)); checkpoints for load_agent are "
+            "written by dqn_helpers.training.train or checkpoints.save_checkpoint."
+        )
+    version = obj.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}, but this dqn_helpers reads up to "
+            f"version {FORMAT_VERSION}. Update the course package (pip install -U ...) to load it."
+        )
+    if version < OLDEST_PLAYABLE:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version}; this dqn_helpers reads versions "
+            f"{OLDEST_PLAYABLE} to {FORMAT_VERSION}. It was edited or written by other code."
+        )
+    missing = [k for k in ("config", "agent", "obs_shape", "n_actions", "step") if k not in obj]
+    if missing:
+        raise CheckpointError(f"{path} is an incomplete checkpoint: missing {missing}. Retrain.")
+
+
 def _check_structure(obj: Any, path: Path) -> None:
     """Refuse a loaded object that no ``save_checkpoint`` writes, before anything walks it.
 
@@ -352,33 +381,9 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             "a PyTorch file at all. Download or copy it again, use another checkpoint (best.pt), "
             "or retrain."
         ) from exc
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        what = (
-            f"a dict with keys {sorted(k for k in obj if isinstance(k, str))[:8]}"
-            if isinstance(obj, dict)
-            else f"a {type(obj).__name__}"
-        )
-        raise CheckpointError(
-            f"{path} is not a dqn_helpers checkpoint: it holds {what}. If it is a plain state_dict, "
-            "load it with model.load_state_dict(torch.load(path)); checkpoints for load_agent are "
-            "written by dqn_helpers.training.train or checkpoints.save_checkpoint."
-        )
+    _check_header(obj, path)
     _check_structure(obj, path)
     obj = _from_plain(obj)
-    version = obj.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has checkpoint format version {version!r}, but this dqn_helpers reads up to "
-            f"version {FORMAT_VERSION}. Update the course package (pip install -U ...) to load it."
-        )
-    if version < OLDEST_PLAYABLE:
-        raise CheckpointError(
-            f"{path} has checkpoint format version {version}; this dqn_helpers reads versions "
-            f"{OLDEST_PLAYABLE} to {FORMAT_VERSION}. It was edited or written by other code."
-        )
-    missing = [k for k in ("config", "agent", "obs_shape", "n_actions", "step") if k not in obj]
-    if missing:
-        raise CheckpointError(f"{path} is an incomplete checkpoint: missing {missing}. Retrain.")
     _check_fields(obj, path)
     return obj
 

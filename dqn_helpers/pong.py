@@ -144,13 +144,18 @@ def probe_speed(
 def free_run_dir(run_dir: str | os.PathLike[str], resume: bool) -> Path:
     """``run_dir``, or the first free ``run_dir-2``, ``-3``, ... when it holds a run and ``resume`` is False.
 
-    Introduced in lesson 10: a (long) run is never overwritten; ``resume=True`` continues it in place.
+    Introduced in lesson 10: a (long) run is never overwritten, even one stopped before its first
+    checkpoint; ``resume=True`` continues it in place.
     """
     run_dir = Path(run_dir)
-    if resume or not (run_dir / "checkpoint.pt").exists():
+
+    def holds_run(folder: Path) -> bool:
+        return any((folder / name).exists() for name in runs.RUN_FILES)
+
+    if resume or not holds_run(run_dir):
         return run_dir
     k = 2
-    while (run_dir.with_name(f"{run_dir.name}-{k}") / "checkpoint.pt").exists():
+    while holds_run(run_dir.with_name(f"{run_dir.name}-{k}")):
         k += 1
     return run_dir.with_name(f"{run_dir.name}-{k}")
 

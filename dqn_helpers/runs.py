@@ -17,7 +17,6 @@ import os
 import sys
 import time
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ def _is_run_file(path: Path) -> bool:
     """Whether ``path`` (one of ``RUN_FILES``) looks like the file a run writes there."""
     try:
         if path.suffix == ".pt":
-            return zipfile.is_zipfile(path)  # torch.save's format; checkpoints.load checks the rest
+            return True  # a damaged checkpoint.pt is still the run's (load_checkpoint says how)
         if path.name == "config.json":
             DQNConfig.from_dict(json.loads(path.read_text()))
             return True

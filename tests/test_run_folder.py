@@ -233,6 +233,27 @@ def test_a_full_disk_ends_with_a_clear_message_and_keeps_the_checkpoint(
     assert not [p.name for p in out.iterdir() if ".tmp" in p.name], "temporary files left"
 
 
+def test_torch_save_on_a_full_disk_is_a_clear_error(small_disk: Path) -> None:
+    import torch
+
+    from dqn_helpers import agents
+
+    cfg = _tiny(hidden=(256, 256))
+    agent = agents.DQNAgent(cfg, (4,), 2, device="cpu")
+    path = small_disk / "checkpoint.pt"
+    checkpoints.save_checkpoint(path, agent=agent, config=cfg, step=1, episode=0)
+    _fill(small_disk, 100_000)  # less than a checkpoint (about 0.8 MB)
+    with pytest.raises(RuntimeError):  # what torch.save itself raises on a full disk
+        torch.save(agent.state_dict(), small_disk / "raw.pt")
+    (small_disk / "raw.pt").unlink(missing_ok=True)
+    with pytest.raises(
+        checkpoints.CheckpointError, match="disk is full.*previous checkpoint.pt is intact"
+    ):
+        checkpoints.save_checkpoint(path, agent=agent, config=cfg, step=2, episode=0)
+    assert checkpoints.load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in small_disk.iterdir()) == ["checkpoint.pt", "filler"]
+
+
 # ----------------------------------------------------------- silent cases of the API
 def test_an_env_that_is_not_the_configs_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="env is Acrobot-v1, but config.env_id is 'CartPole-v1'"):
