@@ -24,7 +24,15 @@ from dqn_helpers import checkpoints, config, training
 from dqn_helpers import evaluate as evaluate_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-HEADER = {"format": checkpoints.FORMAT, "version": checkpoints.FORMAT_VERSION, "step": 0}
+HEADER = {
+    "format": checkpoints.FORMAT,
+    "version": checkpoints.FORMAT_VERSION,
+    "step": 0,
+    "config": {},
+    "agent": {},
+    "obs_shape": [4],
+    "n_actions": 2,
+}  # fmt: skip  (every field a reader needs is there: only the walk can refuse these files)
 
 
 @pytest.fixture(scope="module")
