@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import numbers
 import os
 import warnings
@@ -130,17 +131,25 @@ def _check_env_matches(config: DQNConfig, env: gym.Env | None) -> None:
     )
 
 
-def _check_transition(obs: Any, reward: Any, where: str) -> None:
+def _finite(x: np.ndarray) -> bool:
+    """All entries finite; a small vector (CartPole's 4 numbers) through Python floats, faster."""
+    return math.isfinite(sum(x.tolist())) if x.size <= 64 else bool(np.isfinite(x).all())
+
+
+def _check_transition(obs: Any, reward: Any, action: Any) -> None:
     """An env that returns NaN or infinite numbers would silently turn the weights to NaN."""
-    bad_reward = not isinstance(reward, (numbers.Real, np.ndarray)) or (
-        not np.isfinite(np.asarray(reward, dtype=np.float64)).all()
-    )
-    obs = np.asarray(obs)
-    bad_obs = obs.dtype.kind == "f" and not np.isfinite(obs).all()
+    if type(reward) is float or type(reward) is int:  # the common case, checked cheaply
+        bad_reward = not math.isfinite(reward)
+    else:
+        bad_reward = isinstance(reward, (str, bytes, bool)) or not isinstance(
+            reward, (numbers.Real, np.ndarray)
+        )
+        bad_reward = bad_reward or not np.isfinite(np.asarray(reward, dtype=np.float64)).all()
+    bad_obs = isinstance(obs, np.ndarray) and obs.dtype.kind == "f" and not _finite(obs)
     if bad_reward or bad_obs:
         what = f"reward {reward!r}" if bad_reward else "an observation with NaN or inf"
         raise ValueError(
-            f"{where} returned {what}: a NaN in the replay buffer turns every weight NaN. Fix the "
+            f"env.step({action!r}) returned {what}: a NaN in the replay buffer turns every weight NaN. Fix the "
             "env (or a wrapper) so it returns finite numbers."
         )
 
@@ -165,7 +174,7 @@ class _SingleEnv:
         """Act, store the transition, and return the episode that ended here (if any)."""
         action = agent.act(self.obs, epsilon)
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
-        _check_transition(next_obs, reward, f"env.step({action})")
+        _check_transition(next_obs, reward, action)
         buffer.add(self.obs, action, reward, next_obs, terminated, truncated)
         if abs(reward) > self.reward_max:
             self.reward_max = abs(float(reward))
@@ -228,7 +237,7 @@ class _VectorEnv:
     ) -> list[tuple[float, int]]:
         actions = agent.act_batch(self.obs, epsilon)
         next_obs, rewards, terms, truncs, infos = self.env.step(actions)
-        _check_transition(next_obs, rewards, "the vector env's step")
+        _check_transition(next_obs, rewards, actions)
         done = np.logical_or(terms, truncs)
         final = infos.get("final_obs") if done.any() else None
         for i in range(self.n):  # each env's stream goes to its own buffer
