@@ -133,7 +133,7 @@ def _check_env_matches(config: DQNConfig, env: gym.Env | None) -> None:
 
 def _finite(x: np.ndarray) -> bool:
     """All entries finite; a small vector (CartPole's 4 numbers) through Python floats, faster."""
-    return math.isfinite(sum(x.tolist())) if x.size <= 64 else bool(np.isfinite(x).all())
+    return math.isfinite(sum(x.ravel().tolist())) if x.size <= 64 else bool(np.isfinite(x).all())
 
 
 def _check_transition(obs: Any, reward: Any, action: Any) -> None:

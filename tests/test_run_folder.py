@@ -287,6 +287,34 @@ class _Broken(gym.Wrapper):
         return obs, reward, term, trunc, info
 
 
+class _NaNVector(gym.vector.VectorWrapper):
+    """A vector env whose 20th step returns a NaN in one env's observation."""
+
+    def __init__(self, env: gym.vector.VectorEnv) -> None:
+        super().__init__(env)
+        self.t = 0
+
+    def step(self, actions):  # type: ignore[no-untyped-def]
+        obs, rewards, terms, truncs, infos = self.env.step(actions)
+        self.t += 1
+        if self.t == 20:
+            obs = obs.copy()
+            obs[1, 2] = np.nan
+        return obs, rewards, terms, truncs, infos
+
+
+def test_nan_from_a_vector_env_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = training._VectorEnv.__init__
+
+    def with_nan(self: training._VectorEnv, cfg: config.DQNConfig) -> None:
+        real(self, cfg)
+        self.env = _NaNVector(self.env)
+
+    monkeypatch.setattr(training._VectorEnv, "__init__", with_nan)
+    with pytest.raises(ValueError, match="returned an observation with NaN"):
+        training.train(_tiny(num_envs=2, eval_every=0), progress=False)
+
+
 @pytest.mark.parametrize("what", ["reward", "obs", "text"])
 def test_nan_from_the_env_is_a_clear_error_not_nan_weights(what: str) -> None:
     expected = "reward" if what != "obs" else "observation with NaN"
