@@ -23,6 +23,7 @@ from torch import nn
 from dqn_helpers import device as device_lib
 from dqn_helpers import fast_mlp, losses, networks
 from dqn_helpers.config import DQNConfig
+from dqn_helpers.metrics import UpdateMetrics
 
 __all__ = ["DQNAgent"]
 
@@ -185,12 +186,13 @@ class DQNAgent:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                 yield
 
-    def learn(self, batch: Any) -> dict[str, Any]:
+    def learn(self, batch: Any) -> UpdateMetrics:
         """One gradient step on a replay batch (step 4 of the algorithm); returns its metrics.
 
-        Introduced in lesson 05. Returns floats ``loss``, ``mean_max_q``, ``td_error`` (mean |δ|)
-        and ``grad_norm`` (before clipping), and ``td_errors``, the per-sample |δ| tensor that
-        prioritized replay turns into priorities (``buffer.update_priorities``).
+        Introduced in lesson 05. Returns an ``UpdateMetrics``: floats ``loss``, ``mean_max_q``,
+        ``td_error`` (mean |δ|) and ``grad_norm`` (before clipping), and ``td_errors``, the
+        per-sample |δ| tensor that prioritized replay turns into priorities. The target network
+        is not touched here: Step 5 (hard or soft) is the training loop's (``training._Run``).
         """
         fast = self._fast_path()
         if fast is not None and fast.fits(batch):
@@ -227,18 +229,16 @@ class DQNAgent:
         grad_norm = losses.clip_gradients(self.online.parameters(), c.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
-        if c.target_update == 0:  # soft target updates after every gradient step
-            self.soft_update()
 
         with torch.no_grad():
             td_errors = (td_target - q_taken).abs()
-            return {
-                "loss": loss.item(),
-                "mean_max_q": q_values.max(dim=1).values.mean().item(),
-                "td_error": td_errors.mean().item(),
-                "grad_norm": grad_norm,
-                "td_errors": td_errors,
-            }
+            return UpdateMetrics(
+                loss=loss.item(),
+                mean_max_q=q_values.max(dim=1).values.mean().item(),
+                td_error=td_errors.mean().item(),
+                grad_norm=grad_norm,
+                td_errors=td_errors,
+            )
 
     # ----------------------------------------------------------- target network (lesson 04)
     def update_target(self) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import os
 import pickle
 import re
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,23 @@ __all__ = [
 ]
 
 FORMAT = "dqn_helpers.checkpoint"
+#: 3: the loop's metric sums saved by name (a format-2 file plays, but cannot resume).
 #: 2: plain data only (no pickled environment, no global RNG states). 1: the first format.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: The oldest format whose network loads (for playing, exporting and fine-tuning; the shipped Pong
+#: agent is an exported format-1 file). Only ``FORMAT_VERSION`` resumes a run.
+OLDEST_PLAYABLE = 1
 _NUMPY_TAG = "__numpy__"  # a numpy array stored as a tensor, turned back into an array on load
+
+# What a checkpoint may hold, checked before anything walks it (a file is untrusted input).
+_KEYS = {
+    "format", "version", "exported", "step", "episode", "config", "obs_shape", "n_actions",
+    "agent", "log", "buffer", "extra", "info",
+}  # fmt: skip
+_LEAVES = (type(None), bool, int, float, str, torch.Tensor)
+_MAX_DEPTH = 32  # a real checkpoint nests about 8 deep
+_MAX_NODES = 5_000_000  # values in all (a long CartPole run's log has about 10 per episode)
+_MAX_SIDE_BYTES = 64 << 20  # tensors outside the agent and the replay buffer (log, extra, ...)
 
 
 class CheckpointError(RuntimeError):
@@ -75,6 +90,150 @@ def _from_plain(obj: Any) -> Any:
     return obj
 
 
+def _check_header(obj: Any, path: Path) -> None:
+    """The course's format key, a version this package reads, and the fields every reader uses."""
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        what = (
+            f"a dict with keys {sorted(k for k in obj if isinstance(k, str))[:8]}"
+            if isinstance(obj, dict)
+            else f"a {type(obj).__name__}"
+        )
+        raise CheckpointError(
+            f"{path} is not a dqn_helpers checkpoint: it holds {what}. If it is a plain state_dict, "
+            "load it with model.load_state_dict(torch.load(path)); checkpoints for load_agent are "
+            "written by dqn_helpers.training.train or checkpoints.save_checkpoint."
+        )
+    version = obj.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}, but this dqn_helpers reads up to "
+            f"version {FORMAT_VERSION}. Update the course package (pip install -U ...) to load it."
+        )
+    if version < OLDEST_PLAYABLE:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version}; this dqn_helpers reads versions "
+            f"{OLDEST_PLAYABLE} to {FORMAT_VERSION}. It was edited or written by other code."
+        )
+    missing = [k for k in ("config", "agent", "obs_shape", "n_actions", "step") if k not in obj]
+    if missing:
+        raise CheckpointError(f"{path} is an incomplete checkpoint: missing {missing}. Retrain.")
+
+
+def _check_structure(obj: Any, path: Path) -> None:
+    """Refuse a loaded object that no ``save_checkpoint`` writes, before anything walks it.
+
+    Walked with a stack (no recursion) under a bound on depth and on the number of values, and
+    each container is visited once: a file of shared references (a list holding itself twice,
+    60 times over, is 2⁶⁰ values as a tree) or of 20,000 nested lists is refused at once.
+    """
+
+    def refuse(why: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path} is not a dqn_helpers checkpoint: {why}. It was edited or written by other "
+            "code; do not load it. Use another checkpoint (best.pt), or retrain."
+        )
+
+    unknown = sorted(str(k) for k in obj if k not in _KEYS)
+    if unknown:
+        raise refuse(f"it holds unknown keys {unknown[:5]}")
+    seen: set[int] = set()
+    side_bytes, nodes = 0, 0
+    stack: list[tuple[Any, int, bool]] = [(obj, 0, False)]
+    while stack:
+        value, depth, side = stack.pop()
+        nodes += 1
+        if nodes > _MAX_NODES:
+            raise refuse(f"it holds more than {_MAX_NODES:,} values")
+        if isinstance(value, torch.Tensor):
+            if side:
+                side_bytes += value.element_size() * value.nelement()
+                if side_bytes > _MAX_SIDE_BYTES:
+                    raise refuse(
+                        f"its log and extra data hold more than {_MAX_SIDE_BYTES >> 20} MB"
+                    )
+            continue
+        if isinstance(value, _LEAVES):
+            continue
+        if not isinstance(value, (dict, list, tuple)):
+            raise refuse(f"it holds a {type(value).__name__}")
+        if depth >= _MAX_DEPTH:
+            raise refuse(f"it nests deeper than {_MAX_DEPTH} levels")
+        if len(value) and id(value) in seen:
+            raise refuse("it holds the same list or dict in two places")
+        seen.add(id(value))
+        if isinstance(value, dict):
+            if not all(isinstance(k, (str, int)) for k in value):
+                raise refuse("it holds a dict whose keys are not strings or numbers")
+            items = value.items()
+            top = depth == 0
+            stack.extend(
+                (v, depth + 1, side or (top and k not in ("agent", "buffer"))) for k, v in items
+            )
+        else:
+            stack.extend((v, depth + 1, side) for v in value)
+
+
+def _check_fields(obj: dict[str, Any], path: Path) -> None:
+    """The fields every reader uses, by type; a network's weights are floating-point tensors."""
+    expected = {
+        "step": int, "episode": int, "n_actions": int, "config": dict, "agent": dict,
+        "obs_shape": (list, tuple),
+    }  # fmt: skip
+    for key, kind in expected.items():
+        if key in obj and (isinstance(obj[key], bool) or not isinstance(obj[key], kind)):
+            raise CheckpointError(
+                f"{path} holds an invalid checkpoint: {key} is a {type(obj[key]).__name__}. "
+                "It was edited or written by other code; use another checkpoint, or retrain."
+            )
+    online = obj.get("agent", {}).get("online")
+    if not isinstance(online, dict) or not all(
+        isinstance(v, torch.Tensor) for v in online.values()
+    ):
+        raise CheckpointError(f"{path} holds no network weights (agent.online). Retrain.")
+    wrong = {k: v.dtype for k, v in online.items() if not v.is_floating_point()}
+    if wrong:
+        name, dtype = next(iter(wrong.items()))
+        raise CheckpointError(
+            f"{path} holds weights of dtype {dtype} (layer {name}): a Q-network's weights are "
+            "floats, so this file was edited or written by other code and would play another "
+            "agent. Use another checkpoint, or retrain."
+        )
+
+
+def _check_archive(path: Path, size: int) -> None:
+    """A checkpoint is a zip archive that ``torch.save`` wrote: stored entries (no compression),
+    so loading it allocates no more than the file's size, with a CRC-32 per entry."""
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            head = f.read(16)
+        raise CheckpointError(
+            f"{path} ({size:,} bytes) is not a checkpoint: it is not a PyTorch file (a zip "
+            f"archive; it starts with {head!r}). It is truncated or corrupt (an interrupted save, "
+            "copy or download), or another kind of file (text, JSON, a picture). Use a .pt file "
+            "that training wrote, download or copy it again, or retrain."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+            total = sum(i.file_size for i in infos)
+            bad = None if packed or total > size else archive.testzip()
+    except Exception as exc:  # noqa: BLE001 - a damaged header or entry is corruption too
+        packed, total, bad = [], 0, f"{type(exc).__name__}: {exc}"
+    if packed or total > size:
+        raise CheckpointError(
+            f"refused to load {path}: it holds compressed parts ({packed[:3]}, {total:,} bytes "
+            f"unpacked from {size:,}), which torch.save never writes; unpacking them could fill "
+            "your memory. It was written by other code; do not load it."
+        )
+    if bad is not None:
+        raise CheckpointError(
+            f"checkpoint {path} ({size:,} bytes) is corrupt: the checksum of its part {bad!r} does "
+            "not match its content (flipped bits on disk, or a damaged copy or download). Copy or "
+            "download it again, use another checkpoint (best.pt), or retrain."
+        )
+
+
 def _remove_stale_temporaries(path: Path) -> None:
     """Delete ``.NAME.tmp-PID`` files that a killed save left behind (their process is gone)."""
     pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp-(\d+)$")
@@ -104,9 +263,9 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError
         kept = f" The previous {path.name} is intact." if path.exists() else ""
-        why = "the disk is full" if exc.errno == errno.ENOSPC else str(exc)
+        why = "the disk is full" if is_disk_full(exc, path.parent) else str(exc)
         raise CheckpointError(
             f"could not write {path}: {why}.{kept} Free some space (or choose another folder) "
             "and resume."
@@ -115,6 +274,15 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def is_disk_full(exc: BaseException, folder: Path) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    try:
+        return shutil.disk_usage(folder).free < (1 << 20)
+    except OSError:
+        return False
 
 
 def sha256(path: str | os.PathLike[str]) -> str:
@@ -193,7 +361,7 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             f"checkpoint {path} is empty (0 bytes): the save or the copy never finished. "
             "Delete it and retrain, or use another checkpoint (e.g. best.pt in the same folder)."
         )
-    _check_zip_checksums(path, size)
+    _check_archive(path, size)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -213,45 +381,11 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             "a PyTorch file at all. Download or copy it again, use another checkpoint (best.pt), "
             "or retrain."
         ) from exc
+    _check_header(obj, path)
+    _check_structure(obj, path)
     obj = _from_plain(obj)
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        what = (
-            f"a dict with keys {sorted(map(str, obj))[:8]}"
-            if isinstance(obj, dict)
-            else f"a {type(obj).__name__}"
-        )
-        raise CheckpointError(
-            f"{path} is not a dqn_helpers checkpoint: it holds {what}. If it is a plain state_dict, "
-            "load it with model.load_state_dict(torch.load(path)); checkpoints for load_agent are "
-            "written by dqn_helpers.training.train or checkpoints.save_checkpoint."
-        )
-    version = obj.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has checkpoint format version {version!r}, but this dqn_helpers reads up to "
-            f"version {FORMAT_VERSION}. Update the course package (pip install -U ...) to load it."
-        )
-    missing = [k for k in ("config", "agent", "obs_shape", "n_actions", "step") if k not in obj]
-    if missing:
-        raise CheckpointError(f"{path} is an incomplete checkpoint: missing {missing}. Retrain.")
+    _check_fields(obj, path)
     return obj
-
-
-def _check_zip_checksums(path: Path, size: int) -> None:
-    """A checkpoint is a zip archive with a CRC-32 per entry; torch.load does not check them."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-    except zipfile.BadZipFile:
-        return  # not a zip: torch.load below says what it is
-    except Exception as exc:  # noqa: BLE001 - a damaged header or entry is corruption too
-        bad = f"{type(exc).__name__}: {exc}"
-    if bad is not None:
-        raise CheckpointError(
-            f"checkpoint {path} ({size:,} bytes) is corrupt: the checksum of its part {bad!r} does "
-            "not match its content (flipped bits on disk, or a damaged copy or download). Copy or "
-            "download it again, use another checkpoint (best.pt), or retrain."
-        )
 
 
 def _describe(obs_shape: Any, n_actions: Any, cfg: dict[str, Any]) -> str:
@@ -336,12 +470,16 @@ def export_agent(
     """
     path = resolve_checkpoint_path(source, which)
     destination = Path(destination)
-    if destination.exists():
+    if destination.exists():  # only an earlier export is replaced, never anything else
         try:
             existing = load_checkpoint(destination)
-        except CheckpointError:
-            existing = None
-        if existing is not None and not existing.get("exported"):
+        except CheckpointError as exc:
+            raise CheckpointError(
+                f"{destination} exists and is not an exported agent ({str(exc)[:160]}...); "
+                "export_agent replaces only its own files. Choose another destination, e.g. "
+                f"{destination.with_name('agent.pt')}, or move that file away."
+            ) from exc
+        if not existing.get("exported"):
             raise CheckpointError(
                 f"{destination} is a training checkpoint (it can resume a run); exporting over it "
                 "would replace it with a network-only file. Choose another destination, e.g. "

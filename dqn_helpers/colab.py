@@ -33,26 +33,77 @@ def colab_url(notebook_name: str, branch: str = "main") -> str:
     )
 
 
-def download_checkpoint(name: str, folder: str | Path) -> Path:
-    """Download a shipped checkpoint (e.g. ``checkpoints/pong_pretrained.pt``) and its JSON record
-    from the repository into ``folder``, and check the file against the SHA-256 the record holds.
+#: The shipped checkpoints and their SHA-256, pinned here, in the package: a download is checked
+#: against this, not against a record fetched from the same place as the file.
+#: (``tests/test_colab_download.py`` holds it equal to the repository's file and JSON record.)
+SHIPPED_SHA256 = {
+    "checkpoints/pong_pretrained.pt": "ceeb04337a0e41e67ec2a71118ca0feed0123aafac14a24c45fe826408b5eefd",
+}
+RAW_URL = f"{REPO_URL}/raw/main"
+_MAX_DOWNLOAD = 256 << 20  # bytes: a shipped agent is a few MB
 
-    Introduced in lesson 10 (on Colab, where the repository is not cloned). Raises
-    ``checkpoints.CheckpointError`` when the download does not match the published file.
-    """
+
+def shipped_name(name: str) -> str:
+    """``name`` if it is a shipped checkpoint (a plain relative path, pinned above); ValueError if not."""
+    parts = Path(name).parts
+    if Path(name).is_absolute() or ".." in parts or "\\" in name or name not in SHIPPED_SHA256:
+        raise ValueError(
+            f"{name!r} is not a shipped checkpoint: give one of {sorted(SHIPPED_SHA256)} "
+            "(a path inside the repository, without '..')."
+        )
+    return name
+
+
+def _fetch(url: str, dest: Path, timeout: float, limit: int) -> None:
+    """Stream ``url`` into ``dest`` (at most ``limit`` bytes), giving up after ``timeout`` s of silence."""
     import urllib.request
 
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as f:
+        total = 0
+        while chunk := response.read(1 << 16):
+            total += len(chunk)
+            if total > limit:
+                raise OSError(f"{url} is larger than {limit:,} bytes, far more than a shipped file")
+            f.write(chunk)
+
+
+def download_checkpoint(
+    name: str, folder: str | Path, *, timeout: float = 60.0, base_url: str = RAW_URL
+) -> Path:
+    """Download a shipped checkpoint (e.g. ``checkpoints/pong_pretrained.pt``) and its JSON record
+    from the repository into ``folder``; the file is checked against the SHA-256 pinned in
+    ``SHIPPED_SHA256`` before it takes its name.
+
+    Introduced in lesson 10 (on Colab, where the repository is not cloned). A server silent for
+    ``timeout`` seconds, a file that fails the check or a record that is not JSON raise
+    ``checkpoints.CheckpointError`` (or ``OSError`` for the network), and leave nothing behind
+    that a later run could load.
+    """
     from dqn_helpers import checkpoints
 
+    expected = SHIPPED_SHA256[shipped_name(name)]
     target = Path(folder) / name
     record = target.with_suffix(".json")
     target.parent.mkdir(parents=True, exist_ok=True)
-    for remote, local in ((name, target), (str(Path(name).with_suffix(".json")), record)):
-        urllib.request.urlretrieve(f"{REPO_URL}/raw/main/{remote}", local)
-    expected = json.loads(record.read_text()).get("sha256")
-    if not expected:
-        raise checkpoints.CheckpointError(f"{record} records no sha256: cannot check {target}.")
-    checkpoints.verify_sha256(target, expected)
+    part = target.with_name(f".{target.name}.part")
+    try:
+        for path in (target, record):  # an earlier, unverified file is never kept
+            path.unlink(missing_ok=True)
+        _fetch(f"{base_url}/{name}", part, timeout, _MAX_DOWNLOAD)
+        checkpoints.verify_sha256(part, expected)
+        _fetch(f"{base_url}/{Path(name).with_suffix('.json').as_posix()}", record, timeout, 1 << 20)
+        try:
+            json.loads(record.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise checkpoints.CheckpointError(
+                f"the record {record.name} downloaded beside {name} is not valid JSON ({exc}): "
+                "the server sent something else (an error page?). Try again later."
+            ) from exc
+        part.replace(target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        record.unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from dqn_helpers import logs, losses
+from dqn_helpers import logs, losses, metrics
 
 __all__ = [
     "SYMPTOMS",
@@ -139,7 +139,7 @@ NAN_MIN_ROWS = 3
 # 256 steps) ends many short episodes between two bursts, and the last ones after the final burst.
 NAN_GAP_FACTOR = 2.0
 
-_UPDATE_METRICS = ("loss", "mean_max_q", "td_error", "grad_norm")
+_UPDATE_METRICS = metrics.LOGGED  # the update columns of the log, as DQNAgent.learn names them
 
 
 @dataclass(frozen=True)

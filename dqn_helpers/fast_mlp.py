@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dqn_helpers import networks
+from dqn_helpers.metrics import UpdateMetrics
 
 __all__ = ["FastMLP", "PRIVATE_KERNELS"]
 
@@ -165,7 +166,7 @@ class FastMLP:
         """True for a batch of flat float observations this MLP takes."""
         return batch.obs.dim() == 2 and batch.obs.shape[1] == self.obs_dim
 
-    def learn(self, agent: Any, batch: Any) -> dict[str, Any]:
+    def learn(self, agent: Any, batch: Any) -> UpdateMetrics:
         """``DQNAgent.learn`` with the backward pass written out (no autograd graph).
 
         With ``h₀ = s``, ``hᵢ₊₁ = relu(hᵢ Wᵢᵀ + bᵢ)`` and ``g = ∂loss/∂Q`` (non-zero only at the
@@ -217,17 +218,9 @@ class FastMLP:
             grad_norm = self._clip(c.max_grad_norm)
             self._adam_step(agent.optimizer)
             agent.updates += 1
-            if c.target_update == 0:
-                self.soft_update(c.tau)
             td_errors = diff.abs()
             stats = torch.stack([loss, q_values.amax(dim=1).mean(), td_errors.mean()]).tolist()
-        return {
-            "loss": stats[0],
-            "mean_max_q": stats[1],
-            "td_error": stats[2],
-            "grad_norm": grad_norm,
-            "td_errors": td_errors,
-        }
+        return UpdateMetrics(stats[0], stats[1], stats[2], grad_norm, td_errors)
 
     def _clip(self, max_norm: float | None) -> float:
         """``torch.nn.utils.clip_grad_norm_`` on the online gradients; returns the norm before."""

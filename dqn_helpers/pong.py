@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from dqn_helpers import buffers, checkpoints, envs, logs
+from dqn_helpers import buffers, checkpoints, envs, logs, runs
 from dqn_helpers.agents import DQNAgent
 from dqn_helpers.config import DQNConfig
 
@@ -36,6 +36,7 @@ __all__ = [
     "cpu_preview_steps",
     "StopAfter",
     "find_shipped",
+    "find_pretrained",
     "shipped_log_dir",
     "logs_belong_to_checkpoint",
     "shipped_log",
@@ -47,8 +48,8 @@ __all__ = [
 ]
 
 # Config fields that describe a run's bookkeeping, not its learning: a resumed run may change them
-# (the same list as training's resume check), so two configs that differ only here are one run.
-_BOOKKEEPING = {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device"}
+# (training's resume check), so two configs that differ only here are one run.
+_BOOKKEEPING = runs.RESUMABLE_CHANGES
 
 
 # ---------------------------------------------------------------- section 1: the speed probe
@@ -143,13 +144,18 @@ def probe_speed(
 def free_run_dir(run_dir: str | os.PathLike[str], resume: bool) -> Path:
     """``run_dir``, or the first free ``run_dir-2``, ``-3``, ... when it holds a run and ``resume`` is False.
 
-    Introduced in lesson 10: a (long) run is never overwritten; ``resume=True`` continues it in place.
+    Introduced in lesson 10: a (long) run is never overwritten, even one stopped before its first
+    checkpoint; ``resume=True`` continues it in place.
     """
     run_dir = Path(run_dir)
-    if resume or not (run_dir / "checkpoint.pt").exists():
+
+    def holds_run(folder: Path) -> bool:
+        return any((folder / name).exists() for name in runs.RUN_FILES)
+
+    if resume or not holds_run(run_dir):
         return run_dir
     k = 2
-    while (run_dir.with_name(f"{run_dir.name}-{k}") / "checkpoint.pt").exists():
+    while holds_run(run_dir.with_name(f"{run_dir.name}-{k}")):
         k += 1
     return run_dir.with_name(f"{run_dir.name}-{k}")
 
@@ -189,6 +195,35 @@ def find_shipped(
         if path.is_file():
             return path
     return None
+
+
+def find_pretrained(
+    name: str,
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    download_to: str | os.PathLike[str] | None = None,
+    timeout: float = 60.0,
+    base_url: str | None = None,
+) -> Path | None:
+    """The shipped checkpoint ``name`` under the first of ``roots`` whose copy is the published file
+    (its SHA-256 is the one pinned in ``colab.SHIPPED_SHA256``); else, with ``download_to``,
+    downloaded there and verified (``colab.download_checkpoint``); else None.
+
+    Introduced in lesson 10. A copy that fails the check (an interrupted or tampered download) is
+    never returned; in ``download_to`` it is deleted and downloaded again.
+    """
+    from dqn_helpers import colab
+
+    expected = colab.SHIPPED_SHA256.get(colab.shipped_name(name))
+    for root in roots:
+        path = Path(root) / name
+        if path.is_file() and checkpoints.sha256(path) == expected:
+            return path
+    if download_to is None:
+        return None
+    return colab.download_checkpoint(
+        name, download_to, timeout=timeout, base_url=base_url or colab.RAW_URL
+    )
 
 
 def shipped_log_dir(checkpoint: str | os.PathLike[str]) -> Path:

@@ -114,7 +114,10 @@ def test_target_updates_hard_and_soft() -> None:
 
     soft = _agent(target_update=0, tau=0.25)
     old_target = [p.detach().clone() for p in soft.target.parameters()]
-    soft.learn(_batch())
+    soft.learn(_batch())  # the update leaves the target alone: Step 5 is the loop's
+    for old, t in zip(old_target, soft.target.parameters()):
+        assert torch.equal(old, t)
+    soft.soft_update()
     for old, t, o in zip(old_target, soft.target.parameters(), soft.online.parameters()):
         assert torch.allclose(t, 0.75 * old + 0.25 * o, atol=1e-6)
 

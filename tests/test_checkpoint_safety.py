@@ -135,9 +135,11 @@ def test_load_agent_and_export_refuse_a_pickle_that_runs_code(
     with pytest.raises(checkpoints.CheckpointError, match="refused to load.*could run code"):
         checkpoints.export_agent(path, tmp_path / "agent.pt")
     assert not (tmp_path / "agent.pt").exists()
-    # an export *onto* the malicious file reads it safely (and may replace it: it is no run)
-    checkpoints.export_agent(run, path, which="final")
-    assert checkpoints.load_checkpoint(path)["exported"]
+    # an export *onto* the malicious file reads it safely, and leaves it: it is not its own
+    before = path.read_bytes()
+    with pytest.raises(checkpoints.CheckpointError, match="replaces only its own files"):
+        checkpoints.export_agent(run, path, which="final")
+    assert path.read_bytes() == before
     assert not marker.exists()
 
 

@@ -96,6 +96,9 @@ def test_free_run_dir_never_returns_a_folder_that_holds_a_run(tmp_path):
         (tmp_path / name / "checkpoint.pt").write_bytes(b"a long run")
     assert pong.free_run_dir(run, resume=False) == tmp_path / "pong-3"
     assert pong.free_run_dir(run, resume=True) == run  # resume continues it in place
+    (tmp_path / "pong-3").mkdir()  # a run stopped before its first checkpoint is a run too
+    (tmp_path / "pong-3" / "best.pt").write_bytes(b"its best network")
+    assert pong.free_run_dir(run, resume=False) == tmp_path / "pong-4"
 
 
 def test_cpu_preview_and_stop_after():
