@@ -10,19 +10,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
+from nbutils import cell_source, load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
 
 from dqn_helpers import checks, plotting  # noqa: E402
 
 NB = load("02_q_networks")
+EXERCISES = ("2.1", "2.2", "2.3", "2.4")
 LESSON_CODE = (
-    "parameters",
-    "solution-2.1",
     "epsilon-greedy",
     "greedy-returns",
     "train-tabular",
-    "solution-2.2",
-    "solution-2.3",
     "online-update",
     "discounted-returns",
     "train-naive",
@@ -38,10 +35,28 @@ def _run(*tags: str, namespace: dict | None = None) -> dict:
         torch.set_num_threads(threads)
 
 
+def checker_cell(number: str) -> str:
+    """The source of the code cell right after exercise ``number``'s stub: ``ok_N_k = checks.check_...(...)``."""
+    cells = NB["cells"]
+    stub = next(i for i, c in enumerate(cells) if f"stub-{number}" in c["metadata"].get("tags", []))
+    return "".join(next(c for c in cells[stub + 1 :] if c["cell_type"] == "code")["source"])
+
+
+def run_exercise(number: str, namespace: dict, yours: str | None = None) -> None:
+    """Exercise ``number`` as a learner runs it: the stub (or the source ``yours``), its checker cell, then the
+    solution cell, which keeps the learner's function if it passed."""
+    exec(yours or cell_source(NB, f"stub-{number}"), namespace)
+    exec(checker_cell(number), namespace)
+    _run(f"solution-{number}", namespace=namespace)
+
+
 @pytest.fixture(scope="module")
 def lesson() -> dict:
-    """The notebook's setup, solutions and training functions, executed in fast mode."""
-    return _run(*LESSON_CODE)
+    """The notebook's setup, exercises (stubs, so the solutions run) and training functions, in fast mode."""
+    namespace = _run("parameters")
+    for number in EXERCISES:
+        run_exercise(number, namespace)
+    return _run(*LESSON_CODE, namespace=namespace)
 
 
 # ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
@@ -68,8 +83,91 @@ def test_checkers_name_the_typical_mistakes(capsys):
     assert "reverse order" in capsys.readouterr().out
     assert checks.check_q_network(no_relu) is False
     assert "ReLU" in capsys.readouterr().out
+    for activation in (torch.nn.Tanh, torch.nn.Sigmoid):  # the exercise asks for ReLU
+
+        def other(obs_dim, n_actions, hidden=128, activation=activation):
+            return torch.nn.Sequential(
+                torch.nn.Linear(obs_dim, hidden),
+                activation(),
+                torch.nn.Linear(hidden, hidden),
+                activation(),
+                torch.nn.Linear(hidden, n_actions),
+            )
+
+        assert checks.check_q_network(other) is False
+        assert activation.__name__ in capsys.readouterr().out
+
+    class FunctionalTanh(torch.nn.Module):  # no activation module to find: judged by its smoothness
+        def __init__(self, obs_dim, n_actions, hidden=128):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(obs_dim, hidden), torch.nn.Linear(hidden, hidden)
+            self.c = torch.nn.Linear(hidden, n_actions)
+
+        def forward(self, x):
+            return self.c(torch.tanh(self.b(torch.tanh(self.a(x)))))
+
+    assert checks.check_q_network(FunctionalTanh) is False
+    assert "ReLU" in capsys.readouterr().out
     assert checks.check_td_target(target_with_gradient) is False
     assert "no_grad" in capsys.readouterr().out
+
+
+def test_q_of_actions_checker_names_the_slips(capsys):
+    def gathered(q, a):
+        return q.gather(1, a.unsqueeze(1)).squeeze(1)
+
+    slips = {
+        "squeeze(1)": lambda q, a: q.gather(1, a.unsqueeze(1)),
+        "EVERY row": lambda q, a: q[:, a],
+        "MAX": lambda q, a: q.max(dim=1).values,
+        "no gradient": lambda q, a: gathered(q, a).detach(),
+    }
+    for words, wrong in slips.items():
+        assert checks.check_q_of_actions(wrong) is False
+        assert words in capsys.readouterr().out
+    assert (
+        checks.check_q_of_actions(lambda q, a: q[torch.arange(len(a)), a]) is True
+    )  # indexing is fine too
+
+
+# ---------------------------------------------------------------- the learner's code is what runs
+
+FUNCTIONAL_NETWORK = """
+class MyQNetwork(nn.Module):  # a correct answer unlike the solution: torch.relu in forward, no nn.Sequential
+    def __init__(self, obs_dim, n_actions, hidden):
+        super().__init__()
+        self.hidden1, self.hidden2 = nn.Linear(obs_dim, hidden), nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, n_actions)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.hidden2(torch.relu(self.hidden1(x)))))
+
+
+def make_q_network(obs_dim, n_actions, hidden=128):
+    return MyQNetwork(obs_dim, n_actions, hidden)
+"""
+
+INDEXING_Q_OF_ACTIONS = """
+def q_of_actions(q_values, actions):
+    return q_values[torch.arange(len(actions)), actions]
+"""
+
+
+def test_a_correct_answer_unlike_the_solution_is_what_the_experiments_run(capsys):
+    namespace = _run("parameters")
+    run_exercise("2.1", namespace)
+    run_exercise("2.2", namespace, yours=INDEXING_Q_OF_ACTIONS)
+    run_exercise("2.3", namespace, yours=FUNCTIONAL_NETWORK)
+    run_exercise("2.4", namespace)
+    printed = capsys.readouterr().out
+    assert "Using your make_q_network" in printed and "Using your q_of_actions" in printed
+    assert checks.whose(namespace["make_q_network"]) == "yours"
+    assert checks.whose(namespace["td_target"]) == "the course's solution"
+    _run(*LESSON_CODE, namespace=namespace)
+    net, rows, _ = namespace["train_naive"](
+        2, seed=0
+    )  # the experiment's learner, built from the learner's code
+    assert type(net).__name__ == "MyQNetwork" and rows.shape == (2, 3)
 
 
 # ---------------------------------------------------------------- the notebook's learners

@@ -29,9 +29,18 @@ from dqn_helpers.checks.dueling import check_dueling_head
 from dqn_helpers.checks.failures import check_collapse_detector, check_first_impossible_q
 from dqn_helpers.checks.pong import check_n_step_return, check_points_tally, check_training_budget
 from dqn_helpers.checks.prioritized import check_n_step_windows, check_sum_tree
-from dqn_helpers.checks.qnetworks import check_discretize, check_q_network, check_td_target
+from dqn_helpers.checks.qnetworks import (
+    check_discretize,
+    check_q_network,
+    check_q_of_actions,
+    check_td_target,
+)
 from dqn_helpers.checks.replay import check_autocorrelation, check_replay_buffer
-from dqn_helpers.checks.tabular import check_epsilon_greedy, check_q_learning_update
+from dqn_helpers.checks.tabular import (
+    check_epsilon_greedy,
+    check_q_learning_update,
+    check_value_iteration,
+)
 from dqn_helpers.checks.target import check_dqn_step, check_hard_update, check_soft_update
 
 __all__ = [
@@ -43,10 +52,12 @@ __all__ = [
     "use_passing",
     "whose",
     # lesson 01 (tabular)
+    "check_value_iteration",
     "check_q_learning_update",
     "check_epsilon_greedy",
     # lesson 02 (qnetworks)
     "check_discretize",
+    "check_q_of_actions",
     "check_q_network",
     "check_td_target",
     # lesson 03 (replay)

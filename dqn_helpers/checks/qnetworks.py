@@ -102,9 +102,49 @@ def check_discretize(fn: Callable[..., Any]) -> str:
     return "discretize agrees with the reference on the edges, outside the bounds and on 400 random observations."
 
 
+_OTHER_ACTIVATIONS = (
+    "Tanh",
+    "Sigmoid",
+    "LeakyReLU",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "Hardtanh",
+    "PReLU",
+)
+
+
+def _expect_relu(net: Any) -> None:
+    """Fail unless the hidden activations are ReLUs: no other activation module, and the network is piecewise
+    linear (a ReLU network's second differences along a line vanish except at its few kinks)."""
+    import copy
+
+    import torch
+
+    others = sorted({type(m).__name__ for m in net.modules()} & set(_OTHER_ACTIVATIONS))
+    expect(
+        not others,
+        f"the exercise asks for ReLU between the layers; you used {', '.join(others)}. (Other activations "
+        "can work too, but this course's network, the package's QNetwork and the DQN papers use ReLU.)",
+    )
+    double = copy.deepcopy(net).double()
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(256, 4, generator=gen, dtype=torch.float64) * 2
+    d = torch.randn(256, 4, generator=gen, dtype=torch.float64)
+    h = 1e-3
+    with torch.no_grad():
+        curvature = (double(x + h * d) + double(x - h * d) - 2 * double(x)).abs().amax(dim=1) / h**2
+    expect(
+        curvature.median().item() < 1e-6,
+        "your network is smooth and curved everywhere, as with tanh or sigmoid: the exercise asks for ReLU "
+        "between the layers (nn.ReLU() or torch.relu), which makes it piecewise linear.",
+    )
+
+
 @checker
 def check_q_network(fn: Callable[..., Any]) -> str:
-    """Exercise 2.2: ``fn(obs_dim, n_actions, hidden) -> nn.Module``, the MLP obs_dim -> hidden -> hidden ->
+    """Exercise 2.3: ``fn(obs_dim, n_actions, hidden) -> nn.Module``, the MLP obs_dim -> hidden -> hidden ->
     n_actions with ReLU between layers and no activation at the end. Introduced in lesson 02."""
     import torch
 
@@ -146,6 +186,7 @@ def check_q_network(fn: Callable[..., Any]) -> str:
         "your network is a linear map: put a ReLU after each hidden layer (without it, "
         "three Linear layers collapse into one).",
     )
+    _expect_relu(net)
     expect(
         not (outputs >= 0).all(),
         "every output is >= 0: do not put a ReLU (or any activation) after the "
@@ -161,6 +202,64 @@ def check_q_network(fn: Callable[..., Any]) -> str:
     return "make_q_network builds 4 -> 128 -> 128 -> 2 with ReLUs (17,410 parameters) and respects its arguments."
 
 
+@checker
+def check_q_of_actions(fn: Callable[..., Any]) -> str:
+    """Exercise 2.2: ``fn(q_values, actions) -> tensor (B,)``, the Q-value of the action taken in each row of a
+    batch (``q_values`` (B, n_actions) float, ``actions`` (B,) int64), gradient kept. Introduced in lesson 02."""
+    import torch
+
+    q_values = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    actions = torch.tensor([2, 0])
+    out = fn(q_values, actions)
+    expect(
+        isinstance(out, torch.Tensor),
+        f"return a torch tensor (keep it in PyTorch, so gradients can flow), got {type(out).__name__}.",
+    )
+    expect(
+        tuple(out.shape) != (2, 1),
+        "your answer has shape (B, 1): gather keeps the dimension it indexes, so add .squeeze(1) to get (B,).",
+    )
+    expect(
+        tuple(out.shape) != (2, 2),
+        "your answer has shape (B, B): q_values[:, actions] takes every listed action for EVERY row. Take one "
+        "entry per row: q_values.gather(1, actions.unsqueeze(1)).squeeze(1) (or q_values[torch.arange(B), actions]).",
+    )
+    expect(
+        tuple(out.shape) == (2,),
+        f"return one value per row, shape (B,) = (2,); got {tuple(out.shape)}.",
+    )
+    expect(
+        not torch.allclose(out.detach(), torch.tensor([3.0, 6.0])),
+        "you returned each row's MAX: pick the Q-value of the action that was TAKEN, actions[i], in row i.",
+    )
+    expect(
+        torch.allclose(out.detach(), torch.tensor([3.0, 4.0])),
+        f"Q = [[1, 2, 3], [4, 5, 6]] and actions [2, 0] give [3, 4] (row 0 takes action 2, row 1 action 0); "
+        f"got {out.detach().tolist()}.",
+    )
+    expect(
+        out.requires_grad,
+        "the result carries no gradient: do not .detach() it, call .item()/.numpy() or wrap it in no_grad. "
+        "The loss is built from these values and the gradient step needs them.",
+    )
+    out.sum().backward()
+    expect(
+        torch.equal(q_values.grad, torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])),
+        f"the gradient should reach exactly the chosen entries, got {q_values.grad.tolist()}.",
+    )
+    rng = np.random.default_rng(0)
+    for batch, n_actions in ((1, 2), (32, 2), (7, 6)):
+        q = rng.normal(size=(batch, n_actions)).astype(np.float32)
+        a = rng.integers(n_actions, size=batch)
+        got = fn(torch.as_tensor(q), torch.as_tensor(a))
+        expect(
+            np.allclose(np.asarray(got.detach()), q[np.arange(batch), a]),
+            f"a random batch of {batch} rows and {n_actions} actions gave a different answer than NumPy's "
+            "q[np.arange(B), a]. Use the arguments' sizes, nothing fixed.",
+        )
+    return "q_of_actions picks Q(s_i, a_i) in every row, shape (B,), and lets the gradient through."
+
+
 _TD_TARGET_SLIPS = {  # the target a common slip gives on the hand case (right: 1 + 0.9 * 2.5 = 3.25)
     1.0 + 0.9 * 0.5: "use the MAX over next actions; you used the first one.",
     1.0 + 0.9 * 5.0 / 3: "use the MAX over next actions, not the mean.",
@@ -171,7 +270,7 @@ _TD_TARGET_SLIPS = {  # the target a common slip gives on the hand case (right: 
 
 @checker
 def check_td_target(fn: Callable[..., Any]) -> str:
-    """Exercise 2.3: ``fn(q_network, reward, next_obs, terminated, gamma)`` -> the TD target
+    """Exercise 2.4: ``fn(q_network, reward, next_obs, terminated, gamma)`` -> the TD target
     r + gamma * (1 - terminated) * max_a' Q(s', a'), as a number with no gradient attached.
     Introduced in lesson 02."""
     import torch

@@ -11,6 +11,7 @@ from dqn_helpers.checks._core import (
     _number,
     checker,
     expect,
+    fail,
 )
 
 
@@ -42,7 +43,7 @@ _Q_UPDATE_SLIPS = {  # what Q[4, 2] becomes in the hand case after a common slip
 
 @checker
 def check_q_learning_update(fn: Callable[..., Any]) -> str:
-    """Exercise 1.1: ``fn(q_table, s, a, r, s_next, terminated, alpha, gamma)`` updates Q[s, a] in place
+    """Exercise 1.2: ``fn(q_table, s, a, r, s_next, terminated, alpha, gamma)`` updates Q[s, a] in place
     and returns the TD error. Introduced in lesson 01."""
     q = np.zeros((6, 4))
     q[5] = [0.0, 0.5, 0.3, 0.1]
@@ -118,7 +119,7 @@ def check_q_learning_update(fn: Callable[..., Any]) -> str:
 
 @checker
 def check_epsilon_greedy(fn: Callable[..., Any]) -> str:
-    """Exercise 1.2: ``fn(q_values, epsilon, rng) -> int`` explores with probability epsilon and breaks
+    """Exercise 1.3: ``fn(q_values, epsilon, rng) -> int`` explores with probability epsilon and breaks
     greedy ties at random, drawing all randomness from ``rng``. Introduced in lesson 01."""
 
     def draw(q: list[float], epsilon: float, n: int, seed: int = 0) -> list[Any]:
@@ -168,3 +169,144 @@ def check_epsilon_greedy(fn: Callable[..., Any]) -> str:
         "or random, so that a seed reproduces a run.",
     )
     return "epsilon_greedy explores with probability epsilon, breaks ties at random and is reproducible from its rng."
+
+
+# ------------------------------------------------------- value iteration (exercise 1.1)
+
+
+def _reference_value_iteration(
+    p: np.ndarray, r: np.ndarray, terminal: np.ndarray, gamma: float, tol: float = 1e-12
+) -> np.ndarray:
+    """Q* by repeating the Bellman optimality backup until it stops changing (used to judge the learner's)."""
+    q = np.zeros(r.shape)
+    for _ in range(100_000):
+        new = r + gamma * p @ np.where(terminal, 0.0, q.max(axis=1))
+        if np.abs(new - q).max() < tol:
+            return new
+        q = new
+    return q
+
+
+def _value_iteration_slips(
+    p: np.ndarray, r: np.ndarray, terminal: np.ndarray, gamma: float
+) -> dict[str, np.ndarray]:
+    """What a common slip returns on an MDP, each with the hint that names it."""
+
+    def iterate(backup: Callable[[np.ndarray], np.ndarray], sweeps: int = 20_000) -> np.ndarray:
+        q = np.zeros(r.shape)
+        for _ in range(sweeps):
+            new = backup(q)
+            if np.abs(new - q).max() < 1e-12:
+                return new
+            q = new
+        return q
+
+    alive = np.where(terminal, 0.0, 1.0)
+    return {
+        "the backup takes the MAX over next actions, max_a' Q(s', a'), not the mean "
+        "(the mean is the value of a random policy, not of the best one).": iterate(
+            lambda q: r + gamma * p @ (alive * q.mean(axis=1))
+        ),
+        "after a terminal state there is no future: use (1 - terminal[s']) * max_a' Q(s', a'), "
+        "so the value of a state where the episode ends is not added.": iterate(
+            lambda q: r + gamma * p @ q.max(axis=1)
+        ),
+        "multiply the next state's value by gamma: Q(s, a) = r(s, a) + gamma * sum_s' p(s'|s, a) ...": (
+            iterate(lambda q: r + p @ (alive * q.max(axis=1)), sweeps=200)
+        ),
+        "one sweep is not enough: repeat the backup until Q stops changing (max |Q_new - Q| < tol); "
+        "the fixed point is Q*.": r + gamma * p @ (alive * np.zeros(r.shape[0])),
+        "the backup is an EXPECTATION over next states, sum_s' p(s'|s, a) * ..., not the best next "
+        "state (the agent does not choose where it slips).": iterate(
+            lambda q: r + gamma * np.where(p > 0, alive * q.max(axis=1), -np.inf).max(axis=2)
+        ),
+    }
+
+
+def _random_mdp(
+    rng: np.random.Generator, n_states: int, n_actions: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A small random MDP: sparse random transitions, rewards in [-1, 1], about a quarter of the states terminal
+    (their own rows are random too, so bootstrapping past a terminal state changes the answer)."""
+    p = rng.random((n_states, n_actions, n_states)) * (
+        rng.random((n_states, n_actions, n_states)) < 0.5
+    )
+    p[..., 0] += 1e-3  # no empty row
+    p /= p.sum(axis=2, keepdims=True)
+    r = rng.uniform(-1, 1, size=(n_states, n_actions))
+    terminal = rng.random(n_states) < 0.25
+    terminal[-1] = True
+    return p, r, terminal
+
+
+def _expect_q_star(
+    q: np.ndarray, p: np.ndarray, r: np.ndarray, terminal: np.ndarray, gamma: float, hint: str
+) -> None:
+    """Pass if ``q`` is the MDP's Q*; else fail naming the slip it matches, or with ``hint``."""
+    if np.allclose(q, _reference_value_iteration(p, r, terminal, gamma), atol=1e-5):
+        return
+    for slip, slipped in _value_iteration_slips(p, r, terminal, gamma).items():
+        expect(not np.allclose(q, slipped, atol=1e-5), slip)
+    fail(hint)
+
+
+@checker
+def check_value_iteration(fn: Callable[..., Any]) -> str:
+    """Exercise 1.1: ``fn(p, r, terminal, gamma, tol) -> q``, the Q* of a finite MDP (p[s, a, s'] transition
+    probabilities, r[s, a] expected rewards, terminal[s'] where episodes end), by value iteration or any
+    method that reaches the fixed point of the Bellman optimality equation. Introduced in lesson 01."""
+    # A hand case: 0 -> 1 -> 2 (the goal, terminal); action 1 moves on, action 0 stays; reward 1 on reaching 2.
+    p = np.zeros((3, 2, 3))
+    p[0, 0, 0] = p[0, 1, 1] = p[1, 0, 1] = p[1, 1, 2] = p[2, :, 2] = 1.0
+    r = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    terminal = np.array([False, False, True])
+    inputs = [x.copy() for x in (p, r, terminal)]
+    q = fn(p, r, terminal, 0.9, 1e-10)
+    expect(
+        all(np.array_equal(a, b) for a, b in zip((p, r, terminal), inputs)),
+        "your function changed p, r or terminal: work on a new array for Q (e.g. q = np.zeros(r.shape)).",
+    )
+    q = np.asarray(q, dtype=float)
+    expect(
+        q.shape == (3, 2),
+        f"return Q as an array of shape (n_states, n_actions) = (3, 2), one value per state and action; got "
+        f"shape {q.shape}"
+        + (" (that is V(s) = max_a Q(s, a): return Q itself)." if q.shape == (3,) else "."),
+    )
+    _expect_q_star(
+        q,
+        p,
+        r,
+        terminal,
+        0.9,
+        "in the chain 0 -> 1 -> 2 (reward 1 on reaching the terminal state 2, gamma = 0.9) Q* is "
+        "[[0.81, 0.9], [0.9, 1.0], [0, 0]]: Q*(1, go) = 1, Q*(1, stay) = 0.9 * 1, Q*(0, go) = 0.9 * 1, "
+        f"Q*(0, stay) = 0.9 * 0.9; got {np.round(q, 4).tolist()}.",
+    )
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n_states, n_actions = int(rng.integers(2, 9)), int(rng.integers(1, 5))
+        p, r, terminal = _random_mdp(rng, n_states, n_actions)
+        gamma = float(rng.choice([0.5, 0.9, 0.99]))
+        q = np.asarray(fn(p.copy(), r.copy(), terminal.copy(), gamma, 1e-10), dtype=float)
+        expect(
+            q.shape == r.shape,
+            f"a random MDP with {n_states} states and {n_actions} actions: Q should have shape {r.shape}, "
+            f"got {q.shape}. Use the sizes of p and r.",
+        )
+        residual = np.abs(r + gamma * p @ np.where(terminal, 0.0, q.max(axis=1)) - q).max()
+        _expect_q_star(
+            q,
+            p,
+            r,
+            terminal,
+            gamma,
+            f"on a random MDP ({n_states} states, {n_actions} actions, gamma = {gamma}) one more backup "
+            f"would change your Q by {residual:.3g} (0 at the fixed point). Repeat Q(s, a) = r[s, a] + "
+            "gamma * sum_s' p[s, a, s'] * (1 - terminal[s']) * max_a' Q(s', a') until the largest change "
+            "is below tol.",
+        )
+    return (
+        "value_iteration reaches Q* on the hand-computed chain and on 20 random MDPs: its answer satisfies the "
+        "Bellman optimality equation."
+    )
