@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from dqn_helpers import logs
+from dqn_helpers import bounds, logs
 
 __all__ = [
     "moving_average",
@@ -977,11 +977,11 @@ def _scale_value_panel(
     reward_max: float | None,
 ) -> None:
     """Draw the bound r_max/(1 − γ) when known; switch to symlog when a run diverged past it."""
-    from dqn_helpers import diagnostics, losses
+    from dqn_helpers import diagnostics
 
     reference = None  # the scale of sane values: the bound, else the largest realised value
     if gamma is not None and reward_max is not None:
-        reference = losses.q_value_bound(reward_max, gamma)
+        reference = bounds.q_value_bound(reward_max, gamma)
         ax_q.axhline(reference, color="black", linestyle=":", linewidth=1)
     elif gamma is not None:
         realised = np.concatenate(
@@ -990,7 +990,7 @@ def _scale_value_panel(
         reference = float(np.nanmax(np.abs(realised))) if np.any(np.isfinite(realised)) else None
     q_all = np.abs(np.concatenate([log.column("mean_max_q") for _, log in runs]))
     q_top = float(np.max(q_all[np.isfinite(q_all)], initial=0.0))
-    if reference and np.isfinite(reference) and q_top > losses.Q_BOUND_FACTOR * reference:
+    if reference and np.isfinite(reference) and q_top > bounds.Q_BOUND_FACTOR * reference:
         # a diverged run would flatten every other curve: linear up to the sane scale, log beyond
         ax_q.set_yscale("symlog", linthresh=reference)
         drawn = np.concatenate([line.get_ydata() for line in ax_q.get_lines()]).astype(float)
