@@ -1,4 +1,4 @@
-"""Prioritized experience replay (lesson 09): a sum tree, and sampling P(i) ~ p_i^alpha.
+"""Prioritized replay (lesson 09): a sum tree, and sampling P(i) ~ p_i^alpha.
 
 ``SumTree`` finds the transition where the running sum of priorities passes a random value, in
 O(log n) for a whole batch at once. ``PrioritizedSampler`` draws a stratified batch from it with
