@@ -1,4 +1,4 @@
-"""A faster, numerically equivalent DQN update and greedy action for small MLPs on the CPU.
+"""A faster, numerically equivalent DQN gradient step and greedy action for small MLPs on the CPU.
 
 Not a lesson: read ``agents.DQNAgent.learn`` for the algorithm. For CartPole's 4-128-128-2
 network the arithmetic of an update is tiny, so most of its time goes to framework bookkeeping
@@ -6,13 +6,22 @@ network the arithmetic of an update is tiny, so most of its time goes to framewo
 removes that overhead and nothing else:
 
 * ``greedy``: the forward pass in numpy, on views that share memory with the torch weights;
-* ``learn``: the backward pass of the ReLU MLP written out by hand (no autograd graph), the
+* ``gradient_step``: lines 1-4 of ``DQNAgent.learn`` (Q-values, TD target, loss, one clipped Adam
+  step) with the backward pass of the ReLU MLP written out by hand (no autograd graph), the
   gradient clipped and the Adam step taken with the same kernels ``clip_grad_norm_`` and
-  ``Adam(fused=True)`` use.
+  ``Adam(fused=True)`` use. The rest of ``learn`` (the target update, the metrics) is shared.
+
+It applies only to what it was written for, a positive list checked before every use
+(``FastMLP.usable``): an exact ``networks.QNetwork`` (no subclass: a C51 or noisy head written as a
+plain ``nn.Linear`` is not let through), made of ``SUPPORTED_LAYERS`` alone, with one output per
+action; a loss in ``SUPPORTED_LOSSES``; fp32 on the CPU; and a ``DQNConfig`` whose every field is in
+``REVIEWED_CONFIG_FIELDS`` (a new field turns this module off until someone checks whether it
+changes the update). Anything else runs the plain code.
 
 ``DQNAgent._fast_path`` is the one door to it; ``agent.use_fast_path = False`` or
 ``DQN_FAST_MLP=0`` turns it off. tests/test_fast_mlp.py checks that both paths give the same
 parameters (to 1e-5 relative after hundreds of updates: float rounding only) and the same actions.
+benchmarks/bench_cartpole.py measures what it saves (about 1.8x the CPU time of a CartPole run).
 
 Private PyTorch calls (``torch._fused_adam_``, ``torch._foreach_*``, ``aten.threshold_backward``)
 are used only when this torch has them, looked up once below (``PRIVATE_KERNELS``); without them
@@ -22,19 +31,48 @@ same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dqn_helpers import networks
-from dqn_helpers.metrics import UpdateMetrics
+from dqn_helpers import losses, networks
 
-__all__ = ["FastMLP", "PRIVATE_KERNELS"]
+__all__ = [
+    "PRIVATE_KERNELS",
+    "REVIEWED_CONFIG_FIELDS",
+    "SUPPORTED_LAYERS",
+    "SUPPORTED_LOSSES",
+    "SUPPORTED_NETWORKS",
+    "FastMLP",
+    "GradientStep",
+]
+
+#: The networks it computes (exact types: a subclass may change ``forward`` or the head's meaning).
+SUPPORTED_NETWORKS: tuple[type[nn.Module], ...] = (networks.QNetwork,)
+#: The layers such a network may be made of (exact types), Linear and ReLU alternating.
+SUPPORTED_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.ReLU)
+#: The losses whose gradient ``gradient_step`` writes out, by the function the agent calls.
+SUPPORTED_LOSSES: dict[Any, str] = {losses.huber_loss: "huber", losses.mse_loss: "mse"}
+#: The DQNConfig fields checked against ``gradient_step``: the ones that change the update
+#: (``loss``, ``max_grad_norm``, ``double``, ``prioritized``, ``dueling``, ``hidden``,
+#: ``precision``, ``target_update``, ``tau``, the optimizer's) are implemented or refused above;
+#: the others do not reach the update. A field not listed turns the fast path off: add it here
+#: once you checked that ``gradient_step`` computes what ``DQNAgent.learn`` does with it.
+REVIEWED_CONFIG_FIELDS = frozenset(
+    (
+        "env_id total_steps seed frame_stack num_envs learning_rate lr_end lr_fraction adam_eps "
+        "batch_size loss max_grad_norm buffer_size learning_starts train_freq gradient_steps "
+        "save_buffer target_update tau gamma epsilon_start epsilon_end epsilon_fraction "
+        "epsilon_decay hidden double dueling prioritized per_alpha per_beta n_step eval_every "
+        "eval_episodes checkpoint_every device precision"
+    ).split()
+)
 
 #: The private kernels this module may call, or None where this torch lacks them (feature check).
 PRIVATE_KERNELS: dict[str, Any] = {
@@ -57,10 +95,29 @@ def _relu_backward(grad: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return torch.where(h > 0, grad, 0.0)
 
 
+def unsupported(agent: Any) -> str | None:
+    """Why the fast path cannot compute ``agent``'s update, or None when it can."""
+    if agent.device.type != "cpu":
+        return f"it runs on the CPU only (the agent is on {agent.device})"
+    if agent.autocast_dtype is not None:
+        return "it computes in fp32 only (the update runs in bfloat16)"
+    if agent.loss_fn not in SUPPORTED_LOSSES:
+        return f"it knows the losses {sorted(SUPPORTED_LOSSES.values())} only"
+    unknown = {f.name for f in dataclasses.fields(agent.config)} - REVIEWED_CONFIG_FIELDS
+    if unknown:
+        return f"the config fields {sorted(unknown)} were not reviewed for it"
+    for net in (agent.online, agent.target):
+        if type(net) not in SUPPORTED_NETWORKS or net.dueling:
+            return f"it computes a plain {SUPPORTED_NETWORKS[0].__name__} only"
+        if type(net.head) is not nn.Linear or net.head.out_features != agent.n_actions:
+            return "its head must be one nn.Linear with one output per action"
+        if any(type(m) not in SUPPORTED_LAYERS for m in net.body):
+            return f"its layers must be {[t.__name__ for t in SUPPORTED_LAYERS]}"
+    return None
+
+
 def _mlp_layers(net: nn.Module, trainable: bool) -> list[tuple[torch.Tensor, ...]] | None:
-    """``[(W, b, Wᵀ), ...]`` of a plain float32 ReLU ``QNetwork`` without hooks, else None."""
-    if not isinstance(net, networks.QNetwork) or net.dueling:
-        return None
+    """``[(W, b, Wᵀ), ...]`` of a Linear-ReLU-...-Linear float32 MLP without hooks, else None."""
     modules = [*net.body, net.head]
     if any(
         m._forward_hooks
@@ -97,6 +154,16 @@ def _mlp_forward(
     return torch.addmm(b, x, wt)
 
 
+class GradientStep(NamedTuple):
+    """What lines 1-4 of ``DQNAgent.learn`` compute, for the rest of ``learn`` to use."""
+
+    q_values: torch.Tensor  # Q(s, ·; θ) before the step, (B, n_actions)
+    q_taken: torch.Tensor  # Q(s, a; θ), (B,)
+    td_target: torch.Tensor  # y, (B,)
+    loss: torch.Tensor  # scalar
+    grad_norm: float  # before clipping
+
+
 class FastMLP:
     """The fast path for one agent's online/target MLP pair; ``usable`` is False when it cannot apply."""
 
@@ -104,13 +171,20 @@ class FastMLP:
         self.online_net, self.target_net = agent.online, agent.target
         self.params = list(agent.online.parameters()) + list(agent.target.parameters())
         self._key = self._snapshot()
+        self._config, self._loss_fn = agent.config, agent.loss_fn
         self.online: list[tuple[torch.Tensor, ...]] | None = None
         self.target: list[tuple[torch.Tensor, ...]] | None = None
         self._numpy_weights: list[tuple[np.ndarray, np.ndarray]] = []
         self._adam: tuple[Any, ...] | None = None
         self.usable = False
-        if agent.device.type != "cpu" or os.environ.get("DQN_FAST_MLP") == "0":
+        #: why it does not apply (None when usable)
+        self.reason: str | None = "switched off by DQN_FAST_MLP=0"
+        if os.environ.get("DQN_FAST_MLP") == "0":
             return
+        self.reason = unsupported(agent)
+        if self.reason is not None:
+            return
+        self.reason = "hooks, frozen or non-fp32 weights, or online and target differ"
         online, target = _mlp_layers(agent.online, True), _mlp_layers(agent.target, False)
         if online is None or target is None:
             return
@@ -120,6 +194,7 @@ class FastMLP:
         self._numpy_weights = [(w.detach().numpy(), b.detach().numpy()) for w, b, _ in online]
         self.obs_dim = online[0][0].shape[1]
         self.usable = self._greedy_matches_torch(agent)
+        self.reason = None if self.usable else "its greedy actions differ from the network's"
 
     @classmethod
     def for_agent(cls, agent: Any) -> FastMLP:
@@ -135,10 +210,12 @@ class FastMLP:
         )
 
     def still_valid(self, agent: Any) -> bool:
-        """False once the agent's networks, or their weight storage, were replaced."""
+        """False once the agent's networks, their weight storage, config or loss were replaced."""
         return (
             agent.online is self.online_net
             and agent.target is self.target_net
+            and agent.config is self._config
+            and agent.loss_fn is self._loss_fn
             and [p.data_ptr() for p in self.params] == self._key[2]
             and [p.requires_grad for p in self.params] == self._key[3]
         )
@@ -166,8 +243,8 @@ class FastMLP:
         """True for a batch of flat float observations this MLP takes."""
         return batch.obs.dim() == 2 and batch.obs.shape[1] == self.obs_dim
 
-    def learn(self, agent: Any, batch: Any) -> UpdateMetrics:
-        """``DQNAgent.learn`` with the backward pass written out (no autograd graph).
+    def gradient_step(self, agent: Any, batch: Any) -> GradientStep:
+        """Lines 1-4 of ``DQNAgent.learn`` with the backward pass written out (no autograd graph).
 
         With ``h₀ = s``, ``hᵢ₊₁ = relu(hᵢ Wᵢᵀ + bᵢ)`` and ``g = ∂loss/∂Q`` (non-zero only at the
         actions taken): ``∂W = gᵀ hᵢ``, ``∂b = Σ g``, and g flows down as ``(g W) ⊙ [hᵢ > 0]``.
@@ -197,7 +274,7 @@ class FastMLP:
             # losses.huber_loss / mse_loss and ∂loss/∂q_taken: Huber (δ = 1) gives
             # clamp(diff, −1, 1) / B, MSE 2·diff / B; prioritized replay weights both
             diff = q_taken - td_target
-            huber = c.loss == "huber"
+            huber = SUPPORTED_LOSSES[agent.loss_fn] == "huber"
             per_sample = (
                 F.huber_loss(q_taken, td_target, reduction="none") if huber else diff * diff
             )
@@ -217,10 +294,7 @@ class FastMLP:
                     g = _relu_backward(torch.mm(g, w), h)
             grad_norm = self._clip(c.max_grad_norm)
             self._adam_step(agent.optimizer)
-            agent.updates += 1
-            td_errors = diff.abs()
-            stats = torch.stack([loss, q_values.amax(dim=1).mean(), td_errors.mean()]).tolist()
-        return UpdateMetrics(stats[0], stats[1], stats[2], grad_norm, td_errors)
+        return GradientStep(q_values, q_taken, td_target, loss, grad_norm)
 
     def _clip(self, max_norm: float | None) -> float:
         """``torch.nn.utils.clip_grad_norm_`` on the online gradients; returns the norm before."""

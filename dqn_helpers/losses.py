@@ -1,6 +1,6 @@
-"""TD targets, losses, gradient clipping and target-network updates.
+"""TD targets, losses and gradient clipping: the arithmetic of the DQN update.
 
-Introduced in lessons 04 (target networks) and 05 (the DQN update); Double DQN in lesson 07.
+Introduced in lessons 04 (TD targets) and 05 (the DQN update); Double DQN in lesson 07.
 Targets never carry gradients: every ``next_q_*`` input is detached here, so a caller that forgets
 ``torch.no_grad()`` around the target network still trains only the online network.
 """
@@ -14,16 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Moved to their own modules; still importable from here for code written before the move.
+from dqn_helpers.bounds import Q_BOUND_FACTOR, q_value_bound  # noqa: F401
+from dqn_helpers.targets import hard_update, soft_update  # noqa: F401
+
 __all__ = [
     "td_targets",
     "double_dqn_targets",
     "huber_loss",
     "mse_loss",
     "clip_gradients",
-    "hard_update",
-    "soft_update",
-    "Q_BOUND_FACTOR",
-    "q_value_bound",
 ]
 
 
@@ -178,62 +178,3 @@ def clip_gradients(parameters: Iterable[nn.Parameter], max_norm: float | None) -
     limit = math.inf if max_norm is None else float(max_norm)
     total_norm = torch.nn.utils.clip_grad_norm_(params, limit)
     return float(total_norm)
-
-
-def _check_same_architecture(target: nn.Module, online: nn.Module) -> None:
-    target_shapes = [(n, tuple(p.shape)) for n, p in target.state_dict().items()]
-    online_shapes = [(n, tuple(p.shape)) for n, p in online.state_dict().items()]
-    if target_shapes != online_shapes:
-        diff = next(
-            (f"{t} vs {o}" for t, o in zip(target_shapes, online_shapes) if t != o),
-            f"{len(target_shapes)} vs {len(online_shapes)} tensors",
-        )
-        raise ValueError(
-            "target and online networks must have the same architecture; first difference "
-            f"(target vs online): {diff}. Build the target with the same constructor arguments, "
-            "e.g. copy.deepcopy(online)."
-        )
-
-
-def hard_update(target: nn.Module, online: nn.Module) -> None:
-    """Copy every weight of ``online`` into ``target`` (θ⁻ ← θ).
-
-    Introduced in lesson 04 (done every C steps).
-    """
-    _check_same_architecture(target, online)
-    target.load_state_dict(online.state_dict())
-
-
-def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
-    """Polyak averaging ``θ⁻ ← (1 - tau) θ⁻ + tau θ`` on parameters (buffers are copied).
-
-    Introduced in lesson 04. ``tau`` in (0, 1]; ``tau=1`` is a hard update.
-    """
-    if isinstance(tau, bool) or not isinstance(tau, int | float) or not 0.0 < tau <= 1.0:
-        raise ValueError(
-            f"tau must be in (0, 1], got {tau!r}. Typical soft-update values are 0.005–0.01; "
-            "tau=1 copies the weights (a hard update)."
-        )
-    _check_same_architecture(target, online)
-    with torch.no_grad():
-        for target_param, online_param in zip(target.parameters(), online.parameters()):
-            if tau == 1.0:
-                target_param.copy_(online_param)
-            else:
-                target_param.lerp_(online_param, float(tau))
-        for target_buffer, online_buffer in zip(target.buffers(), online.buffers()):
-            target_buffer.copy_(online_buffer)
-
-
-#: Warn when the mean max-Q passes this many times the largest value any state can have,
-#: r_max / (1 − γ): far beyond it the Q-values are diverging, even while they stay finite.
-Q_BOUND_FACTOR = 10.0
-
-
-def q_value_bound(reward_max: float, gamma: float) -> float:
-    """The largest discounted return possible with rewards of at most ``reward_max``: r_max / (1 − γ).
-
-    Introduced in lesson 05 (a Q-value above it is impossible: the agent overestimates or
-    diverges); ``training`` warns past ``Q_BOUND_FACTOR`` times it, and ``diagnostics`` uses it.
-    """
-    return math.inf if gamma >= 1.0 else reward_max / (1.0 - gamma)

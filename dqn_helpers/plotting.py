@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from dqn_helpers import logs
+from dqn_helpers import bounds, logs
 
 __all__ = [
     "moving_average",
@@ -592,31 +592,8 @@ def plot_training(
         fig.clear()
     axes = fig.subplots(2, 2, sharex=True)
     ax_ret, ax_loss, ax_q, ax_eps = axes.ravel()
-    steps = log.column("step")
-    if len(steps):
-        returns = log.column("episode_return")
-        ax_ret.plot(steps, returns, color="tab:blue", alpha=0.25, linewidth=0.8)
-        ax_ret.plot(
-            steps,
-            moving_average(returns, max(1, min(smooth, len(returns)))),
-            color="tab:blue",
-            marker=_marker(returns),
-            markersize=3,
-            label=f"training episodes (mean of last {smooth})",
-        )
-    if log.evals:
-        eval_steps, mean, std = _eval_points(log)
-        ax_ret.fill_between(
-            eval_steps, mean - std, mean + std, color="tab:orange", alpha=0.25, linewidth=0
-        )
-        ax_ret.plot(
-            eval_steps,
-            mean,
-            "o-",
-            color="tab:orange",
-            markersize=3,
-            label="greedy evaluation ± std",
-        )
+    panels = {"episode_return": ax_ret, "loss": ax_loss, "mean_max_q": ax_q, "epsilon": ax_eps}
+    _draw_run(panels, log, _DASHBOARD_COLORS, max(1, smooth), detail=True)
     if threshold is not None:
         ax_ret.axhline(
             threshold, color="gray", linestyle="--", linewidth=1, label=f"target {threshold:g}"
@@ -624,18 +601,15 @@ def plot_training(
     ax_ret.set_ylabel("episode return")
     if log.episodes or log.evals or threshold is not None:
         ax_ret.legend(loc="upper left", fontsize=8)
-    for ax, key, label, color in (
-        (ax_loss, "loss", "TD loss (mean per episode)", "tab:red"),
-        (ax_q, "mean_max_q", "mean max-Q of the batch", "tab:green"),
-        (ax_eps, "epsilon", "ε (exploration)", "tab:purple"),
+    for ax, label in (
+        (ax_loss, "TD loss (mean per episode)"),
+        (ax_q, "mean max-Q of the batch"),
+        (ax_eps, "ε (exploration)"),
     ):
-        values = log.column(key)
-        ax.plot(
-            *_finite(steps, values), color=color, linewidth=1, marker=_marker(values), markersize=3
-        )
         ax.set_ylabel(label)
-        if key == "loss" and np.any(np.isfinite(values) & (values > 0)):
-            ax.set_yscale("log")
+    loss = log.column("loss")
+    if np.any(np.isfinite(loss) & (loss > 0)):
+        ax_loss.set_yscale("log")
     if not log.episodes:
         ax_ret.text(
             0.5,
@@ -823,13 +797,19 @@ def eval_curves(run_logs: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(common), curves
 
 
+#: Lesson 05's bar, the defaults of ``eval_table``: CartPole-v1's reward threshold in gymnasium's
+#: registry (475, "solved"), reached, and the last evaluation still at least 450.
+CARTPOLE_THRESHOLD, CARTPOLE_HOLD = 475.0, 450.0
+
+
 def eval_table(
-    runs: dict[str, object], threshold: float = 475.0, hold: float = 450.0
+    runs: dict[str, object], threshold: float = CARTPOLE_THRESHOLD, hold: float = CARTPOLE_HOLD
 ) -> list[dict[str, object]]:
     """One row per run: first env step with a greedy eval ≥ ``threshold``, best and last eval, pass/fail.
 
-    A run passes when it reached ``threshold`` and its last evaluation is still ≥ ``hold`` (the
-    CartPole bar of lesson 05). Introduced in lesson 05.
+    A run passes when it reached ``threshold`` and its last evaluation is still ≥ ``hold``. The
+    defaults are CartPole's bar (lesson 05); pass another env's, e.g. ``threshold=18, hold=15`` for
+    Pong. Introduced in lesson 05.
     """
     rows = []
     for label, run in runs.items():
@@ -851,7 +831,9 @@ def eval_table(
 
 
 def format_eval_table(
-    rows: Sequence[dict[str, object]], threshold: float = 475.0, hold: float = 450.0
+    rows: Sequence[dict[str, object]],
+    threshold: float = CARTPOLE_THRESHOLD,
+    hold: float = CARTPOLE_HOLD,
 ) -> str:
     """``eval_table`` rows as a fixed-width text table with a pass count. Introduced in lesson 05."""
     width = max([len("run")] + [len(str(row["run"])) for row in rows])
@@ -925,7 +907,8 @@ def plot_diagnostics(
     listed = []  # (colour, "label: symptom at step N") for the notes panel
     for k, (label, log) in enumerate(runs):
         color = f"C{k % 10}"
-        _draw_run(axes, log, color, gamma, max(1, smooth))
+        panels = dict(zip(("episode_return", "mean_max_q", "loss", "grad_norm", "epsilon"), axes))
+        _draw_run(panels, log, color, max(1, smooth), gamma=gamma)
         for finding in diagnostics.diagnose(log, gamma=gamma, reward_max=reward_max):
             if finding.step is not None:
                 axes[_SYMPTOM_PANEL[finding.symptom]].axvline(
@@ -939,35 +922,82 @@ def plot_diagnostics(
     return fig
 
 
+# plot_training's colours, one per series (plot_diagnostics gives each run one colour instead)
+_DASHBOARD_COLORS = {
+    "episode_return": "tab:blue",
+    "eval": "tab:orange",
+    "loss": "tab:red",
+    "mean_max_q": "tab:green",
+    "epsilon": "tab:purple",
+}
+
+
 def _draw_run(
-    axes: list[plt.Axes], log: logs.TrainingLog, color: str, gamma: float | None, w: int
+    panels: dict[str, plt.Axes],
+    log: logs.TrainingLog,
+    colors: dict[str, str] | str,
+    smooth: int,
+    *,
+    detail: bool = False,
+    gamma: float | None = None,
 ) -> None:
-    """One run's curves on the dashboard's five panels (returns, value, loss, gradient norm, ε)."""
+    """One run's series on the panels given, keyed by log column (``episode_return``, ``loss``,
+    ``mean_max_q``, ``grad_norm``, ``epsilon``), against env steps.
+
+    Returns smoothed over ``smooth`` episodes with the greedy evaluations; the other columns as
+    lines that skip the episodes without a value. ``colors`` is one colour or one per column (and
+    ``"eval"``). ``detail`` (``plot_training``'s one-run dashboard) adds the raw returns, the
+    evaluations' ± std band and labels; ``gamma`` the realised discounted return, dashed, beside
+    the mean max-Q. Used by ``plot_training`` and ``plot_diagnostics`` (lesson 05).
+    """
     from dqn_helpers import diagnostics
 
-    ax_ret, ax_q, ax_loss, ax_grad, ax_eps = axes
+    def color(key: str) -> str:
+        return colors if isinstance(colors, str) else colors[key]
+
+    ax_ret = panels["episode_return"]
     steps = log.column("step")
     if len(steps):
         returns = log.column("episode_return")
-        smoothed = moving_average(np.nan_to_num(returns), max(1, min(w, len(returns))))
-        ax_ret.plot(steps, smoothed, color=color, alpha=0.7, marker=_marker(returns), markersize=3)
-        q = log.column("mean_max_q")
-        ax_q.plot(*_finite(steps, q), color=color, marker=_marker(q), markersize=3)
-        if gamma is not None:  # dashed: the discounted return the run actually got
+        if detail:
+            ax_ret.plot(steps, returns, color=color("episode_return"), alpha=0.25, linewidth=0.8)
+        ax_ret.plot(
+            steps,
+            moving_average(np.nan_to_num(returns), max(1, min(smooth, len(returns)))),
+            color=color("episode_return"),
+            alpha=1.0 if detail else 0.7,
+            marker=_marker(returns),
+            markersize=3,
+            label=f"training episodes (mean of last {smooth})" if detail else None,
+        )
+        for key in ("mean_max_q", "loss", "grad_norm", "epsilon"):
+            if key in panels:
+                values = log.column(key)
+                panels[key].plot(
+                    *_finite(steps, values), color=color(key), linewidth=1,
+                    marker=_marker(values), markersize=3,
+                )  # fmt: skip
+        if gamma is not None and "mean_max_q" in panels:  # what the run actually got
             realised = diagnostics.discounted_episode_values(log, gamma)
-            smoothed = moving_average(np.nan_to_num(realised), max(1, min(w, len(realised))))
-            ax_q.plot(
-                steps, smoothed, color=color, linestyle="--", marker=_marker(realised), markersize=3
-            )
-        for ax, key in ((ax_loss, "loss"), (ax_grad, "grad_norm"), (ax_eps, "epsilon")):
-            values = log.column(key)
-            ax.plot(
-                *_finite(steps, values), color=color, linewidth=1, marker=_marker(values),
-                markersize=3,
+            smoothed = moving_average(np.nan_to_num(realised), max(1, min(smooth, len(realised))))
+            panels["mean_max_q"].plot(
+                steps, smoothed, color=color("mean_max_q"), linestyle="--",
+                marker=_marker(realised), markersize=3,
             )  # fmt: skip
     if log.evals:
-        eval_steps, mean, _ = _eval_points(log)
-        ax_ret.plot(eval_steps, mean, "o:", color=color, markersize=4)
+        eval_steps, mean, std = _eval_points(log)
+        if detail:
+            ax_ret.fill_between(
+                eval_steps, mean - std, mean + std, color=color("eval"), alpha=0.25, linewidth=0
+            )
+        ax_ret.plot(
+            eval_steps,
+            mean,
+            "o-" if detail else "o:",
+            color=color("eval"),
+            markersize=3 if detail else 4,
+            label="greedy evaluation ± std" if detail else None,
+        )
 
 
 def _scale_value_panel(
@@ -977,11 +1007,11 @@ def _scale_value_panel(
     reward_max: float | None,
 ) -> None:
     """Draw the bound r_max/(1 − γ) when known; switch to symlog when a run diverged past it."""
-    from dqn_helpers import diagnostics, losses
+    from dqn_helpers import diagnostics
 
     reference = None  # the scale of sane values: the bound, else the largest realised value
     if gamma is not None and reward_max is not None:
-        reference = losses.q_value_bound(reward_max, gamma)
+        reference = bounds.q_value_bound(reward_max, gamma)
         ax_q.axhline(reference, color="black", linestyle=":", linewidth=1)
     elif gamma is not None:
         realised = np.concatenate(
@@ -990,7 +1020,7 @@ def _scale_value_panel(
         reference = float(np.nanmax(np.abs(realised))) if np.any(np.isfinite(realised)) else None
     q_all = np.abs(np.concatenate([log.column("mean_max_q") for _, log in runs]))
     q_top = float(np.max(q_all[np.isfinite(q_all)], initial=0.0))
-    if reference and np.isfinite(reference) and q_top > losses.Q_BOUND_FACTOR * reference:
+    if reference and np.isfinite(reference) and q_top > bounds.Q_BOUND_FACTOR * reference:
         # a diverged run would flatten every other curve: linear up to the sane scale, log beyond
         ax_q.set_yscale("symlog", linthresh=reference)
         drawn = np.concatenate([line.get_ydata() for line in ax_q.get_lines()]).astype(float)

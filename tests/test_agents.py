@@ -6,15 +6,30 @@ import numpy as np
 import pytest
 import torch
 
-from dqn_helpers import agents, buffers, config, losses
+from dqn_helpers import agents, buffers, config, fast_mlp, losses
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _agent(**overrides: object) -> agents.DQNAgent:
+    """An agent that runs the plain body of ``learn`` (the code lesson 05 reads), not fast_mlp:
+    tests/test_fast_mlp.py holds the fast path equal to it."""
     base = dict(hidden=(3,), learning_rate=1e-3, target_update=100, double=False, device="cpu")
     base.update(overrides)
-    return agents.DQNAgent(config.DQNConfig(**base), (2,), 2, device="cpu")  # type: ignore[arg-type]
+    agent = agents.DQNAgent(config.DQNConfig(**base), (2,), 2, device="cpu")  # type: ignore[arg-type]
+    agent.use_fast_path = False
+    return agent
+
+
+@pytest.fixture(autouse=True)
+def _no_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every update and greedy action in this module runs the plain code: fast_mlp would fail."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("test_agents pins the plain body; fast_mlp ran instead")
+
+    monkeypatch.setattr(fast_mlp.FastMLP, "gradient_step", refuse)
+    monkeypatch.setattr(fast_mlp.FastMLP, "greedy", refuse)
 
 
 def _constant_q(net: torch.nn.Module, q: list[float]) -> None:

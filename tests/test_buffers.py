@@ -839,23 +839,23 @@ def test_batches_land_on_cuda():
     assert batch.obs.dtype == torch.uint8
 
 
-def test_uniform_sample_shortcut_matches_the_general_path() -> None:
-    """ReplayBuffer.sample's one-call shortcut draws and returns exactly what the layered path does.
-
-    The shortcut takes a plain int batch size; a numpy integer goes through the general path.
-    """
+def test_uniform_sample_draws_the_seeded_indices_and_returns_what_is_stored_there() -> None:
+    """Uniform sampling is PCG64(seed).integers(0, len, batch_size) (the Pong update's numbers
+    depend on it), and a plain int or a numpy integer batch size give the same batch."""
     rng = np.random.default_rng(5)
-    fast = buffers.ReplayBuffer(50, (3,), seed=11)
-    slow = buffers.ReplayBuffer(50, (3,), seed=11)
+    a_buf = buffers.ReplayBuffer(50, (3,), seed=11)
+    b_buf = buffers.ReplayBuffer(50, (3,), seed=11)
     for _ in range(80):  # wraps around
         obs, nxt = rng.normal(size=3), rng.normal(size=3)
         args = (obs, int(rng.integers(4)), float(rng.normal()), nxt, bool(rng.random() < 0.2))
-        fast.add(*args)
-        slow.add(*args)
+        a_buf.add(*args)
+        b_buf.add(*args)
+    draws = np.random.Generator(np.random.PCG64(11))
     for batch_size in (1, 7, 50):
-        a = fast.sample(batch_size)
-        b = slow.sample(np.int64(batch_size))
+        a = a_buf.sample(batch_size)
+        b = b_buf.sample(np.int64(batch_size))
+        np.testing.assert_array_equal(a.indices.numpy(), draws.integers(0, 50, size=batch_size))
         for name, x, y in zip(a._fields, a, b):
             assert x.dtype == y.dtype and torch.equal(x, y), name
-        for name, x, y in zip(a._fields, a, fast.get(a.indices)):  # what is stored there
+        for name, x, y in zip(a._fields, a, a_buf.get(a.indices)):  # what is stored there
             assert x.dtype == y.dtype and torch.equal(x, y), name

@@ -8,12 +8,13 @@ steps below; in practice ~1e-6 after hundreds of updates).
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from dqn_helpers import agents, buffers, config, fast_mlp
+from dqn_helpers import agents, buffers, config, fast_mlp, networks
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -179,3 +180,64 @@ def test_fast_updates_leave_ordinary_tensors_behind() -> None:
     agent.use_fast_path = False
     agent.learn(_random_batch(16, 4, 3, seed=9))
     assert float(agent.optimizer.state[next(agent.online.parameters())]["step"]) == 5.0
+
+
+class _C51Like(networks.QNetwork):
+    """A distributional head written as a plain nn.Linear: n_actions x atoms outputs, reshaped."""
+
+    def __init__(self, atoms: int = 5) -> None:
+        super().__init__(4, 3, hidden=(16, 16))
+        self.atoms = atoms
+        self.head = torch.nn.Linear(16, 3 * atoms)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        logits = self.head(self.body(obs)).view(-1, 3, self.atoms)
+        return (logits.softmax(-1) * torch.linspace(-1, 1, self.atoms)).sum(-1)
+
+
+def test_only_the_positive_list_gets_the_fast_path() -> None:
+    """A subclass of QNetwork (here a C51-like head), a head of the wrong width, another loss, an
+    unknown layer or a config field nobody reviewed all take the plain path, with a reason."""
+    assert fast_mlp.unsupported(_agent()) is None
+    c51 = _agent()
+    c51.online, c51.target = _C51Like(), _C51Like()
+    assert "plain QNetwork" in str(fast_mlp.unsupported(c51))
+    assert not fast_mlp.FastMLP.for_agent(c51).usable
+    wide = _agent()
+    for net in (wide.online, wide.target):
+        net.head = torch.nn.Linear(16, 6)  # 2 outputs per action, plain QNetwork.forward
+    assert "one output per action" in str(fast_mlp.unsupported(wide))
+    odd_layer = _agent()
+    for net in (odd_layer.online, odd_layer.target):
+        net.body[1] = torch.nn.Tanh()
+    assert "layers must be" in str(fast_mlp.unsupported(odd_layer))
+    other_loss = _agent()
+    other_loss.loss_fn = lambda q, y, w=None: ((q - y).abs()).mean()
+    assert "losses" in str(fast_mlp.unsupported(other_loss))
+
+    @dataclasses.dataclass
+    class NewConfig(config.DQNConfig):
+        noisy: bool = False  # a new switch the fast path has never seen
+
+    new = agents.DQNAgent(NewConfig(hidden=(16, 16), device="cpu"), (4,), 3, device="cpu")
+    assert "['noisy'] were not reviewed" in str(fast_mlp.unsupported(new))
+    batch = _random_batch(8, 4, 3, seed=0)
+    new.learn(batch)  # runs, on the plain path
+    assert new._fast is not None and not new._fast.usable
+
+
+def test_a_replaced_loss_or_config_is_noticed_after_the_cache_was_built() -> None:
+    agent = _agent()
+    agent.learn(_random_batch(8, 4, 3, seed=0))
+    assert agent._fast is not None and agent._fast.usable
+    agent.loss_fn = lambda q, y, w=None: ((q - y).abs()).mean()
+    assert agent._fast_path() is None
+
+
+@pytest.mark.parametrize("name", ["cartpole", "cartpole-dqn"])
+def test_the_cartpole_presets_run_the_fast_path(name: str) -> None:
+    """The tripwire for REVIEWED_CONFIG_FIELDS: a new DQNConfig field turns the fast path off
+    (CartPole runs ~1.8x slower) until someone checks it and lists it there."""
+    agent = agents.DQNAgent(config.preset(name), (4,), 2, device="cpu")
+    fast = fast_mlp.FastMLP.for_agent(agent)
+    assert fast.usable, f"fast_mlp no longer applies to the {name} preset: {fast.reason}"

@@ -296,6 +296,21 @@ def test_eval_table_finds_first_step_at_threshold_and_the_pass_rule():
     assert text.splitlines()[-1].startswith("1 of 3 runs")
 
 
+def test_eval_table_takes_other_bars_and_its_defaults_are_cartpoles_registered_threshold():
+    import gymnasium as gym
+
+    assert plotting.CARTPOLE_THRESHOLD == gym.spec("CartPole-v1").reward_threshold
+    pong_like = {"run": fake_log(evals=[(1000, -20.0, 0), (2000, 19.0, 0), (3000, 16.0, 0)])}
+    (row,) = plotting.eval_table(pong_like, threshold=18.0, hold=15.0)
+    assert row["steps_to_threshold"] == 2000 and row["passed"]
+    (row,) = plotting.eval_table(pong_like, threshold=18.0, hold=17.0)
+    assert not row["passed"]  # reached 18, but ended at 16
+    text = plotting.format_eval_table([row], threshold=18.0, hold=17.0)
+    assert "steps to 18" in text and text.splitlines()[-1] == (
+        "0 of 1 runs reached 18 and ended at ≥ 17."
+    )
+
+
 @pytest.mark.parametrize("module_name", ["plotting", "widgets"])
 def test_all_lists_exactly_the_public_functions_and_classes(module_name):
     import importlib
