@@ -215,7 +215,7 @@ def test_only_the_positive_list_gets_the_fast_path() -> None:
     other_loss.loss_fn = lambda q, y, w=None: ((q - y).abs()).mean()
     assert "losses" in str(fast_mlp.unsupported(other_loss))
 
-    @dataclasses.dataclass
+    @dataclasses.dataclass(frozen=True)
     class NewConfig(config.DQNConfig):
         noisy: bool = False  # a new switch the fast path has never seen
 
