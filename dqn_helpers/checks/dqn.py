@@ -619,11 +619,18 @@ def check_dqn_loop(fn: Callable[..., Any], fast: bool = False) -> str:
             "copies θ⁻ every target_update steps, no gradient into θ⁻, ε on schedule. (Fast mode: the "
             "learning test on three seeds was skipped.)"
         )
+    import torch
+
     cfg = _loop_config(**_LEARN_CONFIG)
     scores = []
-    for seed in _LEARN_SEEDS:
-        spy, _ = _run_loop(fn, cfg, seed, episode_limit=500)
-        scores.append(_greedy_return(spy.q_network, seed))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny network: one thread is fastest (restored below)
+    try:
+        for seed in _LEARN_SEEDS:
+            spy, _ = _run_loop(fn, cfg, seed, episode_limit=500)
+            scores.append(_greedy_return(spy.q_network, seed))
+    finally:
+        torch.set_num_threads(threads)
     passed = sum(s >= _LEARN_BAR for s in scores)
     expect(
         passed >= 2,
