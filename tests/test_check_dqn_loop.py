@@ -154,8 +154,8 @@ def test_each_slip_fails_and_is_named(name, run_checker):
 
 
 def test_a_loop_that_does_not_learn_fails_the_full_check(run_checker):
-    """Mechanically right, but with a learning rate of 0: only the learning run can catch it."""
-    loop = variant(("lr=config.learning_rate", "lr=0.0"))
+    """Mechanically right, but climbing the loss instead of descending it: only the learning run catches it."""
+    loop = variant(("                loss.backward()\n", "                (-loss).backward()\n"))
     passed, printed = run_checker(checks.check_dqn_loop, loop)
     assert not passed and "does not learn" in printed, printed
 
