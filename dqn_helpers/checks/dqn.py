@@ -304,7 +304,13 @@ def _spy_loss(spy: _LoopSpy) -> Callable[..., Any]:
         spy.updates.append(spy.steps)
         if target_network is q_network:
             spy.alias = True
-        if q_network is not spy.q_network or not spy.samples or batch is not spy.samples[-1]:
+        wrong_target = target_network is not spy.target_network and target_network is not q_network
+        if (
+            q_network is not spy.q_network
+            or wrong_target
+            or not spy.samples
+            or batch is not spy.samples[-1]
+        ):
             spy.loss_args_ok = False
         return _reference_dqn_loss(q_network, target_network, batch, gamma)
 
