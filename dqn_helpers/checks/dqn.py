@@ -595,7 +595,7 @@ _LEARN_CONFIG = dict(
     epsilon_fraction=0.4,
     hidden=(64, 64),
 )
-_LEARN_SEEDS, _LEARN_BAR = (0, 1, 2), 150.0
+_LEARN_SEEDS, _LEARN_BAR = (0, 1, 2), 100.0
 
 
 @checker
