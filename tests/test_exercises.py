@@ -8,7 +8,10 @@ touching this file, and one that lacks any of these parts fails here with what i
 Each case runs the notebook's setup cell and the stub, then the notebook's own checker call (for example
 ``checks.check_preprocess_frame(preprocess_frame, screens)``); a name the call needs besides the stub's
 (``screens``) comes from the last earlier cell of the notebook that defines it. Then the solution cell
-runs and the same call must pass. Neither call may raise or change the global RNG states.
+runs and the same call must pass. Neither call may raise or change the global RNG states. The checker
+cell keeps its verdict (``ok_N_k = checks.check_x(...)``), and the solution cell hands the experiments the
+learner's function when that verdict is True (``x = checks.use_passing(x, x_solution, ok_N_k)``); the
+second test holds every converted lesson to that pattern.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,6 +103,8 @@ def test_stub_fails_with_a_hint_and_solution_passes(exercise, run_checker, globa
             run_cells(nb, f"solution-{exercise.number}", namespace=namespace)
         before = global_rng_state()
         returned, printed = run_checker(eval, call, namespace)
+        if exercise.passed_name and not passes:
+            namespace[exercise.passed_name] = returned  # what the checker cell keeps
         changed = [k for k, v in global_rng_state().items() if v != before[k]]
         assert returned is passes, (
             f"{exercise.checker_call} on the {part} returned {returned!r}:\n{printed}"
@@ -107,6 +113,58 @@ def test_stub_fails_with_a_hint_and_solution_passes(exercise, run_checker, globa
         assert not changed, (
             f"{exercise.checker_call} on the {part} changed the global RNG state of {changed}"
         )
+
+
+def _a_learners_copy(solution: Any) -> Any:
+    """A distinct object that behaves like ``solution``: what a learner's correct answer looks like."""
+    if isinstance(solution, type):
+        return type(solution.__name__, (solution,), {})
+    return types.FunctionType(
+        solution.__code__,
+        solution.__globals__,
+        solution.__name__,
+        solution.__defaults__,
+        solution.__closure__,
+    )
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=str)
+def test_the_experiments_run_the_learners_function_when_it_passed(exercise, capsys):
+    """The solution cell ends with ``x = checks.use_passing(x, x_solution, ok_N_k)``: after a failed check the
+    experiments get the course's solution, after a passed one the learner's own object, and ``whose`` says so.
+    Lessons none of whose solution cells call ``use_passing`` yet are marked xfail (not converted yet)."""
+    cells = load(exercise.notebook)["cells"]
+    if not any("checks.use_passing(" in "".join(c["source"]) for c in cells):
+        pytest.xfail(f"{exercise.notebook} does not use checks.use_passing yet")
+    assert exercise.passed_name, (
+        f"{exercise}: the checker cell must keep its verdict: ok_{exercise.number.replace('.', '_')} = "
+        f"{exercise.checker_call}"
+    )
+    assert exercise.use_passing, (
+        f"{exercise}: the solution cell must end with `x = checks.use_passing(x, x_solution, "
+        f"{exercise.passed_name})`, x the stub's function or class"
+    )
+    yours, solution, passed = exercise.use_passing
+    assert yours in exercise.stub_names and solution != yours and passed == exercise.passed_name, (
+        exercise.use_passing,
+        exercise.stub_names,
+        exercise.passed_name,
+    )
+    nb = load(exercise.notebook)
+    namespace = run_cells(nb, "parameters", f"stub-{exercise.number}")
+    stub = namespace[yours]
+    namespace[passed] = False
+    run_cells(nb, f"solution-{exercise.number}", namespace=namespace)
+    reference = namespace[solution]
+    assert namespace[yours] is reference and namespace[yours] is not stub
+    assert namespace["checks"].whose(namespace[yours]) == "the course's solution"
+
+    learners = _a_learners_copy(reference)
+    namespace[yours], namespace[passed] = learners, True
+    run_cells(nb, f"solution-{exercise.number}", namespace=namespace)
+    assert namespace[yours] is learners, "a passing answer must be the one the experiments run"
+    assert namespace["checks"].whose(namespace[yours]) == "yours"
+    assert f"Using your {yours}" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- the discovery fails loudly

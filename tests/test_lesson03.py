@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
+from nbutils import load, run_cells, run_solution  # noqa: E402  (tests/ is on sys.path under pytest)
 
 from dqn_helpers import checks, plotting  # noqa: E402
 
@@ -33,14 +33,16 @@ LEARNER = (
 @pytest.fixture(scope="module")
 def lesson() -> dict:
     """The notebook's setup, data and learner, executed in fast mode."""
-    return run_cells(NB, *LEARNER)
+    ns = run_cells(NB, *LEARNER[:-1])
+    run_solution(NB, "3.1", ns)  # learner-run stores in the exercise's ReplayBuffer
+    return run_cells(NB, LEARNER[-1], namespace=ns)
 
 
 # ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
 
 
 def _solved_buffer() -> type:
-    return run_cells(NB, "parameters", "solution-3.1")["ReplayBuffer"]
+    return run_solution(NB, "3.1")["ReplayBuffer"]
 
 
 def test_buffer_checker_names_common_mistakes(capsys):

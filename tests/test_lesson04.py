@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from nbutils import load, run_cells  # noqa: E402  (tests/ is on sys.path under pytest)
+from nbutils import load, run_cells, run_solution  # noqa: E402  (tests/ is on sys.path under pytest)
 
 from dqn_helpers import checks, losses, plotting, widgets  # noqa: E402
 
@@ -25,7 +25,6 @@ LESSON_CODE = (
     "drift-record",
     "learner-record",
     "learner-make",
-    "solution-4.3",
     "learner-eval",
     "learner-evaluate",
     "learner-run",
@@ -40,7 +39,9 @@ def lesson() -> dict:
     ns = run_cells(NB, "parameters")
     ns["config"].drift_updates = 40  # keep the panel tests quick; the code path is the same
     ns["config"].panel_steps = 600
-    return run_cells(NB, *LESSON_CODE[1:], namespace=ns)
+    run_cells(NB, *LESSON_CODE[1:8], namespace=ns)
+    run_solution(NB, "4.3", ns)  # the course's dqn_step, as if the learner's had not passed
+    return run_cells(NB, *LESSON_CODE[8:], namespace=ns)
 
 
 # ---------------------------------------------------------------- exercise checkers (stub and solution: test_exercises.py)
@@ -70,7 +71,7 @@ def test_checkers_name_common_mistakes(capsys):
 
 
 def _solved_step():
-    return run_cells(NB, "parameters", "solution-4.3")["dqn_step"]
+    return run_solution(NB, "4.3")["dqn_step"]
 
 
 def test_inner_step_checker_names_common_mistakes(capsys):
@@ -273,3 +274,56 @@ def test_plot_target_drift_draws_bound_only_when_reached():
     with pytest.raises(ValueError, match="missing"):
         plotting.plot_target_drift(updates, {"x": {"target": np.ones(5)}})
     plt.close("all")
+
+
+# ---------------------------------------------------------------- check_dqn_step judges behaviour
+from dqn_helpers.checks import target as target_checks  # noqa: E402
+
+_NAMED = {  # each slip of the reference and words its hint must contain
+    "truncated": "store `terminated` only",
+    "late": "one step late",
+    "theta": "y uses learner.target_network",
+    "theta_minus": "bootstraps from learner.q_network itself",
+    "bootstrap_terminal": "(1 − terminated)",
+    "mse": "learner.loss_fn was not called",
+    "sync_every_step": "only when step % learner.target_update == 0",
+    "no_sync": "never moved",
+}
+
+
+@pytest.mark.parametrize("slip", _NAMED)
+def test_inner_step_checker_fails_each_slip_with_its_name(slip, capsys):
+    import functools
+
+    broken = functools.partial(target_checks._reference_dqn_step, slip=slip)
+    assert checks.check_dqn_step(broken) is False
+    assert _NAMED[slip] in capsys.readouterr().out
+
+
+def test_inner_step_checker_accepts_other_random_numbers_and_learning_before_storing(capsys):
+    """Correct steps that differ from the reference: random actions from env.action_space.sample() and
+    python's random, and the update made before the new transition is stored."""
+    import functools
+    import random
+
+    def other_random_numbers(learner, step):
+        explore = random.random() < learner.epsilon(step)
+        action = int(learner.env.action_space.sample()) if explore else None
+        rng = learner.rng
+
+        class Fixed:  # hands the reference the action chosen here
+            def random(self):
+                return 0.0 if explore else 1.0
+
+            def integers(self, n):
+                return action
+
+        learner.rng = Fixed()
+        try:
+            target_checks._reference_dqn_step(learner, step)
+        finally:
+            learner.rng = rng
+
+    learn_first = functools.partial(target_checks._reference_dqn_step, slip="learn_first")
+    for step_fn in (other_random_numbers, learn_first):
+        assert checks.check_dqn_step(step_fn) is True, capsys.readouterr().out

@@ -185,3 +185,34 @@ def test_panel_default_run_of_the_lesson_is_cheap_and_draws_a_curve():
     assert next(iter(panel.runs)) == "run 1: base values"
     assert [row["step"] for row in log.evals] == [250, 500, 750, 1_000], "four points: a line"
     assert len(panel.figure.axes[0].get_lines()[0].get_xdata()) == 4
+
+
+# ---------------------------------------------------------------------------------- exercise 5.3: your loop runs
+def test_a_correct_loop_that_differs_from_the_solution_is_the_one_section_10_trains(capsys):
+    """A learner's loop that draws its random actions another way (env.action_space.sample, python's random)
+    passes the checker, survives the solution cell, and is the loop section 10 trains."""
+    from nbutils import load, run_cells, run_solution
+    from test_check_dqn_loop import CORRECT
+
+    nb = load("05_dqn_cartpole")
+    ns = run_cells(nb, "parameters")
+    run_solution(nb, "5.1", ns)  # dqn_loss (the course's, as if the learner's had not passed)
+    other_random_numbers = CORRECT["env.action_space.sample and python's random"]
+    calls = []
+
+    def dqn_loop(*args, **kwargs):  # the learner's function: delegates, and counts its calls
+        calls.append(args[4].total_steps)
+        return other_random_numbers(*args, **kwargs)
+
+    ns["dqn_loop"] = dqn_loop
+    checker_call = "ok_5_3 = checks.check_dqn_loop(dqn_loop, fast=True)"
+    exec(checker_call, ns)
+    assert ns["ok_5_3"] is True, capsys.readouterr().out
+    run_cells(nb, "solution-5.3", namespace=ns)
+    assert ns["dqn_loop"] is dqn_loop and ns["checks"].whose(ns["dqn_loop"]) == "yours"
+    run_cells(nb, "lesson-run", namespace=ns)
+    calls.clear()
+    ns["config"].loop_steps = 300
+    run = ns["lesson_run"](0, "your dqn_loop")
+    assert calls == [300], "section 10 trains the learner's loop"
+    assert len(run["episodes"]) >= 1 and 8 <= run["greedy"] <= 500

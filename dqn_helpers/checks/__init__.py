@@ -24,7 +24,7 @@ from dqn_helpers.checks.atari import (
     check_push_frame,
 )
 from dqn_helpers.checks.double import check_double_dqn_target
-from dqn_helpers.checks.dqn import check_dqn_loss, check_linear_epsilon
+from dqn_helpers.checks.dqn import check_dqn_loop, check_dqn_loss, check_linear_epsilon
 from dqn_helpers.checks.dueling import check_dueling_head
 from dqn_helpers.checks.failures import check_collapse_detector, check_first_impossible_q
 from dqn_helpers.checks.pong import check_n_step_return, check_points_tally, check_training_budget
@@ -70,6 +70,7 @@ __all__ = [
     # lesson 05 (dqn)
     "check_dqn_loss",
     "check_linear_epsilon",
+    "check_dqn_loop",
     # lesson 06 (atari)
     "check_preprocess_frame",
     "check_push_frame",
