@@ -84,6 +84,27 @@ def _provide_inputs(exercise: Exercise, namespace: dict[str, Any]) -> None:
         )
 
 
+def _result_name(exercise: Exercise) -> str | None:
+    """The name the checker cell binds to the checker's result (``ok_6_1 = checks.check_...(...)``), which
+    the solution cell passes to ``checks.use_passing``; None when the cell binds none."""
+    cells = load(exercise.notebook)["cells"]
+    stub = next(
+        i
+        for i, c in enumerate(cells)
+        if f"stub-{exercise.number}" in c.get("metadata", {}).get("tags", [])
+    )
+    after = next(i for i in range(stub + 1, len(cells)) if cells[i]["cell_type"] == "code")
+    for node in ast.parse(_code("".join(cells[after]["source"]))).body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and ast.unparse(node.value) == exercise.checker_call
+        ):
+            return node.targets[0].id
+    return None
+
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=str)
 def test_stub_fails_with_a_hint_and_solution_passes(exercise, run_checker, global_rng_state):
     assert not exercise.problems, f"{exercise.notebook}, exercise {exercise.number}: " + "; ".join(
@@ -94,11 +115,14 @@ def test_stub_fails_with_a_hint_and_solution_passes(exercise, run_checker, globa
     _provide_inputs(exercise, namespace)
     call = compile(exercise.checker_call, f"<{exercise} checker call>", "eval")
 
+    result_name = _result_name(exercise)
     for part, passes, prefix in (("stub", False, "❌ Not yet. Hint: "), ("solution", True, "✅ ")):
-        if passes:
+        if passes:  # the solution cell chooses with checks.use_passing(yours, solution, <the stub's result>)
             run_cells(nb, f"solution-{exercise.number}", namespace=namespace)
         before = global_rng_state()
         returned, printed = run_checker(eval, call, namespace)
+        if result_name is not None and not passes:
+            namespace[result_name] = returned
         changed = [k for k, v in global_rng_state().items() if v != before[k]]
         assert returned is passes, (
             f"{exercise.checker_call} on the {part} returned {returned!r}:\n{printed}"
