@@ -260,15 +260,15 @@ def _conv_outputs(net: Any, x: Any) -> tuple[Any, list[tuple[int, ...]], list[fl
 
 
 @checker
-def check_nature_cnn(cls: Callable[..., Any]) -> str:
-    """Exercise 6.4: ``cls(n_actions)`` is the Nature CNN: uint8 (batch, 4, 84, 84) in, (batch, n_actions)
+def check_nature_cnn(fn: Callable[..., Any]) -> str:
+    """Exercise 6.4: ``fn(n_actions)`` is the Nature CNN: uint8 (batch, 4, 84, 84) in, (batch, n_actions)
     float Q-values out, convolutions of 32×20×20, 64×9×9, 64×7×7, 1,687,206 parameters for 6 actions, the
     uint8 input scaled to [0, 1] inside, non-linear, gradients reaching every parameter. Any arrangement of
     the layers passes (one Sequential, named attributes, functional ReLUs). Introduced in lesson 06."""
     import torch
 
     with _on_error("building your network with NatureCNN(n_actions=6) failed: {error}"):
-        net = _seeded(lambda: cls(n_actions=6), seed=0)
+        net = _seeded(lambda: fn(n_actions=6), seed=0)
     expect(isinstance(net, torch.nn.Module), "NatureCNN must be a torch.nn.Module subclass.")
     count = sum(p.numel() for p in net.parameters())
     expect(
@@ -326,7 +326,7 @@ def check_nature_cnn(cls: Callable[..., Any]) -> str:
         f"no gradient reaches {missing[:3]}: do not use torch.no_grad() or .detach() inside forward.",
     )
     with _on_error("NatureCNN(n_actions=4) failed: {error}"):
-        net4 = _seeded(lambda: cls(n_actions=4), seed=1)
+        net4 = _seeded(lambda: fn(n_actions=4), seed=1)
         out4 = net4(x[:2])
     expect(
         tuple(out4.shape) == (2, 4)

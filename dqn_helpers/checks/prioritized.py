@@ -45,7 +45,7 @@ def _find_mismatch(tree: Any, priorities: np.ndarray, values: Sequence[float]) -
 
 @checker
 def check_sum_tree(fn: Callable[..., Any]) -> str:
-    """Exercise 9.1: ``fn`` is the class: ``fn(capacity)`` is a sum tree with ``update(index, priority)``, ``total`` and
+    """Exercise 9.2: ``fn`` is the class: ``fn(capacity)`` is a sum tree with ``update(index, priority)``, ``total`` and
     ``find(value) -> index``: the leaf where the running sum of priorities passes ``value``.
     Introduced in lesson 09."""
     with _on_error("SumTree(4) failed: {error}"):
@@ -182,7 +182,7 @@ def _window_slip(
 
 @checker
 def check_n_step_windows(fn: Callable[..., Any]) -> str:
-    """Exercise 9.2: ``fn(rewards, terminated, gamma, n)`` gives, for every step t of one episode, the
+    """Exercise 9.4: ``fn(rewards, terminated, gamma, n)`` gives, for every step t of one episode, the
     triple ``(G, m, done)`` the n-step buffer stores: G = Σ_(k<m) γᵏ r_(t+k) with m = min(n, T − t), and
     done = True only if the episode terminated (not truncated) and the window reaches its end.
     Introduced in lesson 09."""
@@ -259,7 +259,7 @@ def _as_vector(out: Any, size: int, what: str) -> np.ndarray:
 
 @checker
 def check_importance_weights(fn: Callable[..., Any]) -> str:
-    """Exercise 9.3: ``fn(probabilities, n, beta)`` returns w_i = (N P(i))^-β / max_j w_j for a batch drawn with
+    """Exercise 9.1: ``fn(probabilities, n, beta)`` returns w_i = (N P(i))^-β / max_j w_j for a batch drawn with
     probabilities ``P(i)`` from ``n`` stored transitions. Hand cases, named slips, random batches against the
     formula. Introduced in lesson 09."""
     probs = np.array([0.5, 0.1, 0.02, 0.1])  # drawn from n = 10 stored transitions
@@ -336,7 +336,7 @@ class _RecordingTree:
 
 @checker
 def check_priority_update(fn: Callable[..., Any]) -> str:
-    """Exercise 9.4: ``fn(tree, indices, td_errors, alpha, eps, max_priority)`` sets each sampled leaf to
+    """Exercise 9.3: ``fn(tree, indices, td_errors, alpha, eps, max_priority)`` sets each sampled leaf to
     (|δ_i| + ε)^α with ``tree.update`` and returns the new largest raw priority, max(max_priority,
     max_i |δ_i| + ε), which new transitions enter with. Any tree with ``update(index, priority)``; per-item or
     vectorised calls both pass. Introduced in lesson 09."""
