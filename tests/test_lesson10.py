@@ -41,9 +41,9 @@ def test_setup_cell_fast_mode_sizes():
 
 
 def test_exercise_solutions_give_the_hand_computed_values():
-    ns = run_cells(NB, "parameters", "stub-10.1", "stub-10.2", "stub-10.3")
-    ns.update(ok_10_1=False, ok_10_2=False, ok_10_3=False)  # the stubs fail: the solutions are used
-    run_cells(NB, "solution-10.1", "solution-10.2", "solution-10.3", namespace=ns)
+    ns = run_cells(NB, "parameters", "stub-10.6", "stub-10.7", "stub-10.8")
+    ns.update(ok_10_6=False, ok_10_7=False, ok_10_8=False)  # the stubs fail: the solutions are used
+    run_cells(NB, "solution-10.6", "solution-10.7", "solution-10.8", namespace=ns)
     assert ns["training_budget"](4_000_000, 4, 400) == (
         1_000_000,
         pytest.approx(1_000_000 / 400 / 3600),
