@@ -397,3 +397,16 @@ def test_stacked_state_rebuilds_what_the_frame_replay_buffer_samples():
     stored = {stacked_state(film, starts, i).tobytes() for i in range(len(film))}
     batch = replay.sample(len(replay))
     assert all(s.numpy().tobytes() in stored for s in batch.obs)
+
+
+def test_a_correct_answer_unlike_the_solution_is_the_one_the_lesson_runs(capsys):
+    """Exercise 6.4 with a passing network laid out unlike the solution: the solution cell keeps it."""
+    ns = run_cells(NB, "parameters")
+    ns["NatureCNN"] = OneSequential
+    ns["ok_6_4"] = checks.check_nature_cnn(ns["NatureCNN"])
+    run_cells(NB, "solution-6.4", namespace=ns)
+    assert ns["ok_6_4"] and ns["NatureCNN"] is OneSequential
+    assert (
+        checks.whose(ns["NatureCNN"]) == "yours"
+        and "Using your OneSequential" in capsys.readouterr().out
+    )

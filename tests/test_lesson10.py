@@ -1,4 +1,4 @@
-"""Lesson 10 (DQN plays Pong): exercise mistakes get the right hint (stub fails, solution passes:
+"""Lesson 10 (the capstone: your DQN plays Pong): exercise mistakes get the right hint (stub fails, solution passes:
 test_exercises.py); the pretrained-agent cell explains itself when the checkpoint is missing and rejects
 an agent that loses; the evaluation CLI run on the shipped checkpoint wins more points than it loses
 (skipped only while the file is absent); the learning-curves cell draws a shipped run's own logs (a tiny

@@ -1,4 +1,4 @@
-"""Checkers of lesson 10 (DQN plays Pong)."""
+"""Checkers of lesson 10 (the capstone: your DQN plays Pong)."""
 
 from __future__ import annotations
 
