@@ -8,9 +8,10 @@ import gymnasium as gym
 import matplotlib
 import numpy as np
 import pytest
+import torch
 from nbutils import load, run_cells
 
-from dqn_helpers import atari, checks, plotting
+from dqn_helpers import atari, buffers, checks, networks, plotting
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -35,7 +36,13 @@ def screens() -> list[np.ndarray]:
 
 
 def _exercise(number: str, which: str) -> dict:
-    return run_cells(NB, "parameters", f"{which}-{number}")
+    """The namespace after the setup cell and the stub, then (``which="solution"``) the solution cell, which
+    keeps the course's solution when the learner's function did not pass its checker (``ok_N_k`` False)."""
+    ns = run_cells(NB, "parameters", f"stub-{number}")
+    if which == "solution":
+        ns[f"ok_{number.replace('.', '_')}"] = False
+        run_cells(NB, f"solution-{number}", namespace=ns)
+    return ns
 
 
 def test_setup_cell_fast_mode():
@@ -206,3 +213,200 @@ def test_plot_memory_bars_lengths_are_the_sizes():
     plt.close(fig)
     with pytest.raises(ValueError, match="positive"):
         plotting.plot_memory_bars(["a"], [0.0])
+
+
+# ---------------------------------------------------------------- exercise 6.4: the Nature CNN
+F = torch.nn.functional
+
+
+class _Layers(torch.nn.Module):
+    """The Nature CNN's layers as named attributes; subclasses write ``forward`` right or wrong."""
+
+    def __init__(self, n_actions: int) -> None:
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(4, 32, 8, stride=4)
+        self.c2 = torch.nn.Conv2d(32, 64, 4, stride=2)
+        self.c3 = torch.nn.Conv2d(64, 64, 3, stride=1)
+        self.fc = torch.nn.Linear(3136, 512)
+        self.out = torch.nn.Linear(512, n_actions)
+
+    def run(self, x: torch.Tensor, relu=F.relu) -> torch.Tensor:
+        h = relu(self.c3(relu(self.c2(relu(self.c1(x))))))
+        return self.out(relu(self.fc(h.flatten(1))))
+
+
+class FunctionalRelus(
+    _Layers
+):  # correct: named attributes, functional ReLUs, x / 255.0 on the uint8 tensor
+    def forward(self, x):
+        return self.run(x / 255.0)
+
+
+class OneSequential(torch.nn.Module):  # correct: one nn.Sequential
+    def __init__(self, n_actions: int) -> None:
+        super().__init__()
+        layers = [
+            torch.nn.Conv2d(4, 32, 8, 4),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(32, 64, 4, 2),
+            torch.nn.ReLU(),
+        ]
+        layers += [torch.nn.Conv2d(64, 64, 3, 1), torch.nn.ReLU(), torch.nn.Flatten()]
+        layers += [torch.nn.Linear(3136, 512), torch.nn.ReLU(), torch.nn.Linear(512, n_actions)]
+        self.net = torch.nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x.float().div(255))
+
+
+class NoScaling(_Layers):
+    def forward(self, x):
+        return self.run(x.float())
+
+
+class NoRelu(_Layers):
+    def forward(self, x):
+        return self.run(x.float() / 255.0, relu=lambda h: h)
+
+
+class Detached(_Layers):
+    def forward(self, x):
+        with torch.no_grad():
+            h = F.relu(self.c1(x.float() / 255.0))
+        return self.out(F.relu(self.fc(F.relu(self.c3(F.relu(self.c2(h)))).flatten(1))))
+
+
+class WrongStride(_Layers):
+    def __init__(self, n_actions: int) -> None:
+        super().__init__(n_actions)
+        self.c1 = torch.nn.Conv2d(4, 32, 8, stride=2)
+        self.fc = torch.nn.Linear(64 * 17 * 17, 512)
+
+    def forward(self, x):
+        return self.run(x.float() / 255.0)
+
+
+class FixedActions(_Layers):
+    def __init__(self, n_actions: int) -> None:
+        super().__init__(6)
+
+    def forward(self, x):
+        return self.run(x.float() / 255.0)
+
+
+@pytest.mark.parametrize("network", [networks.NatureCNN, FunctionalRelus, OneSequential])
+def test_check_nature_cnn_passes_every_correct_arrangement(network, run_checker):
+    ok, printed = run_checker(checks.check_nature_cnn, network)
+    assert ok, printed
+
+
+@pytest.mark.parametrize(
+    ("network", "named"),
+    [
+        (NoScaling, "divide the uint8 input by 255"),
+        (NoRelu, "affine"),
+        (Detached, "no gradient reaches ['c1.weight', 'c1.bias']"),
+        (WrongStride, "parameters"),
+        (FixedActions, "n_actions=4"),
+    ],
+)
+def test_check_nature_cnn_names_each_slip(network, named, run_checker):
+    ok, printed = run_checker(checks.check_nature_cnn, network)
+    assert not ok and named in printed, printed
+
+
+# ------------------------------------------------- exercise 6.5: a stacked state from the frame store
+def _clamped(frames, starts, index, stack=4):  # correct: a loop walking back to the episode's start
+    first = index
+    while not starts[first]:
+        first -= 1
+    return np.stack([frames[max(first, index - k)] for k in range(stack - 1, -1, -1)])
+
+
+def _vectorised(
+    frames, starts, index, stack=4
+):  # correct: the last start by flatnonzero, clipped positions
+    first = np.flatnonzero(starts[: index + 1])[-1]
+    return frames[np.clip(np.arange(index - stack + 1, index + 1), first, None)]
+
+
+def _crosses(frames, starts, index, stack=4):
+    return np.stack([frames[max(0, index - k)] for k in range(stack - 1, -1, -1)])
+
+
+def _zeros(frames, starts, index, stack=4):
+    first = np.flatnonzero(starts[: index + 1])[-1]
+    return np.stack(
+        [
+            frames[p] if p >= first else np.zeros_like(frames[0])
+            for p in range(index - stack + 1, index + 1)
+        ]
+    )
+
+
+def _newest_first(frames, starts, index, stack=4):
+    return _clamped(frames, starts, index, stack)[::-1]
+
+
+def _one_early(frames, starts, index, stack=4):
+    first = np.flatnonzero(starts[: index + 1])[-1]
+    return frames[np.clip(np.arange(index - stack, index), first, None)]
+
+
+@pytest.mark.parametrize("fn", [_clamped, _vectorised])
+def test_check_stacked_state_passes_correct_variants(fn, run_checker):
+    ok, printed = run_checker(checks.check_stacked_state, fn)
+    assert ok, printed
+
+
+@pytest.mark.parametrize(
+    ("fn", "named"),
+    [
+        (_crosses, "crosses into the previous episode"),
+        (_zeros, "not with zeros"),
+        (_newest_first, "oldest frame comes first"),
+        (_one_early, "ends AT index"),
+    ],
+)
+def test_check_stacked_state_names_each_slip(fn, named, run_checker):
+    ok, printed = run_checker(checks.check_stacked_state, fn)
+    assert not ok and named in printed, printed
+
+
+def test_stacked_state_rebuilds_what_the_frame_replay_buffer_samples():
+    """The exercise's solution and the package's FrameReplayBuffer agree on real-looking episodes."""
+    ns = _exercise("6.5", "solution")
+    stacked_state = ns["stacked_state"]
+    rng = np.random.default_rng(0)
+    replay = buffers.FrameReplayBuffer(500, frame_shape=(6, 5), seed=0)
+    film, starts = [], []
+    for _episode in range(4):
+        first = rng.integers(0, 256, size=(6, 5), dtype=np.uint8)
+        obs = np.stack([first] * 4)  # a reset: 4 copies of the first frame
+        film.append(first)
+        starts.append(True)
+        length = int(rng.integers(1, 12))
+        for t in range(length):
+            frame = rng.integers(0, 256, size=(6, 5), dtype=np.uint8)
+            next_obs = np.concatenate([obs[1:], frame[None]])
+            replay.add(obs, 0, 0.0, next_obs, terminated=False, truncated=t == length - 1)
+            film.append(frame)
+            starts.append(False)
+            obs = next_obs
+    film, starts = np.stack(film), np.array(starts)
+    stored = {stacked_state(film, starts, i).tobytes() for i in range(len(film))}
+    batch = replay.sample(len(replay))
+    assert all(s.numpy().tobytes() in stored for s in batch.obs)
+
+
+def test_a_correct_answer_unlike_the_solution_is_the_one_the_lesson_runs(capsys):
+    """Exercise 6.4 with a passing network laid out unlike the solution: the solution cell keeps it."""
+    ns = run_cells(NB, "parameters")
+    ns["NatureCNN"] = OneSequential
+    ns["ok_6_4"] = checks.check_nature_cnn(ns["NatureCNN"])
+    run_cells(NB, "solution-6.4", namespace=ns)
+    assert ns["ok_6_4"] and ns["NatureCNN"] is OneSequential
+    assert (
+        checks.whose(ns["NatureCNN"]) == "yours"
+        and "Using your OneSequential" in capsys.readouterr().out
+    )

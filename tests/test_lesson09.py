@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from dqn_helpers import buffers, checks
 
@@ -124,3 +125,104 @@ def test_the_n_step_checker_names_the_slip(fn, hint, capsys):
     assert not checks.check_n_step_windows(fn)
     printed = capsys.readouterr().out
     assert printed.startswith(HINT) and hint in printed, printed
+
+
+# ---------------------------------------------------------------- exercise 9.1: importance weights
+def _weights(p, n, beta):  # correct, NumPy
+    w = (n * np.asarray(p)) ** (-beta)
+    return w / w.max()
+
+
+def _weights_torch(p, n, beta):  # correct, torch, via the smallest probability
+    p = torch.as_tensor(p, dtype=torch.float64)
+    return (p / p.min()) ** (-beta)
+
+
+@pytest.mark.parametrize("fn", [_weights, _weights_torch])
+def test_check_importance_weights_passes_correct_variants(fn, run_checker):
+    ok, printed = run_checker(checks.check_importance_weights, fn)
+    assert ok, printed
+
+
+@pytest.mark.parametrize(
+    ("fn", "named"),
+    [
+        (lambda p, n, b: (n * np.asarray(p)) ** (-b), "LARGEST weight"),
+        (lambda p, n, b: _weights(p, n, -b), "the exponent is -β"),
+        (lambda p, n, b: np.asarray(p) ** (-b), "multiply P(i) by N"),
+    ],
+)
+def test_check_importance_weights_names_each_slip(fn, named, run_checker):
+    ok, printed = run_checker(checks.check_importance_weights, fn)
+    assert not ok and named in printed, printed
+
+
+def test_importance_weights_match_the_package_buffer():
+    buffer = buffers.PrioritizedReplayBuffer(50, (1,), alpha=0.6, beta=0.5, seed=0)
+    for k in range(50):
+        buffer.add([float(k)], 0, 0.0, [0.0], True)
+    buffer.update_priorities(np.arange(50), np.random.default_rng(0).exponential(size=50))
+    batch = buffer.sample(16)
+    tree = buffers.SumTree(50)
+    tree.update(np.arange(50), (np.random.default_rng(0).exponential(size=50) + 1e-6) ** 0.6)
+    probs = tree.get(batch.indices) / tree.total
+    assert np.allclose(_weights(probs, 50, 0.5), batch.weights.numpy(), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- exercise 9.3: the priority update
+def _update_vectorised(tree, indices, td_errors, alpha, eps, max_priority):
+    priorities = np.abs(td_errors) + eps
+    tree.update(indices, priorities**alpha)
+    return max(max_priority, float(priorities.max()))
+
+
+def _update_per_item(tree, indices, td_errors, alpha, eps, max_priority):
+    for index, delta in zip(indices, td_errors):
+        priority = abs(float(delta)) + eps
+        tree.update(int(index), priority**alpha)
+        max_priority = max(max_priority, priority)
+    return max_priority
+
+
+@pytest.mark.parametrize("fn", [_update_vectorised, _update_per_item])
+def test_check_priority_update_passes_correct_variants(fn, run_checker):
+    ok, printed = run_checker(checks.check_priority_update, fn)
+    assert ok, printed
+
+
+def _no_abs(tree, indices, td, alpha, eps, max_priority):
+    return _update_vectorised(tree, indices, np.maximum(td, 0), alpha, eps, max_priority)
+
+
+def _no_eps(tree, indices, td, alpha, eps, max_priority):
+    return _update_vectorised(tree, indices, td, alpha, 0.0, max_priority)
+
+
+def _no_alpha(tree, indices, td, alpha, eps, max_priority):
+    return _update_vectorised(tree, indices, td, 1.0, eps, max_priority)
+
+
+def _max_after_alpha(tree, indices, td, alpha, eps, max_priority):
+    priorities = (np.abs(td) + eps) ** alpha
+    tree.update(indices, priorities)
+    return max(max_priority, float(priorities.max()))
+
+
+def _max_lowered(tree, indices, td, alpha, eps, max_priority):
+    _update_vectorised(tree, indices, td, alpha, eps, max_priority)
+    return float(np.max(np.abs(td) + eps))
+
+
+@pytest.mark.parametrize(
+    ("fn", "named"),
+    [
+        (_no_abs, "take the absolute value"),
+        (_no_eps, "add ε"),
+        (_no_alpha, "power α"),
+        (_max_after_alpha, "before the exponent α"),
+        (_max_lowered, "never goes down"),
+    ],
+)
+def test_check_priority_update_names_each_slip(fn, named, run_checker):
+    ok, printed = run_checker(checks.check_priority_update, fn)
+    assert not ok and named in printed, printed

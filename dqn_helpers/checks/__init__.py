@@ -20,15 +20,22 @@ from __future__ import annotations
 from dqn_helpers.checks._core import checker, expect, fail, use_passing, whose
 from dqn_helpers.checks.atari import (
     check_conv_output_size,
+    check_nature_cnn,
     check_preprocess_frame,
     check_push_frame,
+    check_stacked_state,
 )
 from dqn_helpers.checks.double import check_double_dqn_target
 from dqn_helpers.checks.dqn import check_dqn_loop, check_dqn_loss, check_linear_epsilon
 from dqn_helpers.checks.dueling import check_dueling_head
 from dqn_helpers.checks.failures import check_collapse_detector, check_first_impossible_q
 from dqn_helpers.checks.pong import check_n_step_return, check_points_tally, check_training_budget
-from dqn_helpers.checks.prioritized import check_n_step_windows, check_sum_tree
+from dqn_helpers.checks.prioritized import (
+    check_importance_weights,
+    check_n_step_windows,
+    check_priority_update,
+    check_sum_tree,
+)
 from dqn_helpers.checks.qnetworks import (
     check_discretize,
     check_q_network,
@@ -75,6 +82,8 @@ __all__ = [
     "check_preprocess_frame",
     "check_push_frame",
     "check_conv_output_size",
+    "check_nature_cnn",
+    "check_stacked_state",
     # lesson 07 (double)
     "check_double_dqn_target",
     # lesson 08 (dueling)
@@ -82,6 +91,8 @@ __all__ = [
     # lesson 09 (prioritized)
     "check_sum_tree",
     "check_n_step_windows",
+    "check_importance_weights",
+    "check_priority_update",
     # lesson 10 (pong)
     "check_training_budget",
     "check_n_step_return",

@@ -9,6 +9,7 @@ import numpy as np
 
 from dqn_helpers.checks._core import (
     _on_error,
+    _seeded,
     checker,
     expect,
     fail,
@@ -222,3 +223,216 @@ def check_conv_output_size(fn: Callable[..., Any]) -> str:
             f"{expected}, got {out!r}: {slip}",
         )
     return "conv_output_size is right: 84 -> 20 -> 9 -> 7, and 50 random layers with padding."
+
+
+# ------------------------------------------------------------------ exercise 6.4: the Nature CNN
+_NATURE_CONV_SHAPES = [(32, 20, 20), (64, 9, 9), (64, 7, 7)]
+_NATURE_PARAMETERS = 1_687_206  # for 6 actions: 8,224 + 32,832 + 36,928 + 1,606,144 + 3,078
+
+
+def _nature_parameters(n_actions: int) -> int:
+    """Weights and biases of the Nature CNN for ``n_actions`` actions."""
+    convs = (4 * 8 * 8 + 1) * 32 + (32 * 4 * 4 + 1) * 64 + (64 * 3 * 3 + 1) * 64
+    return convs + (3136 + 1) * 512 + (512 + 1) * n_actions
+
+
+def _conv_outputs(net: Any, x: Any) -> tuple[Any, list[tuple[int, ...]], list[float]]:
+    """``net(x)``, the output shape of every ``Conv2d`` in the order they ran, and the largest input value
+    each one saw (whatever the layers are called or however they are nested)."""
+    import torch
+
+    shapes: list[tuple[int, ...]] = []
+    largest_in: list[float] = []
+
+    def record(module: Any, inputs: Any, out: Any) -> None:
+        shapes.append(tuple(out.shape[1:]))
+        largest_in.append(float(inputs[0].detach().float().abs().max()))
+
+    hooks = [
+        m.register_forward_hook(record) for m in net.modules() if isinstance(m, torch.nn.Conv2d)
+    ]
+    try:
+        out = net(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return out, shapes, largest_in
+
+
+@checker
+def check_nature_cnn(fn: Callable[..., Any]) -> str:
+    """Exercise 6.4: ``fn(n_actions)`` is the Nature CNN: uint8 (batch, 4, 84, 84) in, (batch, n_actions)
+    float Q-values out, convolutions of 32×20×20, 64×9×9, 64×7×7, 1,687,206 parameters for 6 actions, the
+    uint8 input scaled to [0, 1] inside, non-linear, gradients reaching every parameter. Any arrangement of
+    the layers passes (one Sequential, named attributes, functional ReLUs). Introduced in lesson 06."""
+    import torch
+
+    with _on_error("building your network with NatureCNN(n_actions=6) failed: {error}"):
+        net = _seeded(lambda: fn(n_actions=6), seed=0)
+    expect(isinstance(net, torch.nn.Module), "NatureCNN must be a torch.nn.Module subclass.")
+    count = sum(p.numel() for p in net.parameters())
+    expect(
+        count == _NATURE_PARAMETERS,
+        f"for 6 actions the Nature CNN has {_NATURE_PARAMETERS:,} parameters, yours has {count:,}. The layers: "
+        "Conv2d(4, 32, 8, stride=4), Conv2d(32, 64, 4, stride=2), Conv2d(64, 64, 3, stride=1), Linear(3136, 512), "
+        "Linear(512, n_actions), each followed by a ReLU except the last.",
+    )
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8, generator=gen)
+    original = x.clone()
+    with _on_error("calling your network on a uint8 batch of shape (3, 4, 84, 84) failed: {error}"):
+        out, shapes, largest_in = _conv_outputs(net, x)
+    expect(
+        torch.equal(x, original), "your forward changed its input in place; work on a new tensor."
+    )
+    expect(
+        isinstance(out, torch.Tensor) and tuple(out.shape) == (3, 6),
+        f"a batch of 3 observations and 6 actions should give Q-values of shape (3, 6), got "
+        f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.",
+    )
+    expect(
+        out.dtype == torch.float32,
+        f"Q-values must be float32, got {out.dtype}: convert the bytes with x.float() / 255.0.",
+    )
+    expect(
+        shapes == _NATURE_CONV_SHAPES,
+        f"the convolutions' outputs should be {_NATURE_CONV_SHAPES} (section 12), got {shapes}.",
+    )
+    expect(
+        largest_in[0] <= 1.0,
+        f"the first convolution saw values up to {largest_in[0]:.0f}: divide the uint8 input by 255 inside "
+        "forward (x.float() / 255.0), so the buffer can keep bytes and the network sees [0, 1].",
+    )
+    expect(
+        largest_in[0] > 0.5,
+        "the first convolution saw values near 0 only: divide by 255 once, not twice.",
+    )
+    half = torch.randint(0, 128, (2, 4, 84, 84), dtype=torch.uint8, generator=gen)
+    zero = torch.zeros_like(half)
+    with torch.no_grad():
+        mixed = net(half + half) - net(half) - net(half) + net(zero)  # 0 for an affine network
+    expect(
+        float(mixed.abs().max()) > 1e-4,
+        "your network is affine (it computes a linear function of its input): put a ReLU after each "
+        "convolution and after the 512-unit layer.",
+    )
+    net.zero_grad()
+    net(x).pow(2).mean().backward()
+    missing = [
+        n for n, p in net.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
+    ]
+    expect(
+        not missing,
+        f"no gradient reaches {missing[:3]}: do not use torch.no_grad() or .detach() inside forward.",
+    )
+    with _on_error("NatureCNN(n_actions=4) failed: {error}"):
+        net4 = _seeded(lambda: fn(n_actions=4), seed=1)
+        out4 = net4(x[:2])
+    expect(
+        tuple(out4.shape) == (2, 4)
+        and sum(p.numel() for p in net4.parameters()) == _nature_parameters(4),
+        f"with n_actions=4 expected Q-values (2, 4), got {tuple(out4.shape)}: the last layer has n_actions "
+        "outputs.",
+    )
+    return (
+        f"your NatureCNN is the Nature network: convolutions {_NATURE_CONV_SHAPES}, {count:,} parameters for "
+        "6 actions, bytes scaled to [0, 1] inside, non-linear, gradients to every parameter."
+    )
+
+
+# ------------------------------------------------------- exercise 6.5: a state from the frame store
+def _stack_reference(
+    frames: np.ndarray, episode_start: np.ndarray, index: int, stack: int
+) -> np.ndarray:
+    """Frames index-stack+1 .. index, each clamped to the first frame of index's episode."""
+    first = index
+    while not episode_start[first]:
+        first -= 1
+    return np.stack([frames[max(first, index - k)] for k in range(stack - 1, -1, -1)])
+
+
+def _stack_slip(
+    frames: np.ndarray, episode_start: np.ndarray, index: int, stack: int, out: np.ndarray
+) -> str:
+    """The hint for a wrong stack: which common slip gives exactly ``out``."""
+    first = index
+    while not episode_start[first]:
+        first -= 1
+    positions = [index - k for k in range(stack - 1, -1, -1)]
+    suspects = {
+        "the stack crosses into the previous episode: clamp every position to the first frame of index's "
+        "episode (the last True of episode_start at or before index).": [
+            frames[p] for p in positions
+        ],
+        "pad with the episode's FIRST frame, not with zeros: that is what FrameStackObservation does at a "
+        "reset, so the stored states must look the same.": [
+            frames[p] if p >= first else np.zeros_like(frames[0]) for p in positions
+        ],
+        "the oldest frame comes first and frames[index] last.": [
+            frames[max(first, p)] for p in reversed(positions)
+        ],
+        "the stack ends AT index (frames[index] is its newest frame), not just before it.": [
+            frames[max(first, p - 1)] for p in positions
+        ],
+    }
+    return next(
+        (h for h, imgs in suspects.items() if np.array_equal(out, np.stack(imgs))),
+        "take frames index-stack+1 .. index, oldest first, replacing any frame before the episode's first by "
+        "that first frame.",
+    )
+
+
+@checker
+def check_stacked_state(fn: Callable[..., Any]) -> str:
+    """Exercise 6.5: ``fn(frames, episode_start, index, stack=4)`` rebuilds the state whose newest frame is
+    ``frames[index]``: ``stack`` frames, oldest first, positions before the episode's first frame replaced by
+    that first frame (FrameStackObservation's padding at a reset, as ``buffers.FrameReplayBuffer`` rebuilds
+    it). Hand cases with named slips, then random stores against a naive reference. Introduced in lesson 06."""
+    # a hand case: one frame per gray level, two episodes starting at frames 0 and 3
+    frames = np.stack([np.full((84, 84), 10 * (k + 1), dtype=np.uint8) for k in range(8)])
+    starts = np.array([True, False, False, True, False, False, False, False])
+    for index in (6, 4, 3, 0):
+        frames_before, starts_before = frames.copy(), starts.copy()
+        out = fn(frames, starts, index)
+        expect(
+            np.array_equal(frames, frames_before) and np.array_equal(starts, starts_before),
+            "your function changed the frame store; only read it.",
+        )
+        expect(out is not None, "return the stack (your function returned None).")
+        out = np.asarray(out)
+        expect(
+            out.shape == (4, 84, 84),
+            f"the state for index {index} should have shape (4, 84, 84), got {out.shape}.",
+        )
+        expect(out.dtype == np.uint8, f"keep the frames' dtype uint8, got {out.dtype}.")
+        expected = _stack_reference(frames, starts, index, 4)
+        if not np.array_equal(out, expected):
+            got = [int(f[0, 0]) for f in out]
+            want = [int(f[0, 0]) for f in expected]
+            fail(
+                f"episodes start at frames 0 and 3 (gray levels 10..80); for index {index} expected levels "
+                f"{want}, got {got}: " + _stack_slip(frames, starts, index, 4, out)
+            )
+    rng = np.random.default_rng(65)
+    for trial in range(40):
+        n, stack = int(rng.integers(1, 30)), int(rng.integers(1, 6))
+        store = rng.integers(0, 256, size=(n, 6, 5), dtype=np.uint8)
+        episode_start = rng.random(n) < 0.25
+        episode_start[0] = True
+        index = int(rng.integers(n))
+        with _on_error(f"with a store of {n} frames and stack={stack}: {{error}}"):
+            out = fn(store, episode_start, index, stack)
+        expected = _stack_reference(store, episode_start, index, stack)
+        expect(
+            out is not None and np.array_equal(np.asarray(out), expected),
+            f"random store {trial} ({n} frames of shape (6, 5), stack={stack}, index {index}) came out wrong: "
+            + (
+                _stack_slip(store, episode_start, index, stack, np.asarray(out))
+                if out is not None and np.asarray(out).shape == expected.shape
+                else f"expected shape {expected.shape}; do not assume 4 frames or 84×84."
+            ),
+        )
+    return (
+        "stacked_state rebuilds every state: oldest frame first, never across an episode's start, padded "
+        "with the episode's first frame (hand cases and 40 random stores)."
+    )

@@ -1,4 +1,4 @@
-"""Checkers of lesson 10 (DQN plays Pong)."""
+"""Checkers of lesson 10 (the capstone: your DQN plays Pong)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _hours_slip(hours: float, want_hours: float, frames: int, speed: float) -> s
 
 @checker
 def check_training_budget(fn: Callable[..., Any]) -> str:
-    """Exercise 10.1: ``fn(frames, frame_skip, steps_per_second) -> (agent_steps, hours)``, with
+    """Exercise 10.6 (a warm-up): ``fn(frames, frame_skip, steps_per_second) -> (agent_steps, hours)``, with
     ``agent_steps = frames // frame_skip`` and ``hours = agent_steps / steps_per_second / 3600``.
     Introduced in lesson 10."""
     cases = [  # (frames, frame_skip, steps/s): papers count frames, the loop counts agent steps
@@ -137,7 +137,7 @@ def _n_step_slips(
 
 @checker
 def check_n_step_return(fn: Callable[..., Any]) -> str:
-    """Exercise 10.2: ``fn(rewards, terminated, bootstrap_value, gamma, n)`` is the n-step TD target of one
+    """Exercise 10.7 (a warm-up): ``fn(rewards, terminated, bootstrap_value, gamma, n)`` is the n-step TD target of one
     window: Σ γᵏ r_{t+k} up to the first terminal, plus γⁿ·V(s_{t+n}) only if no step terminated.
     Introduced in lesson 10."""
     cases = [  # (what the window shows, rewards, terminated, V(s_{t+n}), gamma, n, target by hand)
@@ -212,7 +212,7 @@ def _pair_of_numbers(out: Any) -> tuple[float, float] | None:
 
 @checker
 def check_points_tally(fn: Callable[..., Any]) -> str:
-    """Exercise 10.3: ``fn(rewards) -> (points_won, points_lost)`` from a Pong episode's raw rewards
+    """Exercise 10.8 (a warm-up): ``fn(rewards) -> (points_won, points_lost)`` from a Pong episode's raw rewards
     (+1 a point for the agent, -1 a point for the opponent, 0 otherwise). Introduced in lesson 10."""
     rng = np.random.default_rng(7)
     game = np.zeros(900)

@@ -45,7 +45,7 @@ def _find_mismatch(tree: Any, priorities: np.ndarray, values: Sequence[float]) -
 
 @checker
 def check_sum_tree(fn: Callable[..., Any]) -> str:
-    """Exercise 9.1: ``fn`` is the class: ``fn(capacity)`` is a sum tree with ``update(index, priority)``, ``total`` and
+    """Exercise 9.2: ``fn`` is the class: ``fn(capacity)`` is a sum tree with ``update(index, priority)``, ``total`` and
     ``find(value) -> index``: the leaf where the running sum of priorities passes ``value``.
     Introduced in lesson 09."""
     with _on_error("SumTree(4) failed: {error}"):
@@ -182,7 +182,7 @@ def _window_slip(
 
 @checker
 def check_n_step_windows(fn: Callable[..., Any]) -> str:
-    """Exercise 9.2: ``fn(rewards, terminated, gamma, n)`` gives, for every step t of one episode, the
+    """Exercise 9.4: ``fn(rewards, terminated, gamma, n)`` gives, for every step t of one episode, the
     triple ``(G, m, done)`` the n-step buffer stores: G = Σ_(k<m) γᵏ r_(t+k) with m = min(n, T − t), and
     done = True only if the episode terminated (not truncated) and the window reaches its end.
     Introduced in lesson 09."""
@@ -235,3 +235,180 @@ def check_n_step_windows(fn: Callable[..., Any]) -> str:
         "that reach a terminal step are done (e.g. 4 rewards of 1, γ = 0.5, n = 3, terminated: "
         "(1.75, 3, False), (1.75, 3, True), (1.5, 2, True), (1, 1, True))."
     )
+
+
+# ------------------------------------------------------------- exercise 9.3: importance weights
+def _weights_reference(probabilities: np.ndarray, n: int, beta: float) -> np.ndarray:
+    """(N P(i))^-β, divided by the batch's largest."""
+    w = (n * probabilities) ** (-beta)
+    return w / w.max()
+
+
+def _as_vector(out: Any, size: int, what: str) -> np.ndarray:
+    """``out`` as a float array of shape (size,), or fail with a hint."""
+    expect(out is not None, f"return the {what} (your function returned None).")
+    if hasattr(out, "detach"):
+        out = out.detach().cpu().numpy()
+    arr = np.asarray(out, dtype=float)
+    expect(
+        arr.shape == (size,),
+        f"expected {size} {what}, one per sampled transition, got shape {arr.shape}.",
+    )
+    return arr
+
+
+@checker
+def check_importance_weights(fn: Callable[..., Any]) -> str:
+    """Exercise 9.1: ``fn(probabilities, n, beta)`` returns w_i = (N P(i))^-β / max_j w_j for a batch drawn with
+    probabilities ``P(i)`` from ``n`` stored transitions. Hand cases, named slips, random batches against the
+    formula. Introduced in lesson 09."""
+    probs = np.array([0.5, 0.1, 0.02, 0.1])  # drawn from n = 10 stored transitions
+    before = probs.copy()
+    out = _as_vector(fn(probs, 10, 1.0), 4, "weights")
+    expect(
+        np.array_equal(probs, before),
+        "your function changed the probabilities in place; leave them.",
+    )
+    right = _weights_reference(probs, 10, 1.0)  # (5, 1, 0.2, 1)^-1 / 5 = 0.04, 0.2, 1, 0.2
+    if not np.allclose(out, right, rtol=1e-5):
+        raw = (10 * probs) ** -1.0
+        slips = {
+            "divide by the batch's LARGEST weight, so that the weights only scale steps down (the largest is 1)": [
+                raw,
+                raw / raw.min(),
+                raw / raw.sum(),
+            ],
+            "the exponent is -β: a transition drawn MORE often than uniform (N P(i) > 1) gets a SMALLER weight": [
+                (10 * probs) ** 1.0 / ((10 * probs) ** 1.0).max()
+            ],
+            "multiply P(i) by N, the number of stored transitions: uniform sampling, P(i) = 1/N, has weight 1": [
+                probs**-1.0,
+            ],
+        }
+        hint = next(
+            (h for h, cands in slips.items() if any(np.allclose(out, c, rtol=1e-5) for c in cands)),
+            "w_i = (N · P(i))^(-β), then divide every weight by the largest one of the batch.",
+        )
+        fail(
+            f"P = {probs.tolist()}, N = 10, β = 1: expected weights {np.round(right, 3).tolist()}, got "
+            f"{np.round(out, 3).tolist()}: {hint}."
+        )
+    flat = _as_vector(fn(probs, 10, 0.0), 4, "weights")
+    expect(
+        np.allclose(flat, 1.0),
+        f"with β = 0 there is no correction: every weight is 1, got {flat.tolist()}.",
+    )
+    uniform = _as_vector(fn(np.full(5, 0.01), 100, 0.7), 5, "weights")
+    expect(
+        np.allclose(uniform, 1.0),
+        f"a uniform batch (P(i) = 1/N for all) needs no correction: every weight 1, got {uniform.tolist()}.",
+    )
+    rng = np.random.default_rng(93)
+    for trial in range(30):
+        n, batch, beta = int(rng.integers(2, 10_000)), int(rng.integers(1, 64)), float(rng.random())
+        p = rng.exponential(size=batch) / n
+        with _on_error(f"on random batch {trial} (N = {n}, β = {beta:.2f}): {{error}}"):
+            w = _as_vector(fn(p, n, beta), batch, "weights")
+        expect(
+            np.allclose(w, _weights_reference(p, n, beta), rtol=1e-4),
+            f"random batch {trial} (N = {n}, {batch} transitions, β = {beta:.2f}): the weights differ from "
+            "(N P(i))^-β / max_j (N P(j))^-β.",
+        )
+    return "importance_weights is (N P(i))^-β divided by the batch's largest: 1 for uniform batches, ≤ 1 always."
+
+
+# ------------------------------------------------------------- exercise 9.4: the priority update
+class _RecordingTree:
+    """A stand-in sum tree that records the leaves the learner sets (scalars or arrays)."""
+
+    def __init__(self, capacity: int, initial: float) -> None:
+        self.leaves = np.full(capacity, initial)
+
+    @property
+    def total(self) -> float:
+        return float(self.leaves.sum())
+
+    def update(self, index: Any, priority: Any) -> None:
+        index = np.asarray(index)
+        priority = np.broadcast_to(np.asarray(priority, dtype=float), index.shape)
+        self.leaves[index] = priority
+
+
+@checker
+def check_priority_update(fn: Callable[..., Any]) -> str:
+    """Exercise 9.3: ``fn(tree, indices, td_errors, alpha, eps, max_priority)`` sets each sampled leaf to
+    (|δ_i| + ε)^α with ``tree.update`` and returns the new largest raw priority, max(max_priority,
+    max_i |δ_i| + ε), which new transitions enter with. Any tree with ``update(index, priority)``; per-item or
+    vectorised calls both pass. Introduced in lesson 09."""
+    tree = _RecordingTree(6, initial=1.0)
+    indices = np.array([4, 1, 2])
+    deltas = np.array([-3.0, 0.0, 0.5])
+    before = deltas.copy()
+    new_max = fn(tree, indices, deltas, 0.5, 1e-6, 1.0)
+    expect(
+        np.array_equal(deltas, before), "your function changed the TD errors in place; leave them."
+    )
+    expected = (np.abs(deltas) + 1e-6) ** 0.5
+    got = tree.leaves[indices]
+    if not np.allclose(got, expected, rtol=1e-6):
+        slips = {
+            "a priority is |δ| + ε: take the absolute value, a negative TD error is as surprising as a positive one": (
+                np.maximum(deltas, 0) + 1e-6
+            )
+            ** 0.5,
+            "add ε before the exponent, so that a transition the network fits perfectly (δ = 0) can still be drawn": np.abs(
+                deltas
+            )
+            ** 0.5,
+            "raise the priority to the power α before storing it in the tree: P(i) ∝ p_i^α": np.abs(
+                deltas
+            )
+            + 1e-6,
+        }
+        with np.errstate(invalid="ignore"):
+            hint = next(
+                (h for h, c in slips.items() if np.allclose(got, c, rtol=1e-6, equal_nan=True)),
+                None,
+            )
+        fail(
+            f"TD errors {deltas.tolist()}, α = 0.5, ε = 1e-6: leaves {indices.tolist()} should hold "
+            f"{np.round(expected, 4).tolist()}, got {np.round(got, 4).tolist()}: "
+            + (hint or "set each leaf to (|δ| + ε) ** α with tree.update(index, priority).")
+            + "."
+        )
+    untouched = np.delete(np.arange(6), indices)
+    expect(
+        np.allclose(tree.leaves[untouched], 1.0),
+        "only the sampled leaves change: you set leaves that were not in `indices`.",
+    )
+    expect(
+        _is_number(new_max) and np.isclose(_number(new_max), 3.0 + 1e-6),
+        f"return the largest raw priority so far, max(max_priority, |δ| + ε) = {3 + 1e-6}, got {new_max!r}"
+        + (
+            ": keep it before the exponent α (the buffer raises it to α when a new transition enters)."
+            if _is_number(new_max) and np.isclose(_number(new_max), (3.0 + 1e-6) ** 0.5)
+            else "."
+        ),
+    )
+    kept = fn(_RecordingTree(6, 1.0), np.array([0]), np.array([0.1]), 0.6, 1e-6, 5.0)
+    expect(
+        _is_number(kept) and np.isclose(_number(kept), 5.0),
+        f"the largest priority never goes down: with max_priority 5 and |δ| = 0.1 it stays 5, got {kept!r}.",
+    )
+    rng = np.random.default_rng(94)
+    for trial in range(20):
+        n, batch = int(rng.integers(2, 200)), int(rng.integers(1, 32))
+        alpha, eps = float(rng.random()), float(10.0 ** -rng.integers(2, 7))
+        tree = _RecordingTree(n, 0.7)
+        idx = rng.choice(n, size=min(batch, n), replace=False)
+        delta = rng.normal(scale=3, size=len(idx))
+        old_max = float(rng.exponential())
+        with _on_error(f"on random batch {trial}: {{error}}"):
+            new_max = fn(tree, idx, delta, alpha, eps, old_max)
+        expect(
+            np.allclose(tree.leaves[idx], (np.abs(delta) + eps) ** alpha)
+            and np.isclose(_number(new_max), max(old_max, float(np.max(np.abs(delta) + eps)))),
+            f"random batch {trial} (α = {alpha:.2f}, ε = {eps:g}): the leaves or the returned largest priority "
+            "differ from (|δ| + ε)^α and max(max_priority, max |δ| + ε).",
+        )
+    return "update_priorities stores (|δ| + ε)^α for the sampled leaves and keeps the largest raw priority."
