@@ -181,7 +181,9 @@ class Panel:
         self.widget = widgets.VBox(
             [
                 widgets.HBox(column_boxes),
-                widgets.HBox([self.train_button, *extra, *([self.auto] if auto is not None else [])]),
+                widgets.HBox(
+                    [self.train_button, *extra, *([self.auto] if auto is not None else [])]
+                ),
                 self.status,
                 self.image,
             ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -39,7 +38,9 @@ def max_bias(n_actions: int, noise: float, *, trials: int = 4_000, seed: int = 0
     Introduced in lesson 07.
     """
     if not (isinstance(n_actions, int | np.integer) and 1 <= n_actions <= 1_000):
-        raise PanelError(f"the number of actions must be a whole number in 1..1000, got {n_actions!r}.")
+        raise PanelError(
+            f"the number of actions must be a whole number in 1..1000, got {n_actions!r}."
+        )
     if not (np.isfinite(noise) and noise >= 0):
         raise PanelError(f"the noise must be a standard deviation >= 0, got {noise!r}.")
     if not 1 <= trials <= 1_000_000:
@@ -77,16 +78,24 @@ class DoubleEstimatePanel(Panel):
         spread = max(r.noise, 1e-3) * 4
         bins = np.linspace(-spread, spread + r.single_bias, 50)
         ax_h.hist(r.single, bins=bins, alpha=0.6, label=f"max_a Q_A: mean {r.single_bias:+.2f}")
-        ax_h.hist(r.double, bins=bins, alpha=0.6, label=f"Q_B(argmax Q_A): mean {r.double_bias:+.2f}")
+        ax_h.hist(
+            r.double, bins=bins, alpha=0.6, label=f"Q_B(argmax Q_A): mean {r.double_bias:+.2f}"
+        )
         ax_h.axvline(0.0, color="black", lw=1, ls="--", label="true max_a Q = 0")
-        ax_h.set(xlabel="estimate of max_a Q(a)", ylabel="trials",
-                 title=f"{r.n_actions} actions, noise σ = {r.noise:g}")
+        ax_h.set(
+            xlabel="estimate of max_a Q(a)",
+            ylabel="trials",
+            title=f"{r.n_actions} actions, noise σ = {r.noise:g}",
+        )
         ax_h.legend(fontsize=8)
         k = np.arange(1, r.n_actions + 1)
         ax_n.plot(k, r.bias_by_actions, marker=".", label="bias of the max")
         ax_n.axhline(0.0, color="black", lw=1, ls="--", label="double estimate (unbiased)")
-        ax_n.set(xlabel="number of actions", ylabel="mean estimate − true value",
-                 title="the bias grows with the number of actions")
+        ax_n.set(
+            xlabel="number of actions",
+            ylabel="mean estimate − true value",
+            title="the bias grows with the number of actions",
+        )
         ax_n.legend(fontsize=8)
         return fig
 

@@ -48,7 +48,9 @@ class DuelingFit:
         return float(np.abs(self.value - self.value_target).max())
 
 
-def fit_dueling(aggregation: str, *, steps: int = 400, seed: int = 0, lr: float = 0.1) -> DuelingFit:
+def fit_dueling(
+    aggregation: str, *, steps: int = 400, seed: int = 0, lr: float = 0.1
+) -> DuelingFit:
     """Fit Q(s, a) = V(s) + A(s, a) − agg_a A(s, a) to a fixed table by gradient descent (Adam).
 
     V and A are free parameters (one per state, one per state and action), started at random with
@@ -82,8 +84,12 @@ def fit_dueling(aggregation: str, *, steps: int = 400, seed: int = 0, lr: float 
         losses.append(loss.item())
     with torch.no_grad():
         return DuelingFit(
-            aggregation, q_true, value.numpy().copy(), advantage.numpy().copy(),
-            q_of().numpy().copy(), np.array(losses),
+            aggregation,
+            q_true,
+            value.numpy().copy(),
+            advantage.numpy().copy(),
+            q_of().numpy().copy(),
+            np.array(losses),
         )
 
 
@@ -96,29 +102,44 @@ class DuelingPanel(Panel):
     def __init__(self, *, aggregation: str = "mean", steps: int = 400, seed: int = 0) -> None:
         style = slider_style()
         self.aggregation = widgets.ToggleButtons(
-            options=list(AGGREGATIONS), value=aggregation, description="aggregation",
+            options=list(AGGREGATIONS),
+            value=aggregation,
+            description="aggregation",
             style={"description_width": "130px", "button_width": "70px"},
         )
-        self.steps = IntSlider(value=steps, min=10, max=3_000, step=10, description="Adam steps", **style)
+        self.steps = IntSlider(
+            value=steps, min=10, max=3_000, step=10, description="Adam steps", **style
+        )
         self.seed = IntSlider(value=seed, min=0, max=20, description="start (seed)", **style)
         super().__init__([self.aggregation, self.steps, self.seed])
 
     def compute(self) -> DuelingFit:
-        return fit_dueling(self.aggregation.value, steps=int(self.steps.value), seed=int(self.seed.value))
+        return fit_dueling(
+            self.aggregation.value, steps=int(self.steps.value), seed=int(self.seed.value)
+        )
 
     def draw(self, r: DuelingFit) -> Figure:
         fig = Figure(figsize=(11, 3.8), layout="constrained")
         ax_v, ax_a = fig.subplots(1, 2)
         states = np.arange(len(r.value))
-        ax_v.bar(states - 0.2, r.value_target, width=0.4, color="lightgray",
-                 label="max_a Q(s,a)" if r.aggregation == "max" else "mean_a Q(s,a)")
+        ax_v.bar(
+            states - 0.2,
+            r.value_target,
+            width=0.4,
+            color="lightgray",
+            label="max_a Q(s,a)" if r.aggregation == "max" else "mean_a Q(s,a)",
+        )
         ax_v.bar(states + 0.2, r.value, width=0.4, color="tab:blue", label="learned V(s)")
         ax_v.set(xlabel="state", ylabel="value", title=f"V with aggregation '{r.aggregation}'")
         ax_v.legend(fontsize=8)
         for a in range(r.advantage.shape[1]):
             ax_a.plot(states, r.advantage[:, a], marker="o", label=f"A(s, a{a})")
         ax_a.axhline(0.0, color="black", lw=0.8)
-        ax_a.set(xlabel="state", ylabel="advantage", title=f"learned A; Q fitted to within {r.q_error:.2g}")
+        ax_a.set(
+            xlabel="state",
+            ylabel="advantage",
+            title=f"learned A; Q fitted to within {r.q_error:.2g}",
+        )
         ax_a.legend(fontsize=8)
         return fig
 

@@ -108,7 +108,10 @@ class HyperparameterPanel(Panel):
             periods = options_with(b.target_update, periods)
         self.target_update = widgets.Dropdown(
             options=[(f"soft: τ={b.tau:g} after each update", 0)]
-            + [(f"hard copy every {c:,} steps" if c > 1 else "hard copy every step", c) for c in periods],
+            + [
+                (f"hard copy every {c:,} steps" if c > 1 else "hard copy every step", c)
+                for c in periods
+            ],
             value=b.target_update,
             description="target update (C)",
             **common,

@@ -33,7 +33,9 @@ def cliffwalk_memory(n_states: int, n_step: int, *, gamma: float = 0.9) -> dict[
             done = t + k == length
             rows += [(t, actions[t], ret, 0 if done else t + k, float(done), k)] * copies
     columns = zip(*rows)
-    return {name: np.array(col) for name, col in zip(("s", "a", "r", "s_next", "done", "k"), columns)}
+    return {
+        name: np.array(col) for name, col in zip(("s", "a", "r", "s_next", "done", "k"), columns)
+    }
 
 
 @dataclass
@@ -70,7 +72,9 @@ def cliffwalk_replay(
     if not 0 <= beta <= 1:
         raise PanelError(f"β must be in [0, 1] (1 = full correction), got {beta!r}.")
     if not (isinstance(n_step, int | np.integer) and 1 <= n_step <= n_states):
-        raise PanelError(f"n must be a whole number in 1..{n_states} (the chain's length), got {n_step!r}.")
+        raise PanelError(
+            f"n must be a whole number in 1..{n_states} (the chain's length), got {n_step!r}."
+        )
     m = cliffwalk_memory(n_states, n_step, gamma=gamma)
     size = len(m["s"])
     q, q_true = np.zeros((n_states, 2)), np.zeros((n_states, 2))
@@ -106,13 +110,26 @@ class CliffwalkPanel(Panel):
     Introduced in lesson 09.
     """
 
-    def __init__(self, *, n_states: int = 8, alpha: float = 1.0, beta: float = 0.0, n_step: int = 1,
-                 replays: int = 8_000) -> None:
+    def __init__(
+        self,
+        *,
+        n_states: int = 8,
+        alpha: float = 1.0,
+        beta: float = 0.0,
+        n_step: int = 1,
+        replays: int = 8_000,
+    ) -> None:
         style = slider_style()
-        self.alpha = FloatSlider(value=alpha, min=0.0, max=1.0, step=0.1, description="priority α", **style)
-        self.beta = FloatSlider(value=beta, min=0.0, max=1.0, step=0.1, description="correction β", **style)
+        self.alpha = FloatSlider(
+            value=alpha, min=0.0, max=1.0, step=0.1, description="priority α", **style
+        )
+        self.beta = FloatSlider(
+            value=beta, min=0.0, max=1.0, step=0.1, description="correction β", **style
+        )
         self.n_step = IntSlider(value=n_step, min=1, max=8, description="n-step n", **style)
-        self.n_states = IntSlider(value=n_states, min=3, max=12, description="chain length", **style)
+        self.n_states = IntSlider(
+            value=n_states, min=3, max=12, description="chain length", **style
+        )
         self.replays = replays
         super().__init__([self.alpha, self.beta, self.n_step, self.n_states])
 
@@ -120,8 +137,13 @@ class CliffwalkPanel(Panel):
         n = int(self.n_states.value)
         baseline = cliffwalk_replay(n, alpha=0.0, beta=0.0, n_step=1, replays=self.replays)
         baseline.label = "uniform, n=1"
-        chosen = cliffwalk_replay(n, alpha=float(self.alpha.value), beta=float(self.beta.value),
-                                  n_step=int(self.n_step.value), replays=self.replays)
+        chosen = cliffwalk_replay(
+            n,
+            alpha=float(self.alpha.value),
+            beta=float(self.beta.value),
+            n_step=int(self.n_step.value),
+            replays=self.replays,
+        )
         return {"baseline": baseline, "chosen": chosen, "n_states": n}
 
     def draw(self, r: dict) -> Figure:
@@ -133,13 +155,21 @@ class CliffwalkPanel(Panel):
             if run.to_learn:
                 ax.axvline(run.to_learn, color=f"C{k}", ls=":", lw=1)
         ax.axhline(0.01, color="black", lw=0.8, ls="--", label="1 % of the start: learned")
-        ax.set(yscale="log", xlabel="transitions replayed", ylabel="error of the Q-table (relative)",
-               title=f"blind cliffwalk, {r['n_states']} states")
+        ax.set(
+            yscale="log",
+            xlabel="transitions replayed",
+            ylabel="error of the Q-table (relative)",
+            title=f"blind cliffwalk, {r['n_states']} states",
+        )
         ax.legend(fontsize=8)
         return fig
 
     def report(self, r: dict) -> str:
         def said(run: CliffwalkRun) -> str:
-            return (f"{run.label}: learned after {run.to_learn:,} replays" if run.to_learn
-                    else f"{run.label}: not learned in {run.replayed[-1]:,} (error {run.error[-1]:.2g})")
+            return (
+                f"{run.label}: learned after {run.to_learn:,} replays"
+                if run.to_learn
+                else f"{run.label}: not learned in {run.replayed[-1]:,} (error {run.error[-1]:.2g})"
+            )
+
         return f"{said(r['baseline'])}; {said(r['chosen'])}"

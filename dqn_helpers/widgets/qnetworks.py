@@ -9,7 +9,14 @@ import torch
 from matplotlib.figure import Figure
 
 from dqn_helpers import networks
-from dqn_helpers.widgets._base import FloatLogSlider, FloatSlider, IntSlider, Panel, PanelError, slider_style
+from dqn_helpers.widgets._base import (
+    FloatLogSlider,
+    FloatSlider,
+    IntSlider,
+    Panel,
+    PanelError,
+    slider_style,
+)
 
 __all__ = ["UpdateReach", "one_update_reach", "GeneralisationPanel"]
 
@@ -50,7 +57,9 @@ def one_update_reach(
     angles = np.linspace(-ANGLE_LIMIT, ANGLE_LIMIT, 201)
     edges = np.linspace(-ANGLE_LIMIT, ANGLE_LIMIT, n_bins + 1)[1:-1]
     bins, bin0 = np.digitize(angles, edges), np.digitize(angle0, edges)
-    table_change = np.where(bins == bin0, learning_rate * (target - 0.0), 0.0)  # the table starts at 0
+    table_change = np.where(
+        bins == bin0, learning_rate * (target - 0.0), 0.0
+    )  # the table starts at 0
 
     torch.manual_seed(seed)
     net = networks.QNetwork(4, 2, hidden=(64, 64))
@@ -75,12 +84,20 @@ class GeneralisationPanel(Panel):
     Introduced in lesson 02.
     """
 
-    def __init__(self, *, n_bins: int = 6, learning_rate: float = 0.01, angle0: float = 0.05) -> None:
+    def __init__(
+        self, *, n_bins: int = 6, learning_rate: float = 0.01, angle0: float = 0.05
+    ) -> None:
         style = slider_style()
         self.n_bins = IntSlider(value=n_bins, min=1, max=40, description="bins per number", **style)
         self.learning_rate = FloatLogSlider(
-            value=learning_rate, base=10, min=-4, max=0, step=0.25, readout_format=".0e",
-            description="step size", **style,
+            value=learning_rate,
+            base=10,
+            min=-4,
+            max=0,
+            step=0.25,
+            readout_format=".0e",
+            description="step size",
+            **style,
         )
         self.angle0 = FloatSlider(
             value=angle0, min=-0.2, max=0.2, step=0.01, description="updated angle", **style
@@ -95,13 +112,18 @@ class GeneralisationPanel(Panel):
     def draw(self, r: UpdateReach) -> Figure:
         fig = Figure(figsize=(11, 3.6), layout="constrained")
         ax_t, ax_n = fig.subplots(1, 2, sharex=True)
-        for ax, change, name in ((ax_t, r.table_change, f"table, {r.n_bins} bins per number"),
-                                 (ax_n, r.network_change, "network 4 → 64 → 64 → 2")):
+        for ax, change, name in (
+            (ax_t, r.table_change, f"table, {r.n_bins} bins per number"),
+            (ax_n, r.network_change, "network 4 → 64 → 64 → 2"),
+        ):
             ax.plot(r.angles, change, color="tab:blue")
             ax.axvline(r.angle0, color="tab:red", ls="--", lw=1, label="the updated state")
             ax.axhline(0.0, color="black", lw=0.6)
-            ax.set(xlabel="pole angle (rad), other numbers 0", ylabel="change of Q(s, push left)",
-                   title=f"{name}: {r.moved(change):.0%} of the slice moved")
+            ax.set(
+                xlabel="pole angle (rad), other numbers 0",
+                ylabel="change of Q(s, push left)",
+                title=f"{name}: {r.moved(change):.0%} of the slice moved",
+            )
             ax.legend(fontsize=8)
         return fig
 

@@ -92,7 +92,10 @@ def replay_against_recent(
         )
     stream = random_stream(stream_steps, seed=seed)
     held_out = random_stream(500, seed=seed + 1_000)
-    test_x, test_y = torch.as_tensor(held_out.obs), torch.as_tensor(held_out.returns, dtype=torch.float32)
+    test_x, test_y = (
+        torch.as_tensor(held_out.obs),
+        torch.as_tensor(held_out.returns, dtype=torch.float32),
+    )
     rng = np.random.default_rng(seed)
     x_all = torch.as_tensor(stream.obs)
     y_all = torch.as_tensor(stream.returns, dtype=torch.float32)
@@ -128,12 +131,16 @@ class ReplayPanel(Panel):
     Introduced in lesson 03.
     """
 
-    def __init__(self, *, buffer_size: int = 1_000, batch_size: int = 32, stream_steps: int = 2_000) -> None:
+    def __init__(
+        self, *, buffer_size: int = 1_000, batch_size: int = 32, stream_steps: int = 2_000
+    ) -> None:
         style = slider_style()
         self.buffer_size = IntSlider(
             value=buffer_size, min=10, max=stream_steps, step=10, description="buffer size", **style
         )
-        self.batch_size = IntSlider(value=batch_size, min=1, max=256, description="batch size", **style)
+        self.batch_size = IntSlider(
+            value=batch_size, min=1, max=256, description="batch size", **style
+        )
         self.stream_steps = stream_steps
         super().__init__([self.buffer_size, self.batch_size])
 
@@ -148,15 +155,28 @@ class ReplayPanel(Panel):
         for k, scheme in enumerate(SCHEMES):
             idx = np.sort(r.last_batch[scheme])
             ax_b.scatter(idx, np.full(len(idx), k), marker="|", s=200, color=f"C{k}")
-            ax_c.plot(r.steps, r.errors[scheme], color=f"C{k}",
-                      label=f"{scheme}: same episode {r.same_episode[scheme]:.0%}")
+            ax_c.plot(
+                r.steps,
+                r.errors[scheme],
+                color=f"C{k}",
+                label=f"{scheme}: same episode {r.same_episode[scheme]:.0%}",
+            )
         end = r.steps[-1]
         ax_b.axvspan(end - r.buffer_size, end, color="C0", alpha=0.1, label="the buffer")
-        ax_b.set(yticks=[0, 1], yticklabels=list(SCHEMES), ylim=(-0.6, 1.6), xlabel="stream step",
-                 title=f"the last minibatch of {r.batch_size}")
+        ax_b.set(
+            yticks=[0, 1],
+            yticklabels=list(SCHEMES),
+            ylim=(-0.6, 1.6),
+            xlabel="stream step",
+            title=f"the last minibatch of {r.batch_size}",
+        )
         ax_b.legend(fontsize=8, loc="upper left")
-        ax_c.set(yscale="log", xlabel="stream step", ylabel="held-out squared error of V(s)",
-                 title=f"buffer {r.buffer_size:,}, batch {r.batch_size}")
+        ax_c.set(
+            yscale="log",
+            xlabel="stream step",
+            ylabel="held-out squared error of V(s)",
+            title=f"buffer {r.buffer_size:,}, batch {r.batch_size}",
+        )
         ax_c.legend(fontsize=8)
         return fig
 

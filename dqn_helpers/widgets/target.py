@@ -66,7 +66,9 @@ class TargetUpdatePanel(Panel):
     def compute(self) -> dict:
         target_update, tau = int(self.target_update.value), float(self.tau.value)
         if not 0 < tau <= 1:
-            raise ValueError(f"τ must be in (0, 1] (1 = a full copy after each update), got {tau:g}.")
+            raise ValueError(
+                f"τ must be in (0, 1] (1 = a full copy after each update), got {tau:g}."
+            )
         result = self.run_fn(target_update, tau)
         missing = {"updates", "drift"} - set(result if isinstance(result, dict) else ())
         if missing:
