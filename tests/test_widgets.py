@@ -75,6 +75,17 @@ def test_base_runs_redraws_and_reports_errors_in_the_status_line():
         panel.run()  # run() itself raises (for tests); the buttons use safe_run()
 
 
+def test_a_value_snapped_by_the_front_end_does_not_run_again():
+    panel = Squares()
+    x = FloatSlider(value=0.05, min=0.0, max=1.0, step=0.01, description="x")
+    panel.controls.append(x)
+    x.observe(panel._on_change, names="value")
+    x.value = 0.05000000000000001  # what the browser sends back after snapping to the step
+    assert panel.n_runs == 0
+    x.value = 0.06  # a real move
+    assert panel.n_runs == 1
+
+
 def test_sliders_widen_instead_of_clamping_and_say_so():
     lr = FloatLogSlider(value=1e-3, base=10, min=-5, max=-1, description="learning rate")
     lr.value = 1e-8

@@ -21,7 +21,7 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
-from traitlets import TraitError, validate
+from traitlets import Bool, TraitError, validate
 
 from dqn_helpers import plotting
 
@@ -70,6 +70,11 @@ def one_torch_thread() -> Iterator[None]:
 # ---------------------------------------------------------------- sliders that widen instead of clamping
 
 
+# the panels' sliders run when the mouse is released, not at every value the handle passes while dragged
+def _run_on_release() -> Bool:
+    return Bool(False, help="Update the value while dragging.").tag(sync=True)
+
+
 class _Widening:
     """Mixin: a value outside [min, max] widens the range to it and leaves a note, instead of clamping."""
 
@@ -81,9 +86,38 @@ class _Widening:
             f"widened to reach it (the run below uses exactly {value:g})."
         )
 
+    def _exponent(self, value: float) -> float:
+        return value  # a log slider's range is in exponents (FloatLogSlider overrides)
+
+    @validate("min")
+    def _validate_min(self, proposal: dict) -> float:
+        """A new minimum above the value stops at the value (ipywidgets would move the value up)."""
+        low = proposal["value"]
+        if low > self.max:
+            raise TraitError(f"{self.description}: setting min > max")
+        at = self._exponent(self.value)
+        if low > at:
+            self._say_widened(self.value)
+            return type(low)(math.floor(at)) if isinstance(low, int) else at
+        return low
+
+    @validate("max")
+    def _validate_max(self, proposal: dict) -> float:
+        """A new maximum below the value stops at the value (ipywidgets would move the value down)."""
+        high = proposal["value"]
+        if high < self.min:
+            raise TraitError(f"{self.description}: setting max < min")
+        at = self._exponent(self.value)
+        if high < at:
+            self._say_widened(self.value)
+            return type(high)(math.ceil(at)) if isinstance(high, int) else at
+        return high
+
 
 class FloatSlider(_Widening, widgets.FloatSlider):
     """``ipywidgets.FloatSlider`` that widens its range to a value set from Python (never clamps)."""
+
+    continuous_update = _run_on_release()
 
     @validate("value")
     def _validate_value(self, proposal: dict) -> float:
@@ -102,6 +136,8 @@ class FloatSlider(_Widening, widgets.FloatSlider):
 class IntSlider(_Widening, widgets.IntSlider):
     """``ipywidgets.IntSlider`` that widens its range to a value set from Python (never clamps)."""
 
+    continuous_update = _run_on_release()
+
     @validate("value")
     def _validate_value(self, proposal: dict) -> int:
         value = int(proposal["value"])
@@ -117,6 +153,11 @@ class IntSlider(_Widening, widgets.IntSlider):
 class FloatLogSlider(_Widening, widgets.FloatLogSlider):
     """``ipywidgets.FloatLogSlider`` that widens its exponent range to a value set from Python."""
 
+    continuous_update = _run_on_release()
+
+    def _exponent(self, value: float) -> float:
+        return math.log(value, self.base) if value > 0 else -math.inf
+
     @validate("value")
     def _validate_value(self, proposal: dict) -> float:
         value = float(proposal["value"])
@@ -124,7 +165,7 @@ class FloatLogSlider(_Widening, widgets.FloatLogSlider):
             raise TraitError(
                 f"{self.description} is on a log scale: it must be a number > 0, got {value!r}."
             )
-        exponent = math.log(value, self.base)
+        exponent = self._exponent(value)
         if exponent < self.min - 1e-12:
             self.min = math.floor(exponent)
             self._say_widened(value)
@@ -256,7 +297,14 @@ class Panel:
 
     _safe_run = safe_run  # the name the first panels used
 
-    def _on_change(self, _change: dict) -> None:
+    def _on_change(self, change: dict) -> None:
+        old, new = change.get("old"), change.get("new")
+        if (
+            isinstance(old, float)
+            and isinstance(new, float)
+            and math.isclose(old, new, rel_tol=1e-9)
+        ):
+            return  # the front end snapped the value to its slider's step (0.05 -> 0.05000000000000001)
         if self.auto.value:
             self.safe_run()
 
