@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from dqn_helpers.widgets._base import IntSlider, Panel, PanelError, slider_style
+from dqn_helpers.widgets._base import IntSlider, Panel, PanelError, one_torch_thread, slider_style
 
 __all__ = ["AGGREGATIONS", "DuelingFit", "fit_dueling", "DuelingPanel"]
 
@@ -48,6 +48,7 @@ class DuelingFit:
         return float(np.abs(self.value - self.value_target).max())
 
 
+@one_torch_thread()
 def fit_dueling(
     aggregation: str, *, steps: int = 400, seed: int = 0, lr: float = 0.1
 ) -> DuelingFit:

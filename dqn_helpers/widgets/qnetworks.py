@@ -15,6 +15,7 @@ from dqn_helpers.widgets._base import (
     IntSlider,
     Panel,
     PanelError,
+    one_torch_thread,
     slider_style,
 )
 
@@ -39,6 +40,7 @@ class UpdateReach:
         return float(np.mean(np.abs(change) > 0.1 * at)) if at > 0 else 0.0
 
 
+@one_torch_thread()
 def one_update_reach(
     n_bins: int, learning_rate: float, *, angle0: float = 0.05, target: float = 1.0, seed: int = 0
 ) -> UpdateReach:

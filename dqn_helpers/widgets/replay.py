@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from dqn_helpers.widgets._base import IntSlider, Panel, PanelError, slider_style
+from dqn_helpers.widgets._base import IntSlider, Panel, PanelError, one_torch_thread, slider_style
 
 __all__ = ["Stream", "random_stream", "ReplayComparison", "replay_against_recent", "ReplayPanel"]
 
@@ -62,6 +62,7 @@ class ReplayComparison:
     last_batch: dict[str, np.ndarray]  # scheme -> stream indices of the last minibatch
 
 
+@one_torch_thread()
 def replay_against_recent(
     buffer_size: int,
     batch_size: int,
