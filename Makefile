@@ -27,7 +27,7 @@ CELL_TIMEOUT ?= 180
 help:
 	@echo "make lab      open the course in JupyterLab (sets up .venv first)"
 	@echo "make test     set up .venv, then notebooks clean -> ruff -> pytest -> notebooks in fast mode"
-	@echo "make test-browser  lessons 00, 01, 05 in JupyterLab in headless Chromium (also run by make test)"
+	@echo "make test-browser  lessons 00, 01, 05 and every panel in JupyterLab in headless Chromium (also run by make test)"
 	@echo "make execute  run every notebook in FULL mode, outputs kept in build/executed/"
 	@echo "make bench    print the benchmark figures (benchmarks/)"
 	@echo "make strip    strip outputs from all notebooks (nbstripout)"
@@ -80,7 +80,8 @@ test: $(STAMP)
 	fi
 
 # The browser tests (tests/browser/): JupyterLab started as `make lab` does (own port and token) on a copy
-# of lessons 00, 01 and 05, every cell run in fast mode in headless Chromium, the widgets played with;
+# of lessons 00, 01 and 05, every cell run in fast mode in headless Chromium, the widgets played with; every
+# panel from a small notebook the test builds (tests/browser/test_panels.py);
 # then the built site (build/site/, when built). Screenshots and logs: build/browser-artifacts/.
 .PHONY: test-browser
 test-browser: $(STAMP)
