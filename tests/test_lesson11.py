@@ -106,14 +106,23 @@ def test_the_combination_lock_opens_only_with_its_code(lesson):
     lock = lesson["CombinationLock"](5)
     lock.reset(seed=0)
     for i, digit in enumerate(lock.code):
-        obs, r, terminated, _, _ = lock.step(int(digit))
-        assert (r, terminated) == ((1.0, True) if i == 4 else (0.0, False)), i
+        obs, r, terminated, truncated, _ = lock.step(int(digit))
+        assert (r, terminated, truncated) == (
+            (1.0, True, False) if i == 4 else (0.0, False, False)
+        ), i
     lock.reset(seed=0)
     lock.step(int(lock.code[0]))
-    assert lock.step(1 - int(lock.code[1]))[1:3] == (
+    obs, r, terminated, truncated, _ = lock.step(1 - int(lock.code[1]))  # a wrong digit
+    assert (r, terminated, truncated, lock.position, obs[0]) == (
         0.0,
-        True,
-    )  # a wrong digit ends it with nothing
+        False,
+        False,
+        0,
+        1.0,
+    )  # back to the start
+    for _ in range(8):  # 2n steps in all: then the episode is cut, never terminated
+        obs, r, terminated, truncated, _ = lock.step(1 - int(lock.code[0]))
+    assert (terminated, truncated) == (False, True)
     assert lesson["CombinationLock"](5).code.tolist() == lock.code.tolist()  # one secret code
 
 
