@@ -35,7 +35,12 @@ they are checked (each threshold is a named constant below):
   ``FLAT_MAX_RISE`` times the start while the late mean max-Q stayed below ``FLAT_Q_FRACTION`` of
   the realised discounted return (of one step's reward without ``gamma``); or the returns rose but
   the late mean max-Q is still below that fraction and at most ``FLAT_Q_GROWTH`` times its value
-  at the first updates (stuck values); or every episode returned exactly 0 (nothing to learn).
+  at the first updates (stuck values); or every training episode returned exactly 0 (no reward
+  reached the agent) and the greedy evaluations (three or more) did not learn either: the median
+  of their last third did not reach the first plus ``COLLAPSE_MIN_RISE`` times its size. Greedy
+  evaluations that learned mean the agent learned from something other than the reward: in
+  CartPole with every reward 0, from termination (a terminal transition's target is 0 while the
+  others bootstrap), so that run is not flat (lesson 11).
 - ``epsilon_before_learning``: ε sat at its floor (its lowest value, held on ``EPS_FLOOR_ROWS``
   episodes) on an episode that ended before the first gradient update, at least
   ``EPS_MIN_GAP`` of the steps to that update earlier (or no update ever came).
@@ -475,7 +480,13 @@ def _check_flat(d: _Data, gamma: float | None, learning_starts: int | None) -> F
             "longer; check that the replay buffer can hold at least one batch (batch_size).",
         )
     returned = d.returns[np.isfinite(d.returns)]
-    if not np.any(returned != 0):  # a sparse task the agent never solved: every target is γ·Q
+    evals = d.eval_mean[np.isfinite(d.eval_mean)]
+    # learned all the same: the late greedy evaluations (median of the last third) at least doubled
+    late_evals = evals[-max(2, len(evals) // 3) :]
+    evals_learned = len(evals) >= 3 and float(np.median(late_evals)) >= float(evals[0]) + (
+        COLLAPSE_MIN_RISE * max(abs(float(evals[0])), 1.0)
+    )
+    if not np.any(returned != 0) and not evals_learned:  # no reward, and the greedy play stayed
         return Finding(
             "flat_returns",
             None,
@@ -486,7 +497,6 @@ def _check_flat(d: _Data, gamma: float | None, learning_starts: int | None) -> F
             "explore for longer or more cleverly (a longer ε decay, an exploration bonus), and check "
             "that no wrapper drops the rewards.",
         )
-    evals = d.eval_mean[np.isfinite(d.eval_mean)]
     if len(evals) >= 2:  # the greedy policy is what learning changes; ε decay moves the rest
         start, level = float(evals[0]), float(np.max(evals[1:]))
         trend = f"the greedy evaluations went from {start:.3g} to at most {level:.3g}"

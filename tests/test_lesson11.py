@@ -1,5 +1,6 @@
-"""Lesson 11 (failure-mode gallery): the planted bugs do what the notebook says, the arms runner keeps
-labels and seeds in order, the checkers name common mistakes (stubs and solutions: test_exercises.py)."""
+"""Lesson 11 (failure-mode gallery): the planted bugs and the small tasks do what the notebook says, the
+arms runner keeps labels, seeds and measurements in order, the checkers name common mistakes (stubs and
+solutions: test_exercises.py; the zero-reward arms under diagnose: test_diagnose_zero_reward.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,19 @@ def lesson() -> dict:
     """The notebook's setup, arms runner and planted bugs, in fast mode."""
     threads = torch.get_num_threads()
     try:
-        return run_cells(NB, "parameters", "arms", "train-arms", "summary", "bugs")
+        return run_cells(
+            NB,
+            "parameters",
+            "arms",
+            "train-arms",
+            "summary",
+            "bugs",
+            "card-game",
+            "keep-best",
+            "lock",
+            "policy-eval",
+            "reinforce",
+        )
     finally:
         torch.set_num_threads(threads)
 
@@ -50,6 +63,106 @@ def test_the_mask_bug_makes_every_td_target_the_reward(lesson):
     assert got == pytest.approx(want, rel=1e-5) and got != pytest.approx(healthy, rel=1e-3)
 
 
+def test_the_no_terminal_bug_makes_every_target_bootstrap(lesson):
+    cfg = config.preset("cartpole-dqn", seed=3)
+    agent = agents.DQNAgent(cfg, (4,), 2, device="cpu")
+    right = copy.deepcopy(agent)
+    batch = _batch()
+    assert batch.terminated.sum() > 0  # the batch has terminal transitions to ignore
+    lesson["no_terminal_bug"]("episode", None, agent)
+    with torch.no_grad():
+        q_taken = right.online(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        y = (
+            batch.rewards + cfg.gamma * right.target(batch.next_obs).max(dim=1).values
+        )  # never masked
+        want = losses.huber_loss(q_taken, y).item()
+    assert agent.learn(batch)["loss"] == pytest.approx(want, rel=1e-5)
+
+
+def test_the_card_game_pays_coin_flips_that_sum_to_zero(lesson):
+    game = lesson["card_game"](config.preset("cartpole-dqn", seed=4))
+    h, k = lesson["config"].horizon, lesson["config"].n_actions
+    assert game.action_space.n == k
+    for episode in range(3):
+        obs, _ = game.reset(seed=episode)
+        rewards, terminated = [], False
+        while not terminated:
+            obs, r, terminated, truncated, _ = game.step(episode % k)  # any action: the same game
+            rewards.append(r)
+        assert (
+            len(rewards) == h
+            and sum(rewards) == 0
+            and set(rewards) == {1.0, -1.0}
+            and not truncated
+        )
+        assert obs[0] == 0.0  # no time left at the end
+    # every action turns the same card: two copies reset alike give the same rewards whatever they play
+    a, b = lesson["CardGame"](k, h), lesson["CardGame"](k, h)
+    a.reset(seed=9), b.reset(seed=9)
+    assert [a.step(0)[1] for _ in range(h)] == [b.step(k - 1)[1] for _ in range(h)]
+
+
+def test_the_combination_lock_opens_only_with_its_code(lesson):
+    lock = lesson["CombinationLock"](5)
+    lock.reset(seed=0)
+    for i, digit in enumerate(lock.code):
+        obs, r, terminated, truncated, _ = lock.step(int(digit))
+        assert (r, terminated, truncated) == (
+            (1.0, True, False) if i == 4 else (0.0, False, False)
+        ), i
+    lock.reset(seed=0)
+    lock.step(int(lock.code[0]))
+    obs, r, terminated, truncated, _ = lock.step(1 - int(lock.code[1]))  # a wrong digit
+    assert (r, terminated, truncated, lock.position, obs[0]) == (
+        0.0,
+        False,
+        False,
+        0,
+        1.0,
+    )  # back to the start
+    for _ in range(8):  # 2n steps in all: then the episode is cut, never terminated
+        obs, r, terminated, truncated, _ = lock.step(1 - int(lock.code[0]))
+    assert (terminated, truncated) == (False, True)
+    assert lesson["CombinationLock"](5).code.tolist() == lock.code.tolist()  # one secret code
+
+
+def test_keep_best_keeps_the_best_evaluation_network(lesson):
+    from dqn_helpers import logs
+
+    agent = agents.DQNAgent(config.preset("cartpole-dqn", seed=0), (4,), 2, device="cpu")
+    log = logs.TrainingLog()
+    snapshots = []
+    for score in (20.0, 300.0, 100.0):
+        with torch.no_grad():
+            for p in agent.online.parameters():
+                p.add_(1.0)
+        log.evals.append({"step": 0, "mean_return": score})
+        lesson["keep_best"]("eval", log, agent)
+        snapshots.append(copy.deepcopy(agent.online.state_dict()))
+    assert agent.best_eval == 300.0
+    assert all(torch.equal(agent.best_state[k], v) for k, v in snapshots[1].items())
+    score = lesson["fresh_score_of_best"](agent, episodes=2)
+    assert all(torch.equal(agent.online.state_dict()[k], v) for k, v in snapshots[1].items())
+    assert 1 <= score <= 500
+
+
+def test_reinforce_plays_its_budget_and_is_seeded(lesson):
+    with torch.random.fork_rng():  # reinforce seeds torch (in the notebook it runs in a worker)
+        returns, score = lesson["reinforce"](0, total_steps=300)
+        again, _ = lesson["reinforce"](0, total_steps=300)
+        other, _ = lesson["reinforce"](1, total_steps=300)
+    assert 300 <= sum(returns) < 300 + 500 and all(r >= 1 for r in returns)
+    assert again == returns and other != returns
+    assert 1 <= score <= 500
+
+
+def test_reinforce_learns_cartpole_in_a_few_thousand_steps(lesson):
+    with torch.random.fork_rng():
+        returns, score = lesson["reinforce"](0, total_steps=8_000)
+    # random play lasts about 22 steps; the policy gradient makes the pole stay up for longer
+    assert np.mean(returns[-10:]) > 2 * np.mean(returns[:10]) and score > 50
+
+
 def test_the_zero_reward_cartpole_pays_nothing_but_keeps_the_dynamics(lesson):
     env = lesson["ZeroReward"](gym.make("CartPole-v1", max_episode_steps=3))
     env.reset(seed=0)
@@ -69,12 +182,19 @@ def test_train_arms_keeps_labels_and_seeds_and_plants_the_bugs(lesson, capsys):
     cfg = lesson["plain_dqn"](600, learning_starts=100)
     runs = lesson["train_arms"](
         {
-            "plain": dict(cfg=cfg),
+            "plain": dict(
+                cfg=cfg,
+                measure=lambda agent: sum(p.sum().item() for p in agent.online.parameters()),
+            ),
             "zero": dict(cfg=cfg, env_fn=lesson["zero_reward_cartpole"]),
             "mask": dict(cfg=cfg, plant=lesson["mask_bug"]),
         }
     )
     assert list(runs) == ["plain", "zero", "mask"] and all(len(v) == 2 for v in runs.values())
+    measured = lesson["measured"]
+    assert (
+        measured["zero"] == [None, None] and len(set(measured["plain"])) == 2
+    )  # one value per seed
     assert runs["plain"][0].episodes != runs["plain"][1].episodes  # two seeds, two runs
     assert all(np.all(log.column("episode_return") == 0) for log in runs["zero"])
     mask_q = np.nanmax(np.concatenate([log.column("mean_max_q") for log in runs["mask"]]))
