@@ -131,11 +131,7 @@ def _a_learners_copy(solution: Any) -> Any:
 @pytest.mark.parametrize("exercise", EXERCISES, ids=str)
 def test_the_experiments_run_the_learners_function_when_it_passed(exercise, capsys):
     """The solution cell ends with ``x = checks.use_passing(x, x_solution, ok_N_k)``: after a failed check the
-    experiments get the course's solution, after a passed one the learner's own object, and ``whose`` says so.
-    Lessons none of whose solution cells call ``use_passing`` yet are marked xfail (not converted yet)."""
-    cells = load(exercise.notebook)["cells"]
-    if not any("checks.use_passing(" in "".join(c["source"]) for c in cells):
-        pytest.xfail(f"{exercise.notebook} does not use checks.use_passing yet")
+    experiments get the course's solution, after a passed one the learner's own object, and ``whose`` says so."""
     assert exercise.passed_name, (
         f"{exercise}: the checker cell must keep its verdict: ok_{exercise.number.replace('.', '_')} = "
         f"{exercise.checker_call}"
@@ -207,7 +203,7 @@ def test_an_exercise_missing_a_part_is_found_with_the_problem(tmp_path, broken, 
         json.dumps(_without(load("02_q_networks"), **broken))
     )
     found = {e.number: e for e in find_exercises(tmp_path)}
-    assert set(found) == {"2.1", "2.2", "2.3"}
+    assert set(found) == {"2.1", "2.2", "2.3", "2.4"}
     faulty = [e for e in found.values() if e.problems]
     assert len(faulty) == 1 and problem in "; ".join(faulty[0].problems), faulty
     assert all(
