@@ -109,6 +109,11 @@ class DQNAgent:
                 f"observation of shape {x.shape}, but this agent was built for {self.obs_shape}: "
                 "pass one observation as the env returns it (act_batch takes a batch)."
             )
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ValueError(
+                f"observation {x.tolist() if x.size <= 8 else '...'} holds NaN or inf: the network "
+                "would turn it into arbitrary Q-values. Check the env (or a wrapper) that produced it."
+            )
         return x
 
     @torch.no_grad()
@@ -134,6 +139,7 @@ class DQNAgent:
         """ε-greedy: a uniformly random action with probability ε, else the greedy one (lesson 01)."""
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon must be a probability in [0, 1], got {epsilon!r}.")
+        self._check_obs(obs)  # also on a random action: a NaN observation is an error either way
         if epsilon > 0.0 and self.rng.random() < epsilon:
             return int(self.rng.integers(self.n_actions))
         return self.greedy(obs)

@@ -84,15 +84,19 @@ def moving_average(values: Sequence[float] | np.ndarray, window: int) -> np.ndar
     arr = np.asarray(values, dtype=float)
     if arr.ndim not in (1, 2):
         raise ValueError(f"values must be 1-D or 2-D (seeds, points), got shape {arr.shape}.")
-    csum = np.cumsum(arr, axis=-1)
-    out = np.empty_like(arr)
+    # NaN points (an episode with no update, say) are skipped, not spread: each mean is over the
+    # finite points of its window, and NaN only where the window holds none.
+    finite = np.isfinite(arr)
+    csum = np.cumsum(np.where(finite, arr, 0.0), axis=-1)
+    ccount = np.cumsum(finite, axis=-1)
     n = arr.shape[-1]
-    idx = np.arange(n)
-    lo = idx - window  # index of the cumulative sum to subtract (-1 means none)
-    counts = np.minimum(idx + 1, window)
-    prev = np.where(lo >= 0, np.take(csum, np.clip(lo, 0, None), axis=-1), 0.0)
-    out[...] = (csum - prev) / counts
-    return out
+    lo = np.arange(n) - window  # index of the cumulative sums to subtract (-1 means none)
+    keep = lo >= 0
+    prev_sum = np.where(keep, np.take(csum, np.clip(lo, 0, None), axis=-1), 0.0)
+    prev_count = np.where(keep, np.take(ccount, np.clip(lo, 0, None), axis=-1), 0)
+    counts = ccount - prev_count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, (csum - prev_sum) / np.maximum(counts, 1), np.nan)
 
 
 def plot_curves_with_band(

@@ -196,3 +196,12 @@ def test_bad_arguments() -> None:
         agents.DQNAgent({"lr": 1}, (2,), 2)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n_actions"):
         agents.DQNAgent(config.DQNConfig(), (2,), 0)
+
+
+def test_a_nan_observation_is_refused_by_act_even_when_exploring():
+    agent = agents.DQNAgent(config.DQNConfig(hidden=(8,), device="cpu"), (4,), 2, device="cpu")
+    bad = np.array([0.0, np.nan, 0.0, 0.0], dtype=np.float32)
+    for epsilon in (0.0, 1.0):
+        with pytest.raises(ValueError, match="NaN or inf"):
+            agent.act(bad, epsilon)
+    assert agent.act(np.zeros(4, dtype=np.float32), 1.0) in (0, 1)

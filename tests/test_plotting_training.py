@@ -402,3 +402,11 @@ def test_plot_diagnostics_takes_folders_and_dicts_and_rejects_bad_labels(tmp_pat
         plotting.plot_diagnostics([])
     with pytest.raises(TypeError, match="TrainingLog"):
         plotting.plot_diagnostics([42])
+
+
+def test_moving_average_skips_a_nan_instead_of_spreading_it():
+    values = np.array([1.0, np.nan, 3.0, 5.0, 7.0])
+    got = plotting.moving_average(values, 2)
+    np.testing.assert_allclose(got, [1.0, 1.0, 3.0, 4.0, 6.0])  # by hand: windows of finite points
+    assert np.isnan(plotting.moving_average(np.array([np.nan, np.nan, 2.0]), 2)[:2]).all()
+    np.testing.assert_allclose(plotting.moving_average(np.arange(6.0), 3), [0, 0.5, 1, 2, 3, 4])
