@@ -202,6 +202,11 @@ class DQNAgent:
         is not touched here: Step 5 (hard or soft) is the training loop's (``training._Run``).
         """
         c = self.config
+        if not bool(torch.isfinite(batch.rewards).all()):
+            raise ValueError(
+                "the batch holds a NaN or infinite reward: one update would turn every weight into "
+                "NaN. The replay buffers refuse such rewards; check how this batch was built."
+            )
         fast = self._fast_path()
         if fast is not None and fast.fits(batch):
             # on a CPU a small MLP runs the same lines 1-4 fused in fast_mlp (tested equal);

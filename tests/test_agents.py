@@ -205,3 +205,16 @@ def test_a_nan_observation_is_refused_by_act_even_when_exploring():
         with pytest.raises(ValueError, match="NaN or inf"):
             agent.act(bad, epsilon)
     assert agent.act(np.zeros(4, dtype=np.float32), 1.0) in (0, 1)
+
+
+def test_a_batch_with_a_nan_reward_is_refused_before_any_weight_changes():
+    agent = agents.DQNAgent(config.DQNConfig(hidden=(8,), device="cpu"), (4,), 2, device="cpu")
+    buf = buffers.ReplayBuffer(16, (4,), seed=0)
+    for i in range(16):
+        buf.add(np.full(4, i, np.float32), i % 2, 1.0, np.full(4, i + 1, np.float32), False)
+    batch = buf.sample(8)
+    batch.rewards[0] = float("nan")
+    before = [p.detach().clone() for p in agent.online.parameters()]
+    with pytest.raises(ValueError, match="NaN or infinite reward"):
+        agent.learn(batch)
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.online.parameters()))
