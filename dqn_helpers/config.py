@@ -436,8 +436,9 @@ PRESETS: dict[str, DQNConfig] = {
         precision="bf16",
     ),
     # Plain DQN of lesson 05, the algorithm the lesson teaches: uniform replay, 1-step targets, no
-    # Double DQN, no dueling head; only the standard DQN parts, namely a target network, the Huber
-    # loss, gradient clipping at 10 and a linear ε schedule (1 → 0.04 over 16%). Values are RL-Zoo's
+    # Double DQN, no dueling head: a target network, the Huber loss (the Nature paper clipped the
+    # TD error, whose gradient is Huber's), gradient-norm clipping at 10 (SB3's default, not the
+    # Nature paper's) and a linear ε schedule (1 → 0.04 over 16%). Values are RL-Zoo's
     # for SB3's (plain) DQN on CartPole: Adam 2.3e-3, batch 64, a 256-256 MLP, a buffer keeping
     # every transition, 128 updates every 256 steps (24,576 updates in 50k steps; 18-27 s a run
     # on one core). target_update=10 copies θ⁻ ← θ once after each burst of 128 updates.
