@@ -213,6 +213,12 @@ def _positive(name: str, v: float, hint: str) -> None:
 
 
 def _check_values(c: DQNConfig) -> None:
+    """Every value possible on its own and with the others; the first problem raises ValueError."""
+    _check_task_and_optimizer(c)
+    _check_replay_target_and_exploration(c)
+
+
+def _check_task_and_optimizer(c: DQNConfig) -> None:
     if c.precision not in _PRECISIONS:
         raise ValueError(
             f"precision must be one of {', '.join(_PRECISIONS)}, got {c.precision!r}. 'bf16' runs the "
@@ -248,6 +254,9 @@ def _check_values(c: DQNConfig) -> None:
         raise ValueError(
             f"max_grad_norm must be > 0 or None (no clipping), got {c.max_grad_norm}. Typical: 10."
         )
+
+
+def _check_replay_target_and_exploration(c: DQNConfig) -> None:
     _positive("buffer_size", c.buffer_size, "Typical values are 10_000 to 1_000_000 transitions.")
     if c.batch_size > c.buffer_size:
         raise ValueError(

@@ -86,6 +86,16 @@ class _Widening:
             f"widened to reach it (the run below uses exactly {value:g})."
         )
 
+    def _widen_to(self, value: Any) -> Any:
+        """Stretch [min, max] to include ``value`` (and say so); returns ``value`` unchanged."""
+        if value < self.min:
+            self.min = value
+            self._say_widened(value)
+        elif value > self.max:
+            self.max = value
+            self._say_widened(value)
+        return value
+
     def _exponent(self, value: float) -> float:
         return value  # a log slider's range is in exponents (FloatLogSlider overrides)
 
@@ -124,13 +134,7 @@ class FloatSlider(_Widening, widgets.FloatSlider):
         value = float(proposal["value"])
         if not math.isfinite(value):
             raise TraitError(f"{self.description} must be a finite number, got {value!r}.")
-        if value < self.min:
-            self.min = value
-            self._say_widened(value)
-        elif value > self.max:
-            self.max = value
-            self._say_widened(value)
-        return value
+        return self._widen_to(value)
 
 
 class IntSlider(_Widening, widgets.IntSlider):
@@ -140,14 +144,7 @@ class IntSlider(_Widening, widgets.IntSlider):
 
     @validate("value")
     def _validate_value(self, proposal: dict) -> int:
-        value = int(proposal["value"])
-        if value < self.min:
-            self.min = value
-            self._say_widened(value)
-        elif value > self.max:
-            self.max = value
-            self._say_widened(value)
-        return value
+        return self._widen_to(int(proposal["value"]))
 
 
 class FloatLogSlider(_Widening, widgets.FloatLogSlider):
