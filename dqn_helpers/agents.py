@@ -5,7 +5,7 @@ n-step switches are taught as small diffs against ``DQNAgent.learn`` in lessons 
 owns the online and target networks and the optimizer; the training loop (``training.train``)
 owns the environment and the replay buffer.
 
-On a CPU, a small MLP (CartPole) runs lines 1-4 of ``learn`` fused in ``fast_mlp`` (tested equal,
+On a CPU, a small MLP (CartPole) runs Step 4 of ``learn`` (parts 4a-4d) fused in ``fast_mlp`` (tested equal,
 about 1.8x faster); the one door to it is ``DQNAgent._fast_path`` below, and ``DQN_FAST_MLP=0``
 switches it off.
 """
@@ -194,7 +194,7 @@ class DQNAgent:
                 yield
 
     def learn(self, batch: Any) -> UpdateMetrics:
-        """One gradient step on a replay batch (step 4 of the algorithm); returns its metrics.
+        """Step 4 of lesson 05's algorithm, one gradient step on a replay batch (parts 4a-4d); returns its metrics.
 
         Introduced in lesson 05. Returns an ``UpdateMetrics``: floats ``loss``, ``mean_max_q``,
         ``td_error`` (mean |δ|) and ``grad_norm`` (before clipping), and ``td_errors``, the
@@ -209,16 +209,16 @@ class DQNAgent:
             )
         fast = self._fast_path()
         if fast is not None and fast.fits(batch):
-            # on a CPU a small MLP runs the same lines 1-4 fused in fast_mlp (tested equal);
+            # on a CPU a small MLP runs the same parts 4a-4d fused in fast_mlp (tested equal);
             # DQN_FAST_MLP=0 switches it off
             q_values, q_taken, td_target, loss, grad_norm = fast.gradient_step(self, batch)
         else:
-            # 1. Q(s, a; θ) of the actions taken (float32 even when the passes ran in bfloat16)
+            # Step 4a: Q(s, a; θ) of the actions taken (float32 even when the passes ran in bfloat16)
             with self._update_precision():
                 q_values = self.online(batch.obs).float()
             q_taken = q_values.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
 
-            # 2. y = r + γᵐ (1 − terminated) max_a' Q(s', a'; θ⁻); γᵐ = batch.discounts (m-step)
+            # Step 4b: y = r + γᵐ (1 − terminated) max_a' Q(s', a'; θ⁻); γᵐ = batch.discounts (m-step)
             with torch.no_grad():
                 with self._update_precision():
                     next_q_target = self.target(batch.next_obs).float()
@@ -237,11 +237,11 @@ class DQNAgent:
                         batch.rewards, next_q_target, batch.terminated, batch.discounts
                     )
 
-            # 3. the loss on the TD error, weighted by the importance weights under PER
+            # Step 4c: the loss on the TD error, weighted by the importance weights under PER
             weights = batch.weights if c.prioritized else None
             loss = self.loss_fn(q_taken, td_target, weights)
 
-            # 4. one gradient step, the gradient norm clipped
+            # Step 4d: one gradient step θ ← θ − α∇θ loss, the gradient norm clipped
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = losses.clip_gradients(self.online.parameters(), c.max_grad_norm)

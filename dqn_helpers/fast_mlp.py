@@ -6,7 +6,7 @@ network the arithmetic of an update is tiny, so most of its time goes to framewo
 removes that overhead and nothing else:
 
 * ``greedy``: the forward pass in numpy, on views that share memory with the torch weights;
-* ``gradient_step``: lines 1-4 of ``DQNAgent.learn`` (Q-values, TD target, loss, one clipped Adam
+* ``gradient_step``: Step 4 of ``DQNAgent.learn`` (parts 4a-4d: Q-values, TD target, loss, one clipped Adam
   step) with the backward pass of the ReLU MLP written out by hand (no autograd graph), the
   gradient clipped and the Adam step taken with the same kernels ``clip_grad_norm_`` and
   ``Adam(fused=True)`` use. The rest of ``learn`` (the target update, the metrics) is shared.
@@ -155,7 +155,7 @@ def _mlp_forward(
 
 
 class GradientStep(NamedTuple):
-    """What lines 1-4 of ``DQNAgent.learn`` compute, for the rest of ``learn`` to use."""
+    """What Step 4 (parts 4a-4d) of ``DQNAgent.learn`` computes, for the rest of ``learn`` to use."""
 
     q_values: torch.Tensor  # Q(s, ·; θ) before the step, (B, n_actions)
     q_taken: torch.Tensor  # Q(s, a; θ), (B,)

@@ -10,7 +10,9 @@ finished episode. It reads these fields of ``config`` (a ``DQNConfig`` has them 
 ``learning_rate``, ``batch_size``, ``learning_starts``, ``train_freq``, ``gradient_steps``,
 ``target_update``, ``gamma``, ``epsilon_start``, ``epsilon_end``, ``epsilon_fraction``, ``epsilon_decay``
 (per-episode decay when set, else linear over ``epsilon_fraction`` of the steps) and ``max_grad_norm``. It
-stores ``buffer.add(obs, action, reward, next_obs, terminated)`` and passes every
+stores ``buffer.add(obs, action, reward, next_obs, terminated, truncated)`` (the target bootstraps on
+``terminated`` only; ``truncated`` tells a buffer that looks across steps, like lesson 10's n-step memory,
+that the stream of steps breaks there: exercise 10.6) and passes every
 ``buffer.sample(batch_size)`` unchanged to ``loss_fn(q_network, target_network, batch, gamma)``, which
 returns the scalar loss. Everything a special buffer adds (importance ``weights``, n-step ``discounts``,
 ``indices`` for ``update_priorities``) is therefore the loss's business, not the loop's.
@@ -57,8 +59,9 @@ def dqn_loop(
             with torch.no_grad():
                 action = int(q_network(torch.as_tensor(obs, device=device).unsqueeze(0)).argmax())
         next_obs, reward, terminated, truncated, _ = env.step(action)
-        # Step 2: store the transition; a time limit (truncated) is not an end of the task
-        buffer.add(obs, action, reward, next_obs, terminated)
+        # Step 2: store the transition; the target bootstraps unless terminated (a time limit is not an end
+        # of the task), and truncated tells an n-step buffer that the next obs starts a new episode
+        buffer.add(obs, action, reward, next_obs, terminated, truncated)
         episode_return += float(reward)
         obs = next_obs
         if terminated or truncated:

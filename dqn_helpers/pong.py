@@ -1,5 +1,6 @@
-"""Lesson 10's plumbing, out of the notebook: the speed probe, the run folder, the shipped agent's
-logs, and the value V(s) = max_a Q(s, a) along a greedy game.
+"""Lesson 10's plumbing, out of the notebook: the speed probe, the replay memory assembled from the
+learner's pieces, the run folder, the shipped agent's logs, and the value V(s) = max_a Q(s, a) along a
+greedy game.
 
 Introduced in lesson 10. A teaching-level helper: it reads configs, checkpoints, logs and a trained
 agent; it imports ``agents``, ``buffers``, ``checkpoints``, ``config``, ``envs`` and ``logs``, and
@@ -20,9 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 
 from dqn_helpers import buffers, checkpoints, envs, logs, runs
 from dqn_helpers.agents import DQNAgent
@@ -32,6 +34,8 @@ __all__ = [
     "SpeedProbe",
     "median_ms",
     "probe_speed",
+    "CapstoneBatch",
+    "CapstoneBuffer",
     "free_run_dir",
     "cpu_preview_steps",
     "StopAfter",
@@ -136,6 +140,183 @@ def probe_speed(
     update_ms = median_ms(lambda: agent.learn(replay.sample(config.batch_size)), updates)
     act_ms = median_ms(lambda: agent.act(obs, 0.0), actions)
     return SpeedProbe(env_ms, act_ms, update_ms, config.train_freq)
+
+
+# ---------------------------------------------------------------- section 2: your pieces, one buffer
+
+
+class CapstoneBatch(NamedTuple):
+    """A minibatch of ``CapstoneBuffer``: what lesson 09's prioritized n-step loss reads. Introduced in lesson 10."""
+
+    obs: torch.Tensor  # uint8 stacks s_t, (batch, 4, 84, 84)
+    actions: torch.Tensor  # a_t, int64
+    returns: torch.Tensor  # G_t, the discounted sum of the window's m rewards
+    next_obs: torch.Tensor  # uint8 stacks s_{t+m}
+    discounts: torch.Tensor  # γ^m (1 - done): the factor of max_a Q(s_{t+m}, a; θ⁻) in the target
+    weights: torch.Tensor  # importance weights, largest 1
+    indices: np.ndarray  # the sampled transitions, for update_priorities
+
+
+class CapstoneBuffer:
+    """Lesson 10's replay memory, built from the learner's five functions; it has the ``add`` / ``sample``
+    contract of lesson 05's loop. Introduced in lesson 10.
+
+    - ``add`` keeps each frame once (lesson 06): the newest frame of ``obs`` when an episode starts, then the
+      newest frame of each ``next_obs``. It holds a step back until its window of ``n`` rewards is complete,
+      then asks ``n_step_windows`` (lesson 09) for its ``(G, m, done)``; at the end of an episode, terminated
+      or truncated, it closes the last windows. So it must hear ``truncated``: otherwise the next game would
+      be glued onto the old one's window, and ``add`` refuses that.
+    - ``sample`` draws by priority with a sum tree, weights the draws with ``importance_weights``, and
+      rebuilds the states with ``stacked_state`` (lesson 06).
+    - ``update_priorities(indices, td_errors)`` calls the learner's ``update_priorities`` (lesson 09).
+
+    It never overwrites: the capstone's short run fits (the package's ``FrameReplayBuffer`` is the ring).
+    β stays fixed (the preset anneals it to 1 over a run). Every sampled index is kept in ``drawn``.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        pieces: dict[str, Callable[..., Any]],
+        *,
+        gamma: float,
+        n: int,
+        alpha: float,
+        beta: float,
+        eps: float = 1e-6,
+        seed: int = 0,
+    ) -> None:
+        needed = {"stacked_state", "n_step_windows", "importance_weights", "update_priorities"}
+        if missing := needed - set(pieces):
+            raise ValueError(
+                f"pieces lacks {sorted(missing)}: pass a dict with the functions {sorted(needed)}."
+            )
+        self.pieces, self.gamma, self.n, self.alpha, self.beta, self.eps = (
+            pieces,
+            gamma,
+            n,
+            alpha,
+            beta,
+            eps,
+        )
+        self.frames = np.zeros(
+            (2 * capacity + 1, 84, 84), dtype=np.uint8
+        )  # ≤ one frame per step + one per episode
+        self.episode_start = np.zeros(2 * capacity + 1, dtype=bool)
+        self.n_frames = 0
+        self.position = np.zeros(capacity, dtype=np.int64)  # film position of s_t's newest frame
+        self.action = np.zeros(capacity, dtype=np.int64)
+        self.G, self.m = np.zeros(capacity), np.zeros(capacity, dtype=np.int64)
+        self.done = np.zeros(capacity, dtype=bool)
+        self.size, self.capacity = 0, capacity
+        self.tree = buffers.SumTree(capacity)
+        self.max_priority = 1.0  # raw |δ| + eps; a new transition enters at max_priority ** alpha
+        self.pending: list[
+            tuple[int, int, float]
+        ] = []  # (position, action, reward) of unfinished windows
+        self.in_episode = False
+        self.drawn: list[np.ndarray] = []
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _film(self, frame: np.ndarray, start: bool) -> int:
+        self.frames[self.n_frames], self.episode_start[self.n_frames] = frame, start
+        self.n_frames += 1
+        return self.n_frames - 1
+
+    def add(
+        self,
+        obs: Any,
+        action: int,
+        reward: float,
+        next_obs: Any,
+        terminated: bool,
+        truncated: bool = False,
+    ) -> None:
+        """Store one step; its window is stored when complete (or when the episode ends)."""
+        obs, next_obs = np.asarray(obs), np.asarray(next_obs)
+        if not self.in_episode:
+            self._film(obs[-1], start=True)
+        elif not np.array_equal(obs[-1], self.frames[self.n_frames - 1]):
+            raise ValueError(
+                "obs does not continue the previous step, which was neither terminated nor truncated. An "
+                "n-step buffer needs to hear where an episode ends: call buffer.add(obs, action, reward, "
+                "next_obs, terminated, truncated) (exercise 10.6)."
+            )
+        if self.size + len(self.pending) >= self.capacity:
+            raise ValueError(
+                f"the buffer is full ({self.capacity:,} transitions): build it with a larger capacity."
+            )
+        self.pending.append((self.n_frames - 1, int(action), float(reward)))
+        self._film(next_obs[-1], start=False)
+        self.in_episode = not (terminated or truncated)
+        if not self.in_episode:  # the episode ends: close every window (terminated: no bootstrap)
+            self._store(self.pending, bool(terminated))
+            self.pending = []
+        elif len(self.pending) == self.n:  # the oldest step's window of n rewards is complete
+            self._store(self.pending[:1], False, window=[r for _, _, r in self.pending])
+            self.pending = self.pending[1:]
+
+    def _store(
+        self,
+        steps: list[tuple[int, int, float]],
+        terminated: bool,
+        window: list[float] | None = None,
+    ) -> None:
+        rewards = window if window is not None else [r for _, _, r in steps]
+        windows = self.pieces["n_step_windows"](rewards, terminated, self.gamma, self.n)
+        for (position, action, _), (G, m, done) in zip(steps, windows):
+            i = self.size
+            self.position[i], self.action[i], self.G[i], self.m[i], self.done[i] = (
+                position,
+                action,
+                G,
+                m,
+                done,
+            )
+            self.tree.update([i], self.max_priority**self.alpha)
+            self.size += 1
+
+    def states(self, positions: np.ndarray) -> torch.Tensor:
+        """Your stacked states for these film positions, as a uint8 batch (batch, 4, 84, 84)."""
+        frames, starts = self.frames[: self.n_frames], self.episode_start[: self.n_frames]
+        return torch.from_numpy(
+            np.stack([self.pieces["stacked_state"](frames, starts, int(p)) for p in positions])
+        )
+
+    def sample(self, batch_size: int) -> CapstoneBatch:
+        """``batch_size`` transitions by priority (one from each equal slice of the total), weighted."""
+        if self.size == 0:
+            raise ValueError(
+                "the buffer holds no complete transition yet: sample after learning_starts steps."
+            )
+        idx = self.tree.find(
+            (np.arange(batch_size) + self.rng.random(batch_size)) * self.tree.total / batch_size
+        )
+        self.drawn.append(idx)
+        probabilities = self.tree.get(idx) / self.tree.total
+        weights = self.pieces["importance_weights"](probabilities, self.size, self.beta)
+        discounts = self.gamma ** self.m[idx] * (1.0 - self.done[idx])
+        return CapstoneBatch(
+            obs=self.states(self.position[idx]),
+            actions=torch.as_tensor(self.action[idx]),
+            returns=torch.as_tensor(self.G[idx], dtype=torch.float32),
+            next_obs=self.states(self.position[idx] + self.m[idx]),
+            discounts=torch.as_tensor(discounts, dtype=torch.float32),
+            weights=torch.as_tensor(np.asarray(weights), dtype=torch.float32),
+            indices=idx,
+        )
+
+    def update_priorities(self, indices: np.ndarray, td_errors: Any) -> None:
+        """The learner's ``update_priorities`` on the sampled ``indices`` with their TD errors."""
+        td_errors = np.asarray(
+            td_errors.detach().cpu() if isinstance(td_errors, torch.Tensor) else td_errors
+        )
+        self.max_priority = self.pieces["update_priorities"](
+            self.tree, indices, td_errors, self.alpha, self.eps, self.max_priority
+        )
 
 
 # ---------------------------------------------------------------- sections 3-4: the run folder

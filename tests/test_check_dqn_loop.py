@@ -41,7 +41,7 @@ CORRECT = {
     ),
     "update before storing, losses.hard_update, zero_grad after step": variant(
         (
-            "        buffer.add(obs, action, reward, next_obs, terminated)\n",
+            "        buffer.add(obs, action, reward, next_obs, terminated, truncated)\n",
             "        transition = (obs, action, reward, next_obs, terminated)\n",
         ),
         ("        # Step 5: every", "        buffer.add(*transition)\n        # Step 5: every"),
@@ -72,8 +72,8 @@ SLIPS = {
     "truncated stored as terminated": (
         variant(
             (
-                "buffer.add(obs, action, reward, next_obs, terminated)",
-                "buffer.add(obs, action, reward, next_obs, terminated or truncated)",
+                "buffer.add(obs, action, reward, next_obs, terminated, truncated)",
+                "buffer.add(obs, action, reward, next_obs, terminated or truncated, truncated)",
             )
         ),
         "time limit (truncated)",

@@ -10,6 +10,7 @@ import numpy as np
 from dqn_helpers.checks._core import (
     _is_number,
     _on_error,
+    _seeded,
     checker,
     expect,
     fail,
@@ -246,3 +247,98 @@ def check_points_tally(fn: Callable[..., Any]) -> str:
         )
         expect(got == want, f"for {shown} expected {want}, got {tuple(out)}. {slip}")
     return "points tally right: the score is won − lost, and a game ends when one side reaches 21."
+
+
+class _StreamBuffer:
+    """Lesson 09's n-step buffer, listening: records the flags of every ``add`` (6th argument included)."""
+
+    def __init__(self, seed: int) -> None:
+        from dqn_helpers import buffers
+
+        self.inner = buffers.ReplayBuffer(1_000, (4,), seed=seed, n_step=3, gamma=0.99)
+        self.flags: list[
+            tuple[bool, bool | None]
+        ] = []  # (terminated, truncated or None if not passed)
+
+    def add(
+        self,
+        obs: Any,
+        action: Any,
+        reward: Any,
+        next_obs: Any,
+        terminated: Any,
+        *rest: Any,
+        **kw: Any,
+    ) -> None:
+        truncated = kw.get("truncated", rest[0] if rest else None)
+        self.flags.append((bool(terminated), None if truncated is None else bool(truncated)))
+        self.inner.add(obs, action, reward, next_obs, terminated, bool(truncated))
+
+    def sample(self, batch_size: int) -> Any:
+        return self.inner.sample(batch_size)
+
+
+@checker
+def check_loop_streams(fn: Callable[..., Any]) -> str:
+    """Exercise 10.6: ``fn`` is lesson 05's loop (exercise 5.3, its fast checks again) that also tells the
+    buffer where an episode is cut: ``buffer.add(obs, action, reward, next_obs, terminated, truncated)``.
+    Judged on CartPole cut at 10 steps, with lesson 09's n-step buffer. Introduced in lesson 10.
+    """
+    import copy
+
+    import gymnasium as gym
+
+    from dqn_helpers.checks.dqn import _loop_config, _mlp, check_dqn_loop
+
+    check_dqn_loop.__wrapped__(
+        fn, fast=True
+    )  # lesson 05's mechanics; a failure there is reported as is
+    cfg = _loop_config(
+        total_steps=200, learning_starts=10_000
+    )  # no updates: only the stream matters
+    q_network = _seeded(lambda: _mlp(4, 8, 2), 0)
+    buffer, cut = _StreamBuffer(seed=0), []
+
+    class Recorder(gym.Wrapper):
+        def step(self, action: Any) -> Any:
+            out = self.env.step(action)
+            cut.append((bool(out[2]), bool(out[3])))
+            return out
+
+    env = Recorder(gym.make("CartPole-v1", max_episode_steps=10))
+    try:
+        fn(env, q_network, copy.deepcopy(q_network), buffer, cfg, None, 0)
+    except ValueError as error:
+        if "sequential" not in str(error) and "neither terminated nor truncated" not in str(error):
+            raise
+    stored = buffer.flags
+    expect(len(stored) > 0, "the loop stored nothing: call buffer.add once per env step (Step 2).")
+    truncations = [i for i, (_, truncated) in enumerate(cut) if truncated]
+    if any(truncated is None for _, truncated in stored):
+        fail(
+            "your loop calls buffer.add with five arguments, so an n-step buffer never hears that an episode was "
+            "cut by its time limit, and glues the next game onto the old one's windows (it refuses: 'obs is not "
+            "the previous step's next_obs'). Pass truncated as the sixth argument: buffer.add(obs, action, "
+            "reward, next_obs, terminated, truncated)."
+        )
+    expect(
+        len(stored) == len(cut),
+        f"the loop stored {len(stored)} transitions in {len(cut)} env steps: call buffer.add once per step.",
+    )
+    for i, ((terminated, truncated), (real_terminated, real_truncated)) in enumerate(
+        zip(stored, cut)
+    ):
+        expect(
+            terminated == real_terminated,
+            f"at step {i + 1} the stored terminated flag is {terminated}, env.step said {real_terminated}: the target "
+            "bootstraps unless the episode really ended, so store env.step's terminated as it is.",
+        )
+        expect(
+            truncated == real_truncated,
+            f"at step {i + 1} the truncated flag passed to buffer.add is {truncated}, env.step said {real_truncated}: "
+            "pass env.step's truncated as it is.",
+        )
+    return (
+        f"your loop passes lesson 05's checks and tells the buffer where each episode ends: {len(truncations)} "
+        "time-limit cuts reached lesson 09's n-step buffer as truncated, and every window stayed inside its episode."
+    )
