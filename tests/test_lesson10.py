@@ -41,35 +41,15 @@ def test_setup_cell_fast_mode_sizes():
 
 
 def test_exercise_solutions_give_the_hand_computed_values():
-    ns = run_cells(NB, "parameters", "stub-10.6", "stub-10.7", "stub-10.8")
-    ns.update(ok_10_6=False, ok_10_7=False, ok_10_8=False)  # the stubs fail: the solutions are used
-    run_cells(NB, "solution-10.6", "solution-10.7", "solution-10.8", namespace=ns)
-    assert ns["training_budget"](4_000_000, 4, 400) == (
-        1_000_000,
-        pytest.approx(1_000_000 / 400 / 3600),
-    )
+    ns = run_cells(NB, "parameters", "stub-10.7")
+    ns.update(ok_10_7=False)  # the stub fails: the solution is used
+    run_cells(NB, "solution-10.7", namespace=ns)
     target = ns["n_step_target"]
     # 1 + 0.81·2 + 0.729·10 = 9.91; a terminal stops the sum and the bootstrap
     assert target([1, 0, 2], [False] * 3, 10.0, 0.9, 3) == pytest.approx(9.91)
     assert target([1, 5, 5], [True, False, False], 10.0, 0.9, 3) == pytest.approx(1.0)
     assert target([1, -1, 5], [False, True, False], 10.0, 0.9, 3) == pytest.approx(0.1)
     assert target([0, 0, 1], [False] * 3, 2.0, 1.0, 3) == pytest.approx(3.0)
-    assert ns["points_tally"]([0, 1, 0, -1, -1, 0]) == (1, 2)
-
-
-@pytest.mark.parametrize(
-    "mistake, hint",
-    [
-        (lambda f, k, s: (f, f / s / 3600), "divide"),
-        (lambda f, k, s: (f // k, f // k / s / 60), "minutes"),
-        (lambda f, k, s: (f // k, f / s / 3600), "not the frames"),
-        (lambda f, k, s: (f / k, f / k / s / 3600), "must be an int"),
-    ],
-)
-def test_budget_mistakes_get_the_right_hint(capsys, mistake, hint):
-    assert checks.check_training_budget(mistake) is False
-    out = capsys.readouterr().out
-    assert hint in out, out
 
 
 def _n_step(
@@ -118,20 +98,6 @@ def test_n_step_mistakes_get_the_right_hint(capsys, mistake, hint):
     out = capsys.readouterr().out
     assert hint in out, out
     assert checks.check_n_step_return(_n_step()) is True  # the reference passes
-
-
-@pytest.mark.parametrize(
-    "mistake, hint",
-    [
-        (lambda r: (sum(x > 0 for x in r), -sum(x < 0 for x in r)), "positive number"),
-        (lambda r: (sum(x < 0 for x in r), sum(x > 0 for x in r)), "swapped"),
-        (lambda r: (sum(x >= 0 for x in r), sum(x < 0 for x in r)), "zeros"),
-    ],
-)
-def test_tally_mistakes_get_the_right_hint(capsys, mistake, hint):
-    assert checks.check_points_tally(mistake) is False
-    out = capsys.readouterr().out
-    assert hint in out, out
 
 
 def test_hyperparameter_table_lists_every_difference_with_a_reason(capsys):

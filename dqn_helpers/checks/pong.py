@@ -21,71 +21,6 @@ def _close(a: float, b: float, rel: float = 1e-9) -> bool:
     return abs(a - b) <= rel * max(1.0, abs(b))
 
 
-def _hours_slip(hours: float, want_hours: float, frames: int, speed: float) -> str:
-    """What a wrong number of hours most likely is, and how to fix it."""
-    slips = {
-        "that is minutes: divide by 3600 seconds per hour, not 60.": want_hours * 60,
-        "that is seconds: divide by 3600 to get hours.": want_hours * 3600,
-        "the speed is in agent steps per second: divide the agent steps by it, not the frames.": frames
-        / speed
-        / 3600,
-    }
-    return next(
-        (hint for hint, value in slips.items() if _close(hours, value, 1e-6)),
-        "hours = agent_steps / steps_per_second / 3600.",
-    )
-
-
-@checker
-def check_training_budget(fn: Callable[..., Any]) -> str:
-    """Exercise 10.6 (a warm-up): ``fn(frames, frame_skip, steps_per_second) -> (agent_steps, hours)``, with
-    ``agent_steps = frames // frame_skip`` and ``hours = agent_steps / steps_per_second / 3600``.
-    Introduced in lesson 10."""
-    cases = [  # (frames, frame_skip, steps/s): papers count frames, the loop counts agent steps
-        (4_000_000, 4, 400.0),
-        (10_000_000, 4, 490.0),
-        (200_000_000, 4, 150.0),
-        (40_000, 1, 1_000.0),
-        (10, 4, 0.5),
-    ]
-    for frames, skip, speed in cases:
-        out = fn(frames, skip, speed)
-        expect(
-            isinstance(out, tuple | list) and len(out) == 2,
-            f"return a pair (agent_steps, hours), got {out!r}.",
-        )
-        steps, hours = out
-        want_steps = frames // skip
-        want_hours = want_steps / speed / 3600
-        call = f"training_budget({frames:_}, {skip}, {speed:g})"
-        expect(
-            isinstance(steps, int | np.integer) and not isinstance(steps, bool),
-            f"{call}: agent_steps must be an int (a count of env.step calls), got {type(steps).__name__} "
-            f"{steps!r}. Use floor division //.",
-        )
-        slip = (
-            "that is the number of frames: each agent step plays frame_skip frames, so divide."
-            if steps == frames
-            else "divide by frame_skip, do not multiply: one agent step covers frame_skip frames."
-            if steps == frames * skip
-            else "agent_steps = frames // frame_skip."
-        )
-        expect(
-            steps == want_steps,
-            f"{call}: agent_steps should be {want_steps:,}, got {steps!r}. {slip}",
-        )
-        expect(
-            isinstance(hours, int | float | np.floating) and not isinstance(hours, bool),
-            f"{call}: hours must be a number, got {type(hours).__name__}.",
-        )
-        expect(
-            _close(float(hours), want_hours),
-            f"{call}: hours should be {want_hours:.6g}, got {hours!r}. "
-            + _hours_slip(float(hours), want_hours, frames, speed),
-        )
-    return "budget arithmetic right: e.g. 10M frames = 2.5M agent steps = 1.42 h at 490 steps/s."
-
-
 def _reference_n_step_target(
     rewards: Sequence[float], terminated: Sequence[bool], bootstrap: float, gamma: float, n: int
 ) -> float:
@@ -138,7 +73,7 @@ def _n_step_slips(
 
 @checker
 def check_n_step_return(fn: Callable[..., Any]) -> str:
-    """Exercise 10.7 (a warm-up): ``fn(rewards, terminated, bootstrap_value, gamma, n)`` is the n-step TD target of one
+    """Exercise 10.7: ``fn(rewards, terminated, bootstrap_value, gamma, n)`` is the n-step TD target of one
     window: Σ γᵏ r_{t+k} up to the first terminal, plus γⁿ·V(s_{t+n}) only if no step terminated.
     Introduced in lesson 10."""
     cases = [  # (what the window shows, rewards, terminated, V(s_{t+n}), gamma, n, target by hand)
@@ -204,49 +139,6 @@ def check_n_step_return(fn: Callable[..., Any]) -> str:
         "n_step_target right: γᵏ-discounted rewards up to the first terminal, and γⁿ·V(s_{t+n}) only "
         "when none came (e.g. [1, 0, 2], no terminal, V = 10, γ = 0.9: 1 + 0.81·2 + 0.729·10 = 9.91)."
     )
-
-
-def _pair_of_numbers(out: Any) -> tuple[float, float] | None:
-    """``(float(a), float(b))`` for a pair ``out = (a, b)`` of numbers, else None."""
-    return (float(out[0]), float(out[1])) if _is_number(out[0]) and _is_number(out[1]) else None
-
-
-@checker
-def check_points_tally(fn: Callable[..., Any]) -> str:
-    """Exercise 10.8 (a warm-up): ``fn(rewards) -> (points_won, points_lost)`` from a Pong episode's raw rewards
-    (+1 a point for the agent, -1 a point for the opponent, 0 otherwise). Introduced in lesson 10."""
-    rng = np.random.default_rng(7)
-    game = np.zeros(900)
-    game[rng.choice(900, size=26, replace=False)] = [1.0] * 21 + [-1.0] * 5
-    cases = [
-        ([0.0, 0.0, -1.0, 0.0, 1.0, -1.0], (1, 2)),
-        ([], (0, 0)),
-        ([0.0] * 50, (0, 0)),
-        ([-1.0] * 21, (0, 21)),
-        (game, (21, 5)),
-        (list(game.astype(int)), (21, 5)),
-    ]
-    for rewards, want in cases:
-        shown = f"{len(rewards)} rewards" if len(rewards) > 8 else repr(list(rewards))
-        with _on_error(f"{{error}} (input: {shown})"):
-            out = fn(rewards)
-        expect(
-            isinstance(out, tuple | list) and len(out) == 2,
-            f"return a pair (points_won, points_lost), got {out!r} for {shown}.",
-        )
-        got = _pair_of_numbers(out)
-        expect(got is not None, f"points must be numbers, got {out!r} for {shown}.")
-        slip = (
-            "count the points lost as a positive number (how many the opponent scored)."
-            if got == (want[0], -want[1])
-            else "won and lost are swapped: +1 is a point for the agent."
-            if got == (want[1], want[0])
-            else "zeros are frames without a point: count only the +1 and -1 rewards."
-            if len(rewards) and sum(got) == len(rewards)
-            else "won = number of rewards > 0, lost = number of rewards < 0."
-        )
-        expect(got == want, f"for {shown} expected {want}, got {tuple(out)}. {slip}")
-    return "points tally right: the score is won − lost, and a game ends when one side reaches 21."
 
 
 class _StreamBuffer:
