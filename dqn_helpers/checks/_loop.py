@@ -17,7 +17,7 @@ from dqn_helpers.checks._core import expect
 
 
 class SpyBuffer:
-    """Behaves as ``inner``; appends each stored transition to ``adds`` and keeps the last batch in ``batches``.
+    """Behaves as ``inner``; notes each stored transition in ``adds``, the last batch in ``batches``.
 
     Each entry of ``adds`` holds the observation, action, next observation and ``terminated`` flag
     the learner passed (positionally or by name), and ``steps``: what ``clock()`` said at the time.
@@ -34,9 +34,8 @@ class SpyBuffer:
         self._signature = inspect.signature(inner.add)
 
     def add(self, *args: Any, **kwargs: Any) -> None:
-        given = self._signature.bind(
-            *args, **kwargs
-        ).arguments  # a wrong call raises TypeError here
+        # the arguments by name, however they were passed (a wrong call raises TypeError here)
+        given = self._signature.bind(*args, **kwargs).arguments
         self._adds.append(
             {
                 "steps": self._clock(),
