@@ -318,6 +318,43 @@ def _check_replay_target_and_exploration(c: DQNConfig) -> None:
 
 
 # ---------------------------------------------------------------------------- presets
+# The `pong` preset, Pong on one machine (lesson 10; `pong-dqn` below is a diff against it): the DQN
+# loop with two of Rainbow's extensions, 3-step returns and prioritized replay, over a 100k frame
+# buffer (~0.7 GB); Adam 1e-4 (eps 1.5e-4), a Huber loss, ε 1 → 0.01 over the first 100k steps, an
+# update every 4 agent steps and a target copy every 1,000. Why these two: on a CPU the update is
+# nearly the whole cost of a step, and n-step returns and prioritized replay cost almost nothing per
+# update, while Double DQN (one more forward pass) and the dueling head (a second 3136x512 layer)
+# each make every update dearer; section (e) of benchmarks/bench_pong.py measures each on your
+# machine.
+_PONG = DQNConfig(
+    env_id="ALE/Pong-v5",
+    total_steps=1_000_000,
+    learning_rate=1e-4,
+    adam_eps=1.5e-4,
+    batch_size=32,
+    buffer_size=100_000,
+    learning_starts=10_000,
+    train_freq=4,
+    gradient_steps=1,
+    target_update=1_000,
+    gamma=0.99,
+    epsilon_start=1.0,
+    epsilon_end=0.01,
+    epsilon_fraction=0.1,
+    loss="huber",
+    max_grad_norm=10.0,
+    double=False,
+    dueling=False,
+    prioritized=True,
+    n_step=3,
+    eval_every=50_000,
+    eval_episodes=10,
+    checkpoint_every=25_000,
+    save_buffer=False,
+    frame_stack=4,
+    precision="bf16",  # the update in bfloat16 where the CPU supports it (benchmarks/bench_pong.py)
+)
+
 PRESETS: dict[str, DQNConfig] = {
     # A classic tutorial's plain CartPole values: Adam 1e-3, batch 64, buffer 10k, γ 0.99,
     # ε 1.0 → 0.01 by ×0.995 per episode, MSE loss, no clipping, hard target copies. The
@@ -375,74 +412,22 @@ PRESETS: dict[str, DQNConfig] = {
         eval_episodes=20,
         checkpoint_every=10_000,
     ),
-    # Pong on one machine (lesson 10): the DQN loop with two of Rainbow's extensions, 3-step
-    # returns and prioritized replay, over a 100k frame buffer (~0.7 GB); Adam 1e-4 (eps 1.5e-4),
-    # a Huber loss, ε 1 → 0.01 over the first 100k steps, an update every 4 agent steps and a
-    # target copy every 1,000. Why these two: on a CPU the update is nearly the whole cost of a
-    # step, and n-step returns and prioritized replay cost almost nothing per update, while
-    # Double DQN (one more forward pass) and the dueling head (a second 3136x512 layer) each make
-    # every update dearer; section (e) of benchmarks/bench_pong.py measures each on your machine.
-    "pong": DQNConfig(
-        env_id="ALE/Pong-v5",
-        total_steps=1_000_000,
-        learning_rate=1e-4,
-        adam_eps=1.5e-4,
-        batch_size=32,
-        buffer_size=100_000,
-        learning_starts=10_000,
-        train_freq=4,
-        gradient_steps=1,
-        target_update=1_000,
-        gamma=0.99,
-        epsilon_start=1.0,
-        epsilon_end=0.01,
-        epsilon_fraction=0.1,
-        loss="huber",
-        max_grad_norm=10.0,
-        double=False,
-        dueling=False,
-        prioritized=True,
-        n_step=3,
-        eval_every=50_000,
-        eval_episodes=10,
-        checkpoint_every=25_000,
-        save_buffer=False,
-        frame_stack=4,
-        precision="bf16",  # the update in bfloat16 where the CPU supports it (benchmarks/bench_pong.py)
-    ),
+    "pong": _PONG,
     # Plain DQN on pixels (lesson 10): the algorithm of lesson 05 with the Nature CNN of lesson 06,
-    # Nature-style: uniform replay, 1-step targets, no Double DQN, no dueling head; Adam (eps
-    # 1.5e-4) at 1e-4, batch 32, an update every 4 agent steps, a target copy every 2,000 agent
+    # Nature-style. It is `pong` less lesson 09's extensions (uniform replay, 1-step targets; no
+    # Double DQN, no dueling head in either) and on Nature's slower schedule: the same Adam (eps
+    # 1.5e-4) at 1e-4, batch 32 and an update every 4 agent steps, a target copy every 2,000 agent
     # steps (500 updates), ε 1 → 0.01 over 250k steps. Published sample cost with sticky actions
     # (Dopamine's DQN, 5-seed mean): about 10M agent steps to reach 18 on Pong, which is why the
     # course's `pong` preset adds the n-step returns and prioritized replay of lesson 09.
-    "pong-dqn": DQNConfig(
-        env_id="ALE/Pong-v5",
+    "pong-dqn": _PONG.replace(
         total_steps=10_000_000,
-        learning_rate=1e-4,
-        adam_eps=1.5e-4,
-        batch_size=32,
-        buffer_size=100_000,
         learning_starts=20_000,
-        train_freq=4,
-        gradient_steps=1,
         target_update=2_000,
-        gamma=0.99,
-        epsilon_start=1.0,
-        epsilon_end=0.01,
         epsilon_fraction=0.025,
-        loss="huber",
-        max_grad_norm=10.0,
-        double=False,
-        dueling=False,
         prioritized=False,
         n_step=1,
         eval_every=100_000,
-        eval_episodes=10,
-        checkpoint_every=25_000,
-        save_buffer=False,
-        frame_stack=4,
-        precision="bf16",
     ),
     # Plain DQN of lesson 05, the algorithm the lesson teaches: uniform replay, 1-step targets, no
     # Double DQN, no dueling head: a target network, the Huber loss (the Nature paper clipped the

@@ -59,6 +59,13 @@ CORRECT = {
             "steps_done >= config.learning_starts and len(buffer) > 0",
         ),
     ),
+    "buffer.add by keyword, truncated passed on": variant(
+        (
+            "buffer.add(obs, action, reward, next_obs, terminated)",
+            "buffer.add(obs=obs, action=action, reward=reward, next_obs=next_obs, "
+            "terminated=terminated, truncated=truncated)",
+        ),
+    ),
     "CleanRL's 0-based counters (update when step > learning_starts, copy when step % C == 0)": variant(
         (
             "if steps_done >= config.learning_starts and steps_done % config.train_freq == 0:",

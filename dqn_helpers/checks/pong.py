@@ -80,25 +80,9 @@ def check_n_step_return(fn: Callable[..., Any]) -> str:
         ("no terminal", [1.0, 0.0, 2.0], [False, False, False], 10.0, 0.9, 3, 9.91),
         ("a terminal at position 0", [1.0, 5.0, 5.0], [True, False, False], 10.0, 0.9, 3, 1.0),
         ("a terminal at position 1", [1.0, -1.0, 5.0], [False, True, False], 10.0, 0.9, 3, 0.1),
-        (
-            "a terminal at the last position",
-            [0.0, 0.0, 1.0],
-            [False, False, True],
-            10.0,
-            0.9,
-            3,
-            0.81,
-        ),
+        ("a terminal at position 2", [0.0, 0.0, 1.0], [False, False, True], 10.0, 0.9, 3, 0.81),
         ("γ = 1, no terminal", [0.0, 0.0, 1.0], [False, False, False], 2.0, 1.0, 3, 3.0),
-        (
-            "γ = 1, a terminal at position 1",
-            [1.0, 1.0, 1.0],
-            [False, True, False],
-            5.0,
-            1.0,
-            3,
-            2.0,
-        ),
+        ("γ = 1, terminal at position 1", [1.0, 1.0, 1.0], [False, True, False], 5.0, 1.0, 3, 2.0),
         ("n = 1, the plain DQN target", [0.5], [False], 4.0, 0.9, 1, 4.1),
     ]
     for what, rewards, terminated, boot, gamma, n, want in cases:

@@ -55,6 +55,16 @@ def _sample_fields(buffer: Any, batch_size: int) -> list[np.ndarray]:
     return [f.detach().cpu().numpy() for f in out[:5]]
 
 
+def _expect_len(buffer: Any, *, adds: int, want: int, hint: str) -> None:
+    """After ``adds`` adds to a buffer of capacity 5, ``len(buffer)`` is ``want`` (else ``hint``)."""
+    size = len(buffer)
+    expect(
+        size == want,
+        f"after {adds} adds to a buffer of capacity 5, len(buffer) should be {want}, got {size}. "
+        + hint,
+    )
+
+
 @checker
 def check_replay_buffer(cls: Callable[..., Any]) -> str:
     """Exercise 3.1: a circular buffer ``cls(capacity, obs_shape, seed)`` with add, __len__ and a uniform
@@ -62,11 +72,8 @@ def check_replay_buffer(cls: Callable[..., Any]) -> str:
     Introduced in lesson 03."""
     buffer = cls(5, (3,), seed=0)
     _add_numbered(buffer, range(1, 4))
-    size = len(buffer)
-    expect(
-        size == 3,
-        f"after 3 adds to a buffer of capacity 5, len(buffer) should be 3, got {size}. "
-        "Grow self.size by one in add (but never past capacity).",
+    _expect_len(
+        buffer, adds=3, want=3, hint="Grow self.size by one in add (but never past capacity)."
     )
     early = {reward for _ in range(30) for reward in _sample_fields(buffer, 2)[2].tolist()}
     expect(
@@ -76,11 +83,11 @@ def check_replay_buffer(cls: Callable[..., Any]) -> str:
         "rng.integers(0, len(self), size=batch_size), never from empty slots.",
     )
     _add_numbered(buffer, range(4, 9))
-    size = len(buffer)
-    expect(
-        size == 5,
-        f"after 8 adds to a buffer of capacity 5, len(buffer) should stay 5, got {size}. "
-        "Cap the size (min(size + 1, capacity)) and wrap the write position with % capacity.",
+    _expect_len(
+        buffer,
+        adds=8,
+        want=5,
+        hint="Cap the size (min(size + 1, capacity)) and wrap the write position with % capacity.",
     )
     seen: list[float] = []
     for _ in range(200):

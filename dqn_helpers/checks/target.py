@@ -15,6 +15,7 @@ from dqn_helpers.checks._core import (
     expect,
     fail,
 )
+from dqn_helpers.checks._loop import SpyBuffer, expect_epsilon_followed
 
 
 def _twin_networks(seed: int = 0) -> tuple[Any, Any]:
@@ -284,46 +285,14 @@ def _spied_parts(seed: int, target: str, loss: str, net: Any = None) -> tuple[An
             spy.current_obs = np.array(out[0], copy=True)
             return out
 
-    class SpyBuffer:
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        def add(
-            self,
-            obs: Any,
-            action: Any,
-            reward: Any,
-            next_obs: Any,
-            terminated: Any,
-            *a: Any,
-            **k: Any,
-        ) -> None:
-            spy.adds.append(
-                {
-                    "obs": np.array(obs, dtype=np.float32, copy=True),
-                    "action": int(action),
-                    "terminated": bool(terminated),
-                }
-            )
-            self._inner.add(obs, action, reward, next_obs, terminated)
-
-        def sample(self, batch_size: int) -> Any:
-            spy.batches.append(self._inner.sample(batch_size))
-            return spy.batches[-1]
-
-        def __len__(self) -> int:
-            return len(self._inner)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
     real_loss = parts.loss_fn
 
     def loss_fn(q_taken: Any, y: Any) -> Any:
         spy.losses.append((q_taken, y))
         return real_loss(q_taken, y)
 
-    parts.env, parts.buffer, parts.loss_fn = SpyEnv(parts.env), SpyBuffer(parts.buffer), loss_fn
+    parts.env, parts.loss_fn = SpyEnv(parts.env), loss_fn
+    parts.buffer = SpyBuffer(parts.buffer, spy.adds, spy.batches)
     return parts, spy
 
 
@@ -508,16 +477,17 @@ def _check_step_epsilon(fn: Callable[..., Any], seed: int) -> None:
         for step in range(1, steps + 1):
             fn(parts, step)
     ones = np.array([s["action"] for s in spy.env_steps]) == 1
-    want = np.array([parts.epsilon(t) for t in range(1, steps + 1)]) / 2
-    for window in np.array_split(np.arange(steps), 4):
-        got, mean = ones[window].mean(), want[window].mean()
-        sd = np.sqrt(max(mean * (1 - mean), 0.01) / len(window))
-        expect(
-            abs(got - mean) < 5 * sd + 0.02,
-            f"ε does not follow learner.epsilon(step): over steps {window[0] + 1}–{window[-1] + 1} a random action "
-            f"was played about {2 * got:.2f} of the time, learner.epsilon says {2 * mean:.2f}. With probability "
-            "ε = learner.epsilon(step) play a uniformly random action, otherwise argmax_a Q(s, a; θ).",
-        )
+    epsilon = np.array([parts.epsilon(t) for t in range(1, steps + 1)])
+    expect_epsilon_followed(
+        ones,
+        epsilon,
+        4,
+        lambda first, last, got, want: (
+            f"ε does not follow learner.epsilon(step): over steps {first + 1}–{last + 1} a random action "
+            f"was played about {got:.2f} of the time, learner.epsilon says {want:.2f}. With probability "
+            "ε = learner.epsilon(step) play a uniformly random action, otherwise argmax_a Q(s, a; θ)."
+        ),
+    )
 
 
 @checker

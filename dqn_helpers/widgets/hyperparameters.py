@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
@@ -21,6 +23,21 @@ from dqn_helpers.widgets._base import (
 )
 
 __all__ = ["HyperparameterPanel"]
+
+
+def _dropdown(
+    first: tuple[str, float],
+    value: float | None,
+    choices: list[float],
+    label: Callable[[float], str],
+    **kwargs: Any,
+) -> widgets.Dropdown:
+    """A dropdown of ``first`` (the other mode, whose value is 0) then ``label(c)`` for each of
+    ``choices`` and ``value`` (so the base config's value is always selectable), set to ``value``."""
+    if value:
+        choices = options_with(value, choices)
+    options = [first] + [(label(c), c) for c in choices]
+    return widgets.Dropdown(options=options, value=value or first[1], **kwargs)
 
 
 class HyperparameterPanel(Panel):
@@ -103,16 +120,11 @@ class HyperparameterPanel(Panel):
             description="replay buffer size",
             **common,
         )
-        periods = [1, 10, 100, 500, 1_000, 5_000]
-        if b.target_update:
-            periods = options_with(b.target_update, periods)
-        self.target_update = widgets.Dropdown(
-            options=[(f"soft: τ={b.tau:g} after each update", 0)]
-            + [
-                (f"hard copy every {c:,} steps" if c > 1 else "hard copy every step", c)
-                for c in periods
-            ],
-            value=b.target_update,
+        self.target_update = _dropdown(
+            (f"soft: τ={b.tau:g} after each update", 0),
+            b.target_update,
+            [1, 10, 100, 500, 1_000, 5_000],
+            lambda c: f"hard copy every {c:,} steps" if c > 1 else "hard copy every step",
             description="target update (C)",
             **common,
         )
@@ -125,13 +137,11 @@ class HyperparameterPanel(Panel):
             description="discount γ",
             **common,
         )
-        decays = [0.99, 0.995, 0.999]
-        if b.epsilon_decay is not None:
-            decays = options_with(b.epsilon_decay, decays)
-        self.epsilon_decay = widgets.Dropdown(
-            options=[("linear (see the fraction below)", 0.0)]
-            + [(f"×{d:g} per episode", d) for d in decays],
-            value=b.epsilon_decay or 0.0,
+        self.epsilon_decay = _dropdown(
+            ("linear (see the fraction below)", 0.0),
+            b.epsilon_decay,
+            [0.99, 0.995, 0.999],
+            lambda d: f"×{d:g} per episode",
             description="ε decay",
             **common,
         )
