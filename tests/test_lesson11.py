@@ -30,6 +30,7 @@ def lesson() -> dict:
             "summary",
             "bugs",
             "card-game",
+            "two-tasks",
             "keep-best",
             "lock",
             "stub-11.3",
@@ -130,7 +131,7 @@ def test_the_combination_lock_opens_only_with_its_code(lesson):
 def test_keep_best_keeps_the_best_evaluation_network(lesson):
     from dqn_helpers import logs
 
-    agent = agents.DQNAgent(config.preset("cartpole-dqn", seed=0), (4,), 2, device="cpu")
+    agent = agents.DQNAgent(config.preset("cartpole-dqn", seed=0), (5,), 2, device="cpu")  # task A
     log = logs.TrainingLog()
     snapshots = []
     for score in (20.0, 300.0, 100.0):
@@ -145,6 +146,32 @@ def test_keep_best_keeps_the_best_evaluation_network(lesson):
     score = lesson["fresh_score_of_best"](agent, episodes=2)
     assert all(torch.equal(agent.online.state_dict()[k], v) for k, v in snapshots[1].items())
     assert 1 <= score <= 500
+
+
+def test_two_tasks_switch_from_a_to_b_with_the_actions_swapped(lesson):
+    cfg = config.preset("cartpole", seed=5, total_steps=100)
+    lesson["config"].switch_fraction = 0.5
+    env, plain = lesson["a_then_b"](cfg), gym.make("CartPole-v1")
+    assert env.observation_space.shape == (5,)
+
+    def play(actions, seed):
+        obs, _ = env.reset(seed=seed)
+        plain.reset(seed=seed)
+        for a in actions:
+            obs, r, terminated, truncated, _ = env.step(a)
+            want = plain.step(a if obs[4] == 0 else 1 - a)[0]
+            assert np.allclose(obs[:4], want) and r == 1.0
+            if terminated or truncated:
+                break
+        return obs[4]
+
+    assert play([0, 1] * 30, seed=1) == 0.0  # task A: the actions as they are
+    while env.steps < 50:  # the switch comes at the first reset after 50 steps
+        play([0] * 5, seed=2)
+    assert play([0, 1] * 10, seed=3) == 1.0  # after half the budget: task B, swapped
+    a_only = lesson["task_a"](cfg)
+    a_only.steps = 10**9  # however long it has played, the evaluation env stays on task A
+    assert a_only.reset(seed=0)[0][4] == 0.0
 
 
 def test_reinforce_plays_its_budget_and_is_seeded(lesson):
