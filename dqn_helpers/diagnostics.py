@@ -35,12 +35,13 @@ they are checked (each threshold is a named constant below):
   ``FLAT_MAX_RISE`` times the start while the late mean max-Q stayed below ``FLAT_Q_FRACTION`` of
   the realised discounted return (of one step's reward without ``gamma``); or the returns rose but
   the late mean max-Q is still below that fraction and at most ``FLAT_Q_GROWTH`` times its value
-  at the first updates (stuck values); or every training episode returned exactly 0 (no reward
-  reached the agent) and the greedy evaluations (three or more) did not learn either: the median
-  of their last third did not reach the first plus ``COLLAPSE_MIN_RISE`` times its size. Greedy
-  evaluations that learned mean the agent learned from something other than the reward: in
-  CartPole with every reward 0, from termination (a terminal transition's target is 0 while the
-  others bootstrap), so that run is not flat (lesson 11).
+  at the first updates (stuck values); or every training episode returned exactly 0 (its rewards
+  summed to 0: none arrived, or they cancelled; a log holds returns, not rewards) and the greedy
+  evaluations (three or more) did not learn either: the median of their last third did not reach
+  the first plus ``COLLAPSE_MIN_RISE`` times its size. Greedy evaluations that learned mean the
+  agent learned from something the returns do not show: in CartPole with every reward 0, from
+  termination (a terminal transition's target is 0 while the others bootstrap), so that run is
+  not flat (lesson 11).
 - ``epsilon_before_learning``: ε sat at its floor (its lowest value, held on ``EPS_FLOOR_ROWS``
   episodes) on an episode that ended before the first gradient update, at least
   ``EPS_MIN_GAP`` of the steps to that update earlier (or no update ever came).
@@ -486,16 +487,24 @@ def _check_flat(d: _Data, gamma: float | None, learning_starts: int | None) -> F
     evals_learned = len(evals) >= 3 and float(np.median(late_evals)) >= float(evals[0]) + (
         COLLAPSE_MIN_RISE * max(abs(float(evals[0])), 1.0)
     )
-    if not np.any(returned != 0) and not evals_learned:  # no reward, and the greedy play stayed
+    if not np.any(returned != 0) and not evals_learned:  # returns all 0, and the greedy play stayed
+        greedy = (
+            f"the greedy evaluations did not learn either (first {evals[0]:.3g}, median of the "
+            f"last {len(late_evals)} {np.median(late_evals):.3g})"
+            if len(evals) >= 3
+            else "no greedy evaluations say otherwise"
+        )
         return Finding(
             "flat_returns",
             None,
-            f"every one of the {len(returned)} episodes ({_fmt_step(d.last_step)} steps) returned "
-            "exactly 0: no reward reached the agent, so the TD targets hold nothing but its own "
-            "guesses and there is nothing to learn.",
-            "The reward is too sparse for ε-greedy exploration: make it denser (reward shaping), "
-            "explore for longer or more cleverly (a longer ε decay, an exploration bonus), and check "
-            "that no wrapper drops the rewards.",
+            f"every one of the {len(returned)} training episodes ({_fmt_step(d.last_step)} steps) "
+            f"returned exactly 0 and {greedy}. A return of 0 means the episode's rewards summed "
+            "to 0: either no nonzero reward arrived, or the rewards that did arrive cancelled "
+            "(the log holds returns, not rewards).",
+            "If no reward arrived, it is too sparse for ε-greedy exploration: make it denser "
+            "(reward shaping), explore for longer or more cleverly (a longer ε decay, an "
+            "exploration bonus), and check that no wrapper drops the rewards. If rewards arrived "
+            "and cancelled, a flat 0 may be the best return the task allows.",
         )
     if len(evals) >= 2:  # the greedy policy is what learning changes; ε decay moves the rest
         start, level = float(evals[0]), float(np.max(evals[1:]))

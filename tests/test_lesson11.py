@@ -22,7 +22,7 @@ def lesson() -> dict:
     """The notebook's setup, arms runner and planted bugs, in fast mode."""
     threads = torch.get_num_threads()
     try:
-        return run_cells(
+        ns = run_cells(
             NB,
             "parameters",
             "arms",
@@ -30,11 +30,13 @@ def lesson() -> dict:
             "summary",
             "bugs",
             "card-game",
+            "two-tasks",
             "keep-best",
             "lock",
-            "policy-eval",
-            "reinforce",
+            "stub-11.3",
         )
+        ns["ok_11_3"] = False  # the stub did not pass: REINFORCE runs the course's reinforce_loss
+        return run_cells(NB, "solution-11.3", "policy-eval", "reinforce", namespace=ns)
     finally:
         torch.set_num_threads(threads)
 
@@ -129,7 +131,7 @@ def test_the_combination_lock_opens_only_with_its_code(lesson):
 def test_keep_best_keeps_the_best_evaluation_network(lesson):
     from dqn_helpers import logs
 
-    agent = agents.DQNAgent(config.preset("cartpole-dqn", seed=0), (4,), 2, device="cpu")
+    agent = agents.DQNAgent(config.preset("cartpole-dqn", seed=0), (5,), 2, device="cpu")  # task A
     log = logs.TrainingLog()
     snapshots = []
     for score in (20.0, 300.0, 100.0):
@@ -144,6 +146,32 @@ def test_keep_best_keeps_the_best_evaluation_network(lesson):
     score = lesson["fresh_score_of_best"](agent, episodes=2)
     assert all(torch.equal(agent.online.state_dict()[k], v) for k, v in snapshots[1].items())
     assert 1 <= score <= 500
+
+
+def test_two_tasks_switch_from_a_to_b_with_the_actions_swapped(lesson):
+    cfg = config.preset("cartpole", seed=5, total_steps=100)
+    lesson["config"].switch_fraction = 0.5
+    env, plain = lesson["a_then_b"](cfg), gym.make("CartPole-v1")
+    assert env.observation_space.shape == (5,)
+
+    def play(actions, seed):
+        obs, _ = env.reset(seed=seed)
+        plain.reset(seed=seed)
+        for a in actions:
+            obs, r, terminated, truncated, _ = env.step(a)
+            want = plain.step(a if obs[4] == 0 else 1 - a)[0]
+            assert np.allclose(obs[:4], want) and r == 1.0
+            if terminated or truncated:
+                break
+        return obs[4]
+
+    assert play([0, 1] * 30, seed=1) == 0.0  # task A: the actions as they are
+    while env.steps < 50:  # the switch comes at the first reset after 50 steps
+        play([0] * 5, seed=2)
+    assert play([0, 1] * 10, seed=3) == 1.0  # after half the budget: task B, swapped
+    a_only = lesson["task_a"](cfg)
+    a_only.steps = 10**9  # however long it has played, the evaluation env stays on task A
+    assert a_only.reset(seed=0)[0][4] == 0.0
 
 
 def test_reinforce_plays_its_budget_and_is_seeded(lesson):
@@ -240,3 +268,98 @@ def test_checkers_name_common_mistakes(capsys):
     for checker, broken, words in cases:
         assert checker(broken) is False, broken.__name__
         assert words in capsys.readouterr().out, broken.__name__
+
+
+def _returns_to_go(rewards, gamma):
+    g, running = np.zeros(len(rewards)), 0.0
+    for t in reversed(range(len(rewards))):
+        running = rewards[t] + gamma * running
+        g[t] = running
+    return g
+
+
+def _loss_with(weights):
+    """A reinforce_loss whose per-step weight on log π is weights(rewards, gamma): a slip to reject."""
+
+    def reinforce_loss(log_probs, rewards, gamma):
+        w = torch.as_tensor(weights(np.asarray(rewards, float), gamma), dtype=torch.float32)
+        return -(log_probs * w).sum()
+
+    reinforce_loss.__name__ = weights.__name__
+    return reinforce_loss
+
+
+def _standardised(g):
+    return (g - g.mean()) / (g.std() + 1e-8)
+
+
+def test_check_reinforce_loss_accepts_correct_variants_and_names_each_slip(capsys):
+    def vectorised_torch(log_probs, rewards, gamma):
+        # returns-to-go by a discounted cumulative sum, torch's std (Bessel's correction), float64
+        r = torch.as_tensor(np.asarray(rewards, float))
+        disc = gamma ** torch.arange(len(r), dtype=torch.float64)
+        g = torch.flip(torch.cumsum(torch.flip(r * disc, [0]), 0), [0]) / disc
+        g = (g - g.mean()) / (g.std() + 1e-8)
+        return -(log_probs.double() * g).sum()
+
+    def per_step_loop(log_probs, rewards, gamma):
+        g = [
+            sum(gamma ** (k - t) * rewards[k] for k in range(t, len(rewards)))
+            for t in range(len(rewards))
+        ]
+        g = np.array(g)
+        g = (g - np.mean(g)) / (np.std(g) + 1e-8)
+        return -sum(lp * float(w) for lp, w in zip(log_probs, g))
+
+    def course(log_probs, rewards, gamma):
+        return -(log_probs * torch.as_tensor(_standardised(_returns_to_go(rewards, gamma)))).sum()
+
+    for correct in (vectorised_torch, per_step_loop, course):
+        assert checks.check_reinforce_loss(correct) is True, correct.__name__
+    capsys.readouterr()
+
+    def sign(r, gamma):
+        return -_standardised(_returns_to_go(r, gamma))
+
+    def mean_not_sum(r, gamma):
+        return _standardised(_returns_to_go(r, gamma)) / len(r)
+
+    def not_standardised(r, gamma):
+        return _returns_to_go(r, gamma)
+
+    def only_centred(r, gamma):
+        g = _returns_to_go(r, gamma)
+        return g - g.mean()
+
+    def reward_not_return(r, gamma):
+        return _standardised(r) + 0.0 * r
+
+    def whole_episode_return(r, gamma):
+        return np.full(len(r), _returns_to_go(r, gamma)[0])
+
+    def forward_sum(r, gamma):
+        return _standardised(np.cumsum(r))
+
+    def not_discounted(r, gamma):
+        return _standardised(_returns_to_go(r, 1.0))
+
+    slips = [
+        (sign, "minus sign"),
+        (mean_not_sum, "a mean divides"),
+        (not_standardised, "standardise the returns"),
+        (only_centred, "only subtracted the mean"),
+        (reward_not_return, "same weight"),  # CartPole's rewards are all 1: standardised, 0
+        (whole_episode_return, "whole episode's return"),
+        (forward_sum, "to the END of the episode"),
+        (not_discounted, "not the plain sum"),
+    ]
+    for weights, words in slips:
+        assert checks.check_reinforce_loss(_loss_with(weights)) is False, weights.__name__
+        out = capsys.readouterr().out
+        assert words in out, (weights.__name__, out)
+
+    def detached(log_probs, rewards, gamma):
+        return torch.tensor(float(course(log_probs.detach(), rewards, gamma)))
+
+    assert checks.check_reinforce_loss(detached) is False
+    assert "carries no gradient" in capsys.readouterr().out

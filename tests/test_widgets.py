@@ -339,6 +339,18 @@ def test_learning_starts_past_the_budget_is_diagnosed_and_its_fix_is_not():
         failures.train_failure("no such failure", broken=True)
 
 
+@pytest.mark.parametrize("failure", list(failures.FAILURES))
+def test_each_failure_of_the_panel_shows_its_finding_at_the_default_budget(failure):
+    """The panel's default 2,000 steps: diagnose names the failure in the broken run, not in its fix."""
+    shows = failures.FAILURES[failure]["shows"]
+    broken = failures.train_failure(failure, broken=True, steps=2_000, seed=0)
+    fixed = failures.train_failure(failure, broken=False, steps=2_000, seed=0)
+    assert shows <= broken.symptoms and not shows & fixed.symptoms, (
+        broken.symptoms,
+        fixed.symptoms,
+    )
+
+
 def test_break_it_panel_trains_broken_and_fixed_and_lists_findings():
     panel = widgets.BreakItPanel(failure="learning_starts past the budget", steps=1_000)
     runs = panel.run()

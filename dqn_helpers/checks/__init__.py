@@ -28,7 +28,11 @@ from dqn_helpers.checks.atari import (
 from dqn_helpers.checks.double import check_double_dqn_target
 from dqn_helpers.checks.dqn import check_dqn_loop, check_dqn_loss, check_linear_epsilon
 from dqn_helpers.checks.dueling import check_dueling_head
-from dqn_helpers.checks.failures import check_collapse_detector, check_first_impossible_q
+from dqn_helpers.checks.failures import (
+    check_collapse_detector,
+    check_first_impossible_q,
+    check_reinforce_loss,
+)
 from dqn_helpers.checks.pong import check_loop_streams, check_n_step_return
 from dqn_helpers.checks.prioritized import (
     check_importance_weights,
@@ -99,4 +103,5 @@ __all__ = [
     # lesson 11 (failures)
     "check_first_impossible_q",
     "check_collapse_detector",
+    "check_reinforce_loss",
 ]

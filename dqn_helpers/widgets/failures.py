@@ -33,25 +33,35 @@ def _mask_bug(event: str, log: Any, agent: Any) -> None:
         )
 
 
-# name -> (the change to lesson 05's cartpole-dqn preset, as config fields or a planted callback; its fix)
+# name -> the change to lesson 05's cartpole-dqn preset (config fields, or a callback planted before the
+# first update), its fix, and the symptoms `diagnose` names in the broken run and not in the fixed one at
+# the panel's default budget (tests/test_widgets.py checks each on seed 0).
 FAILURES: dict[str, dict[str, Any]] = {
     "no target network": {
         "changes": lambda steps: {"target_update": 0, "tau": 1.0},
         "fix": "a target network copied after each burst (the preset)",
+        "shows": {"q_above_bound", "loss_blowup"},
     },
     "learning_starts past the budget": {
         "changes": lambda steps: {"learning_starts": steps + 1},
         "fix": "learning starts after 250 steps",
+        "shows": {"flat_returns", "epsilon_before_learning"},
     },
-    "γ = 1": {"changes": lambda steps: {"gamma": 1.0}, "fix": "γ = 0.99"},
+    "ε at its floor before learning": {
+        "changes": lambda steps: {"learning_starts": steps // 2, "epsilon_fraction": 0.05},
+        "fix": "learning starts after 250 steps, ε decays over 16 % of the run",
+        "shows": {"epsilon_before_learning"},
+    },
     "wrong terminal mask": {
         "changes": lambda steps: {},
         "plant": _mask_bug,
         "fix": "the mask 1 − terminated",
+        "shows": {"flat_returns"},
     },
-    "learning rate far too high": {
-        "changes": lambda steps: {"learning_rate": 0.3},
+    "learning rate far too small": {
+        "changes": lambda steps: {"learning_rate": 1e-7},
         "fix": "the preset's learning rate 2.3e-3",
+        "shows": {"flat_returns"},
     },
 }
 
@@ -172,6 +182,8 @@ class BreakItPanel(Panel):
                 text = f"stopped: {r.stopped}\n{text}"
             blocks.append(f"<b>{html.escape(r.label)}</b><pre>{html.escape(text)}</pre>")
         self.findings.value = "".join(blocks)
-        return "; ".join(
-            f"{r.label}: {', '.join(sorted(r.symptoms)) or 'no findings'}" for r in runs
+        expected = ", ".join(sorted(FAILURES[self.failure.value]["shows"]))
+        return (
+            "; ".join(f"{r.label}: {', '.join(sorted(r.symptoms)) or 'no findings'}" for r in runs)
+            + f" (the lesson's finding for this failure: {expected})"
         )
