@@ -61,7 +61,7 @@ CORRECT = {
     ),
     "buffer.add by keyword, truncated passed on": variant(
         (
-            "buffer.add(obs, action, reward, next_obs, terminated)",
+            "buffer.add(obs, action, reward, next_obs, terminated, truncated)",
             "buffer.add(obs=obs, action=action, reward=reward, next_obs=next_obs, "
             "terminated=terminated, truncated=truncated)",
         ),

@@ -1,4 +1,5 @@
-"""What the loop checkers share (``check_dqn_step``, lesson 04; ``check_dqn_loop``, lesson 05).
+"""What the loop checkers share (``check_dqn_step``, lesson 04; ``check_dqn_loop``, lesson 05;
+``check_loop_streams``, lesson 10).
 
 The checker hands the learner's code a ``SpyBuffer`` instead of the course ``ReplayBuffer``: it
 stores and samples exactly as the buffer it wraps and notes what it was given and what it handed
@@ -19,8 +20,9 @@ from dqn_helpers.checks._core import expect
 class SpyBuffer:
     """Behaves as ``inner``; notes each stored transition in ``adds``, the last batch in ``batches``.
 
-    Each entry of ``adds`` holds the observation, action, next observation and ``terminated`` flag
-    the learner passed (positionally or by name), and ``steps``: what ``clock()`` said at the time.
+    Each entry of ``adds`` holds the observation, action, next observation, ``terminated`` flag and
+    ``truncated`` flag (None when not passed) the learner passed (positionally or by name), and
+    ``steps``: what ``clock()`` said at the time.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class SpyBuffer:
                 "action": int(given["action"]),
                 "next_obs": np.array(given["next_obs"], dtype=np.float32, copy=True),
                 "terminated": bool(given["terminated"]),
+                "truncated": None if "truncated" not in given else bool(given["truncated"]),
             }
         )
         self._inner.add(*args, **kwargs)

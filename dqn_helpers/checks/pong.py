@@ -125,35 +125,6 @@ def check_n_step_return(fn: Callable[..., Any]) -> str:
     )
 
 
-class _StreamBuffer:
-    """Lesson 09's n-step buffer, listening: records the flags of every ``add`` (6th argument included)."""
-
-    def __init__(self, seed: int) -> None:
-        from dqn_helpers import buffers
-
-        self.inner = buffers.ReplayBuffer(1_000, (4,), seed=seed, n_step=3, gamma=0.99)
-        self.flags: list[
-            tuple[bool, bool | None]
-        ] = []  # (terminated, truncated or None if not passed)
-
-    def add(
-        self,
-        obs: Any,
-        action: Any,
-        reward: Any,
-        next_obs: Any,
-        terminated: Any,
-        *rest: Any,
-        **kw: Any,
-    ) -> None:
-        truncated = kw.get("truncated", rest[0] if rest else None)
-        self.flags.append((bool(terminated), None if truncated is None else bool(truncated)))
-        self.inner.add(obs, action, reward, next_obs, terminated, bool(truncated))
-
-    def sample(self, batch_size: int) -> Any:
-        return self.inner.sample(batch_size)
-
-
 @checker
 def check_loop_streams(fn: Callable[..., Any]) -> str:
     """Exercise 10.6: ``fn`` is lesson 05's loop (exercise 5.3, its fast checks again) that also tells the
@@ -164,6 +135,8 @@ def check_loop_streams(fn: Callable[..., Any]) -> str:
 
     import gymnasium as gym
 
+    from dqn_helpers import buffers
+    from dqn_helpers.checks._loop import SpyBuffer
     from dqn_helpers.checks.dqn import _loop_config, _mlp, check_dqn_loop
 
     check_dqn_loop.__wrapped__(
@@ -173,7 +146,9 @@ def check_loop_streams(fn: Callable[..., Any]) -> str:
         total_steps=200, learning_starts=10_000
     )  # no updates: only the stream matters
     q_network = _seeded(lambda: _mlp(4, 8, 2), 0)
-    buffer, cut = _StreamBuffer(seed=0), []
+    adds: list[dict[str, Any]] = []
+    n_step_buffer = buffers.ReplayBuffer(1_000, (4,), seed=0, n_step=3, gamma=0.99)  # lesson 09's
+    buffer, cut = SpyBuffer(n_step_buffer, adds, batches=[]), []
 
     class Recorder(gym.Wrapper):
         def step(self, action: Any) -> Any:
@@ -187,7 +162,7 @@ def check_loop_streams(fn: Callable[..., Any]) -> str:
     except ValueError as error:
         if "sequential" not in str(error) and "neither terminated nor truncated" not in str(error):
             raise
-    stored = buffer.flags
+    stored = [(add["terminated"], add["truncated"]) for add in adds]
     expect(len(stored) > 0, "the loop stored nothing: call buffer.add once per env step (Step 2).")
     truncations = [i for i, (_, truncated) in enumerate(cut) if truncated]
     if any(truncated is None for _, truncated in stored):
