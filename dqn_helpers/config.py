@@ -440,7 +440,7 @@ PRESETS: dict[str, DQNConfig] = {
     #   python -m dqn_helpers.train --env CartPole-v1 --preset cartpole-dqn --steps 50000 --seed S
     # 10/10 seeds reach a mean >= 475 (first at 12.5k-37.5k steps, median 32.5k); 7/10 are still
     # >= 450 at 50k (last evals 414, 143 and 230 for the others): plain DQN still collapses at
-    # times after reaching 500 (lessons 07-11 study why, and what helps).
+    # times after reaching 500 (lessons 07-09 and 11 study why, and what helps).
     "cartpole-dqn": DQNConfig(
         env_id="CartPole-v1",
         total_steps=50_000,

@@ -1,6 +1,6 @@
 """Choose where tensors live (CUDA GPU, Apple GPU, or CPU) and say what speed to expect.
 
-Introduced in lesson 02; it matters from lesson 06 on, where the Nature CNN makes a GPU worth having.
+Introduced in lesson 00 (the setup check); it matters from lesson 06 on, where the Nature CNN makes a GPU worth having.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _cuda_unavailable_reason() -> str:
 def pick_device(prefer: str | torch.device | None = None) -> torch.device:
     """CUDA if available, then Apple MPS, then CPU; ``prefer`` ("cpu"/"cuda"/"cuda:1"/"mps") forces one.
 
-    Introduced in lesson 02. ``None`` or ``"auto"`` picks automatically; an unavailable choice raises.
+    Introduced in lesson 00. ``None`` or ``"auto"`` picks automatically; an unavailable choice raises.
     """
     if prefer is None or (isinstance(prefer, str) and prefer.strip().lower() == "auto"):
         if torch.cuda.is_available():
@@ -76,7 +76,7 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
 def describe_device(device: str | torch.device) -> str:
     """One sentence saying what ``device`` is and what training speed to expect on it.
 
-    Introduced in lesson 02. Speeds are rough figures for the Nature CNN of lesson 06/07.
+    Introduced in lesson 00. Speeds are rough figures for the Nature CNN of lesson 06 (trained in lesson 10).
     """
     device = torch.device(device)
     if device.type == "cuda":

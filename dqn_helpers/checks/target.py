@@ -199,14 +199,14 @@ def _reference_dqn_step(parts: Any, step: int, slip: str = "") -> None:
 
     from dqn_helpers import losses
 
-    if parts.rng.random() < parts.epsilon(step):  # step 2: ε-greedy, as lesson 04's act()
+    if parts.rng.random() < parts.epsilon(step):  # Step 1: ε-greedy, as lesson 03's act()
         action = int(parts.rng.integers(2))
     else:
         with torch.no_grad():
             action = int(parts.q_network(torch.as_tensor(parts.obs)).argmax())
-    next_obs, reward, terminated, truncated, _ = parts.env.step(action)  # step 3
+    next_obs, reward, terminated, truncated, _ = parts.env.step(action)  # Step 1: act
 
-    def learn() -> None:  # steps 5-7
+    def learn() -> None:  # Steps 3-4: sample, target, loss, gradient step
         batch = parts.buffer.sample(parts.batch_size)
         use_theta = {"theta": True, "theta_minus": False}.get(slip, parts.target == "none")
         bootstrap = parts.q_network if use_theta else parts.target_network
@@ -226,7 +226,7 @@ def _reference_dqn_step(parts: Any, step: int, slip: str = "") -> None:
     if slip == "learn_first" and step >= starts and len(parts.buffer) > 0:
         learn()
     stored_done = terminated or truncated if slip == "truncated" else terminated
-    parts.buffer.add(parts.obs, action, reward, next_obs, stored_done)  # step 4
+    parts.buffer.add(parts.obs, action, reward, next_obs, stored_done)  # Step 2: store
     parts.obs = parts.env.reset()[0] if terminated or truncated else next_obs
     if step < starts:
         return
@@ -235,7 +235,7 @@ def _reference_dqn_step(parts: Any, step: int, slip: str = "") -> None:
     if slip == "no_sync":
         return
     if parts.target == "hard" and (step % parts.target_update == 0 or slip == "sync_every_step"):
-        losses.hard_update(parts.target_network, parts.q_network)  # step 8
+        losses.hard_update(parts.target_network, parts.q_network)  # Step 5: sync θ⁻
     elif parts.target == "soft":
         losses.soft_update(parts.target_network, parts.q_network, parts.tau)
 
