@@ -463,23 +463,52 @@ def _check_collapse(d: _Data) -> Finding | None:
     )
 
 
+def _flat_no_update(d: _Data, learning_starts: int | None) -> Finding:
+    """``flat_returns`` of a run that never took a gradient step."""
+    why = (
+        f"learning_starts={learning_starts:,} is beyond the {_fmt_step(d.last_step)} steps logged"
+        if learning_starts is not None and learning_starts >= d.last_step
+        else "learning never started"
+    )
+    return Finding(
+        "flat_returns",
+        None,
+        f"no gradient update in {d.n} episodes ({_fmt_step(d.last_step)} steps): every loss is "
+        f"empty, so the agent never learned ({why}).",
+        "Set learning_starts well below total_steps (e.g. 1,000 for CartPole) or train for "
+        "longer; check that the replay buffer can hold at least one batch (batch_size).",
+    )
+
+
+def _flat_all_zero(
+    d: _Data, returned: np.ndarray, evals: np.ndarray, late_evals: np.ndarray
+) -> Finding:
+    """``flat_returns`` of a run whose every training return was exactly 0 and whose greedy play stayed."""
+    greedy = (
+        f"the greedy evaluations did not learn either (first {evals[0]:.3g}, median of the "
+        f"last {len(late_evals)} {np.median(late_evals):.3g})"
+        if len(evals) >= 3
+        else "no greedy evaluations say otherwise"
+    )
+    return Finding(
+        "flat_returns",
+        None,
+        f"every one of the {len(returned)} training episodes ({_fmt_step(d.last_step)} steps) "
+        f"returned exactly 0 and {greedy}. A return of 0 means the episode's rewards summed "
+        "to 0: either no nonzero reward arrived, or the rewards that did arrive cancelled "
+        "(the log holds returns, not rewards).",
+        "If no reward arrived, it is too sparse for ε-greedy exploration: make it denser "
+        "(reward shaping), explore for longer or more cleverly (a longer ε decay, an "
+        "exploration bonus), and check that no wrapper drops the rewards. If rewards arrived "
+        "and cancelled, a flat 0 may be the best return the task allows.",
+    )
+
+
 def _check_flat(d: _Data, gamma: float | None, learning_starts: int | None) -> Finding | None:
     if np.count_nonzero(np.isfinite(d.returns)) < MIN_EPISODES:
         return None
     if d.first_update is None:
-        why = (
-            f"learning_starts={learning_starts:,} is beyond the {_fmt_step(d.last_step)} steps logged"
-            if learning_starts is not None and learning_starts >= d.last_step
-            else "learning never started"
-        )
-        return Finding(
-            "flat_returns",
-            None,
-            f"no gradient update in {d.n} episodes ({_fmt_step(d.last_step)} steps): every loss is "
-            f"empty, so the agent never learned ({why}).",
-            "Set learning_starts well below total_steps (e.g. 1,000 for CartPole) or train for "
-            "longer; check that the replay buffer can hold at least one batch (batch_size).",
-        )
+        return _flat_no_update(d, learning_starts)
     returned = d.returns[np.isfinite(d.returns)]
     evals = d.eval_mean[np.isfinite(d.eval_mean)]
     # learned all the same: the late greedy evaluations (median of the last third) at least doubled
@@ -488,24 +517,7 @@ def _check_flat(d: _Data, gamma: float | None, learning_starts: int | None) -> F
         COLLAPSE_MIN_RISE * max(abs(float(evals[0])), 1.0)
     )
     if not np.any(returned != 0) and not evals_learned:  # returns all 0, and the greedy play stayed
-        greedy = (
-            f"the greedy evaluations did not learn either (first {evals[0]:.3g}, median of the "
-            f"last {len(late_evals)} {np.median(late_evals):.3g})"
-            if len(evals) >= 3
-            else "no greedy evaluations say otherwise"
-        )
-        return Finding(
-            "flat_returns",
-            None,
-            f"every one of the {len(returned)} training episodes ({_fmt_step(d.last_step)} steps) "
-            f"returned exactly 0 and {greedy}. A return of 0 means the episode's rewards summed "
-            "to 0: either no nonzero reward arrived, or the rewards that did arrive cancelled "
-            "(the log holds returns, not rewards).",
-            "If no reward arrived, it is too sparse for ε-greedy exploration: make it denser "
-            "(reward shaping), explore for longer or more cleverly (a longer ε decay, an "
-            "exploration bonus), and check that no wrapper drops the rewards. If rewards arrived "
-            "and cancelled, a flat 0 may be the best return the task allows.",
-        )
+        return _flat_all_zero(d, returned, evals, late_evals)
     if len(evals) >= 2:  # the greedy policy is what learning changes; ε decay moves the rest
         start, level = float(evals[0]), float(np.max(evals[1:]))
         trend = f"the greedy evaluations went from {start:.3g} to at most {level:.3g}"
