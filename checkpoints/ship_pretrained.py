@@ -9,7 +9,12 @@
 3. writes ``checkpoints/pong_pretrained.json`` (also stored inside the .pt): the command, commit
    and machine that trained it, the step it was saved at, and its score; the JSON alone also
    records the .pt file's ``"sha256"``, which ``checkpoints.load_agent(..., sha256=...)`` checks;
-4. draws the run's learning curve to ``images/pong_learning_curve.png``.
+4. draws the run's learning curve to ``images/pong_learning_curve.png``;
+5. with ``--logs``: copies the run's ``log.csv``, ``eval.csv`` and ``config.json`` beside the
+   agent (``checkpoints/pong_pretrained/``, where lesson 10 draws the dashboard from them), after
+   checking that they are the logs of the shipped network; with ``--stages FILE`` also the run's
+   record of its stages (commands, commits, steps, wall time and hardware of each session's
+   stretch), kept as ``stages.json`` there and under ``"stages"`` in the JSON.
 
 A run that was fine-tuned from an earlier agent (``train --init-from``) is shipped with
 ``--command`` (the exact command that trained it) and ``--parent`` (the JSON file of the agent it
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +40,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from dqn_helpers import checkpoints, envs, evaluation, logs, plotting  # noqa: E402
+from dqn_helpers import checkpoints, envs, evaluation, logs, plotting, pong  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,6 +76,18 @@ def score(path: Path, episodes: int, seed: int) -> list[dict[str, float]]:
             env.close()
 
 
+def ship_logs(run: Path, exported: Path, stages: Path | None) -> Path:
+    """Copy the run's logs beside the exported agent, where ``pong.shipped_log`` finds them."""
+    folder = pong.shipped_log_dir(exported)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("log.csv", "eval.csv", "config.json"):
+        shutil.copyfile(run / name, folder / name)
+    if stages is not None:
+        shutil.copyfile(stages, folder / "stages.json")
+    print(f"wrote the run's logs to {folder}")
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", type=Path, help="the run folder written by python -m dqn_helpers.train")
@@ -100,10 +118,35 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="for a run started with --init-from: the JSON file of the agent it started from",
     )
+    p.add_argument(
+        "--logs",
+        action="store_true",
+        help="copy the run's log.csv, eval.csv and config.json beside the agent (OUT without .pt/)",
+    )
+    p.add_argument(
+        "--stages",
+        type=Path,
+        default=None,
+        help="a JSON record of the run's stages (commands, commits, steps, wall time, hardware)",
+    )
     args = p.parse_args(argv)
+    for name in ("log.csv", "eval.csv", "config.json"):
+        if args.logs and not (args.run / name).is_file():
+            p.error(
+                f"--logs: {args.run / name} is missing; give the run folder the training wrote."
+            )
+    if args.stages is not None and not args.stages.is_file():
+        p.error(f"--stages: {args.stages} is not a file.")
 
     source = checkpoints.resolve_checkpoint_path(args.run, args.which)
     ckpt = checkpoints.load_checkpoint(source)
+    if args.logs and not pong.logs_belong_to_checkpoint(args.run, ckpt):
+        p.error(
+            f"--logs: {source} is at step {int(ckpt['step']):,}, which is not one of the run's "
+            "evaluation steps (or config.json differs from the checkpoint's), so its curve would "
+            "not end at the shipped network. Ship the run's best network (--which best). "
+            "Nothing was written."
+        )
     config = json.loads((args.run / "config.json").read_text())
     log = logs.TrainingLog.from_csv(args.run)
     evals = [(int(r["step"]), float(r["mean_return"])) for r in log.evals]
@@ -124,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         info["fine_tuned_from"] = parent
     if args.remark:
         info["remark"] = args.remark
+    if args.stages is not None:
+        info["stages"] = json.loads(args.stages.read_text())
     # Score the exported (float16) file itself: it is what the course ships and tests.
     exported = checkpoints.export_agent(source, args.out, info=info)
     games = score(exported, args.episodes, args.seed)
@@ -143,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     # downloads the .pt checks it with checkpoints.load_agent(path, sha256=...).
     info["sha256"] = checkpoints.sha256(exported)
     args.out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+    if args.logs:
+        ship_logs(args.run, exported, args.stages)
     print(
         f"{exported} ({exported.stat().st_size / 1e6:.2f} MB, step {info['step']:,}): mean greedy return "
         f"{returns.mean():+.2f} ± {returns.std():.2f} over {len(games)} games (points {won:.0f}-{lost:.0f})"

@@ -354,3 +354,62 @@ def test_the_shipped_agent_matches_the_sha256_in_its_json(tmp_path: Path) -> Non
         checkpoints.load_agent(cut, device="cpu", sha256=expected.upper())
     with pytest.raises(checkpoints.CheckpointError, match="no checkpoint at"):
         checkpoints.load_agent(tmp_path / "missing.pt", sha256=expected)
+
+
+def _ship_module():  # checkpoints/ship_pretrained.py, loaded as a module
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "ship", Path(__file__).parents[1] / "checkpoints" / "ship_pretrained.py"
+    )
+    assert spec is not None and spec.loader is not None
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    return ship
+
+
+def test_ship_script_ships_the_runs_logs_where_lesson_10_reads_them(tmp_path: Path) -> None:
+    import json
+
+    from dqn_helpers import pong
+
+    ship = _ship_module()
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning, match="not take a single gradient step"):  # bookkeeping only
+        training.train(
+            config.preset(
+                "pong",
+                total_steps=200,
+                learning_starts=10_000,
+                eval_every=100,
+                eval_episodes=1,
+                device="cpu",
+            ),
+            out_dir=run,
+            progress=False,
+        )
+    stages = tmp_path / "stages.json"
+    stages.write_text(json.dumps({"stages": [{"stage": 1, "agent_steps_logged": 200}]}))
+    out = tmp_path / "agent.pt"
+    argv = [str(run), "--episodes", "1", "--out", str(out), "--image", str(tmp_path / "c.png")]
+    assert ship.main([*argv, "--commit", "abc1234", "--logs", "--stages", str(stages)]) == 0
+    log = pong.shipped_log(out)  # lesson 10's reader finds the logs and accepts them
+    assert log is not None and log.column("step", "evals").tolist() == [100, 200]
+    assert json.loads((tmp_path / "agent" / "stages.json").read_text())["stages"][0]["stage"] == 1
+    assert json.loads(out.with_suffix(".json").read_text())["stages"]["stages"][0]["stage"] == 1
+
+    # The final network of a run without evaluations has no curve that ends at it: refused
+    # before anything is written.
+    bare = tmp_path / "bare"
+    with pytest.warns(UserWarning, match="not take a single gradient step"):
+        training.train(
+            config.preset(
+                "pong", total_steps=150, learning_starts=10_000, eval_every=0, device="cpu"
+            ),
+            out_dir=bare,
+            progress=False,
+        )
+    other = tmp_path / "other.pt"
+    with pytest.raises(SystemExit):
+        ship.main([str(bare), "--which", "final", "--episodes", "1", "--out", str(other), "--logs"])
+    assert not other.exists() and not (tmp_path / "other").exists()
