@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a JSON record of the run's stages (commands, commits, steps, wall time, hardware)",
     )
     args = p.parse_args(argv)
-    for name in ("log.csv", "eval.csv", "config.json"):
-        if args.logs and not (args.run / name).is_file():
-            p.error(
-                f"--logs: {args.run / name} is missing; give the run folder the training wrote."
-            )
+    missing = [n for n in ("log.csv", "eval.csv", "config.json") if not (args.run / n).is_file()]
+    if args.logs and missing:
+        p.error(
+            f"--logs: {args.run} has no {', '.join(missing)}; give the folder the training wrote."
+        )
     if args.stages is not None and not args.stages.is_file():
         p.error(f"--stages: {args.stages} is not a file.")
 

@@ -260,15 +260,9 @@ def test_export_of_a_pong_network_is_small(tmp_path: Path) -> None:
 
 @pytest.mark.filterwarnings("ignore:learning_starts=")  # no updates, on purpose
 def test_ship_script_records_a_fine_tuned_agent_and_its_parent(tmp_path: Path) -> None:
-    import importlib.util
     import json
 
-    spec = importlib.util.spec_from_file_location(
-        "ship", Path(__file__).parents[1] / "checkpoints" / "ship_pretrained.py"
-    )
-    assert spec is not None and spec.loader is not None
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
+    ship = _ship_module()
     # A Pong "run" of random play (no updates) is enough to check the bookkeeping, not the score.
     run = tmp_path / "ft"
     training.train(
